@@ -1,0 +1,285 @@
+/*
+ * maskinfo.h - attention masks in compact form, and the forms derived from them.
+ *
+ * The core knows nothing of Lua.  Every function returns an int status
+ * (MASKINFO_OK == 0) and reports through out-parameters; maskinfo_strerror()
+ * turns a status into a message.  Objects are opaque.  There is no global
+ * state: settings such as the memory guard travel in the objects.
+ *
+ * Coordinates are 0-based: b (batch), h (head), q (query row), k (key column).
+ * A mask is a logical boolean tensor of shape (B, H, Q, K).  It is stored as an
+ * immutable, reference-counted expression whose every row (b, h, q) evaluates
+ * to a sorted list of disjoint half-open key intervals [lo, hi).  Structured
+ * masks (segments, causal, windows, chunks, lengths) therefore cost O(tokens)
+ * memory; only arbitrary masks (dense leaves) hold B*H*Q*K bits.
+ */
+#ifndef MASKINFO_H
+#define MASKINFO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- status */
+enum {
+    MASKINFO_OK = 0,
+    MASKINFO_ENOMEM,     /* an allocation failed */
+    MASKINFO_EINVAL,     /* an argument is out of its domain */
+    MASKINFO_ESHAPE,     /* shapes do not agree */
+    MASKINFO_EOVERFLOW,  /* a size computation overflows */
+    MASKINFO_ETOOBIG,    /* refused by the memory guard before allocating */
+    MASKINFO_EIO,        /* a file could not be written */
+    MASKINFO_EPNG,       /* libpng reported an error */
+    MASKINFO_EDTYPE      /* the dtype does not fit the operation */
+};
+
+const char *maskinfo_strerror(int status);
+
+/* ---------------------------------------------------------------- dtypes */
+typedef enum {
+    MASKINFO_BOOL = 0,
+    MASKINFO_INT32,
+    MASKINFO_FLOAT32,
+    MASKINFO_FLOAT16,
+    MASKINFO_BFLOAT16
+} maskinfo_dtype;
+
+#define MASKINFO_MAX_DIMS 8
+
+const char *maskinfo_dtype_name(maskinfo_dtype dt);
+size_t maskinfo_dtype_size(maskinfo_dtype dt);
+/* -1 if unknown */
+int maskinfo_dtype_from_name(const char *name);
+
+/* Half-precision conversions (round to nearest even). */
+uint16_t maskinfo_f32_to_f16(float f);
+float maskinfo_f16_to_f32(uint16_t h);
+uint16_t maskinfo_f32_to_bf16(float f);
+float maskinfo_bf16_to_f32(uint16_t h);
+
+/* ---------------------------------------------------------------- guard */
+/* Largest dense allocation (bytes) the core will make.  0 means the default
+ * (half of physical memory, or MASKINFO_MAX_BYTES from the environment is
+ * read by the binding, not here). */
+typedef struct {
+    uint64_t max_bytes;
+} maskinfo_limits;
+
+/* MASKINFO_OK if n elements of size sz fit under the guard; never allocates. */
+int maskinfo_check_alloc(const maskinfo_limits *lim, uint64_t n, uint64_t sz);
+
+/* ---------------------------------------------------------------- arrays */
+/* A dense n-d array (row-major).  bool is one byte per element (0/1);
+ * float16 and bfloat16 are stored as their 16-bit patterns. */
+typedef struct maskinfo_array maskinfo_array;
+
+int maskinfo_array_new(maskinfo_array **out, maskinfo_dtype dt, int ndim,
+                       const int64_t *shape, const maskinfo_limits *lim);
+void maskinfo_array_free(maskinfo_array *a);
+int maskinfo_array_ndim(const maskinfo_array *a);
+const int64_t *maskinfo_array_shape(const maskinfo_array *a);
+maskinfo_dtype maskinfo_array_dtype(const maskinfo_array *a);
+int64_t maskinfo_array_size(const maskinfo_array *a);
+void *maskinfo_array_data(maskinfo_array *a);
+const void *maskinfo_array_cdata(const maskinfo_array *a);
+/* Element i (flat index) as a double; bool -> 0/1, halves widened. */
+double maskinfo_array_get(const maskinfo_array *a, int64_t i);
+/* Store v at flat index i, converting to the array's dtype. */
+void maskinfo_array_set(maskinfo_array *a, int64_t i, double v);
+/* A new array with the same shape in dtype dt (bool: v != 0). */
+int maskinfo_array_astype(const maskinfo_array *a, maskinfo_dtype dt,
+                          maskinfo_array **out, const maskinfo_limits *lim);
+/* 1 if shape, dtype and values agree. */
+int maskinfo_array_equal(const maskinfo_array *a, const maskinfo_array *b);
+int maskinfo_array_copy(const maskinfo_array *a, maskinfo_array **out,
+                        const maskinfo_limits *lim);
+/* Reinterpret the shape (same element count). */
+int maskinfo_array_reshape(maskinfo_array *a, int ndim, const int64_t *shape);
+
+/* ---------------------------------------------------------------- masks */
+typedef struct maskinfo_mask maskinfo_mask;
+
+/* Reference counting: every constructor returns a mask with one reference. */
+maskinfo_mask *maskinfo_mask_ref(maskinfo_mask *m);
+void maskinfo_mask_unref(maskinfo_mask *m);
+/* Shape (B, H, Q, K). */
+void maskinfo_mask_shape(const maskinfo_mask *m, int64_t shape[4]);
+/* 1 if the mask holds a dense (bit-packed) leaf anywhere. */
+int maskinfo_mask_is_dense(const maskinfo_mask *m);
+/* Bytes held by the expression (for docs, tests and the guard). */
+uint64_t maskinfo_mask_bytes(const maskinfo_mask *m);
+
+/* All cells set to value (0 or 1). */
+int maskinfo_mask_constant(maskinfo_mask **out, int64_t B, int64_t H, int64_t Q,
+                           int64_t K, int value);
+
+/* Segment equality: cell (b,h,q,k) is allowed iff qv[b,hq,q] == kv[b,hk,k]
+ * where hq = (Hq == 1 ? 0 : h), likewise hk.  Values equal to
+ * MASKINFO_NOMATCH_Q / MASKINFO_NOMATCH_KV never match anything.  The arrays
+ * are copied.  qv has shape (B, Hq, Q), kv has shape (B, Hk, K); H of the
+ * result is max(Hq, Hk) (the other must be 1). */
+#define MASKINFO_NOMATCH_Q INT64_MIN
+#define MASKINFO_NOMATCH_KV (INT64_MIN + 1)
+int maskinfo_mask_segments(maskinfo_mask **out, int64_t B, int64_t Hq,
+                           int64_t Hk, int64_t Q, int64_t K,
+                           const int64_t *qv, const int64_t *kv);
+
+/* Dense leaf from bytes (nonzero = allowed), shape (B, H, Q, K). */
+int maskinfo_mask_from_bytes(maskinfo_mask **out, int64_t B, int64_t H,
+                             int64_t Q, int64_t K, const uint8_t *cells,
+                             const maskinfo_limits *lim);
+/* Dense leaf from an array of any dtype (nonzero = allowed), 4-D. */
+int maskinfo_mask_from_array(maskinfo_mask **out, const maskinfo_array *a,
+                             const maskinfo_limits *lim);
+/* Dense random leaf: each cell allowed with probability p; deterministic in
+ * seed and independent of the thread count. */
+int maskinfo_mask_random(maskinfo_mask **out, int64_t B, int64_t H, int64_t Q,
+                         int64_t K, double p, uint64_t seed,
+                         const maskinfo_limits *lim);
+/* Row-interval leaf: for row r = (b*H + h)*Q + q, intervals
+ * iv[2*j], iv[2*j+1] for j in [offsets[r], offsets[r+1]).  Intervals may be
+ * unsorted or overlapping and are clipped to [0, K); they are normalised. */
+int maskinfo_mask_from_intervals(maskinfo_mask **out, int64_t B, int64_t H,
+                                 int64_t Q, int64_t K, const int64_t *offsets,
+                                 const int64_t *iv, const maskinfo_limits *lim);
+
+/* ---- rule leaves (ops.c).  Per-batch parameters are arrays of length B, or
+ * NULL for 0.  Per-head parameters are arrays of length H. */
+/* k <= q + off[b] */
+int maskinfo_mask_causal(maskinfo_mask **out, int64_t B, int64_t Q, int64_t K,
+                         const int64_t *off);
+/* q+off[b]-left[h] <= k <= q+off[b]+right[h]; left/right have nh entries
+ * (1 or H); the result has H = nh. */
+int maskinfo_mask_window(maskinfo_mask **out, int64_t B, int64_t Q, int64_t K,
+                         int64_t nh, const int64_t *left, const int64_t *right,
+                         const int64_t *off);
+/* q/chunk == k/chunk (floor division) and k <= q + off[b] */
+int maskinfo_mask_chunked(maskinfo_mask **out, int64_t B, int64_t Q, int64_t K,
+                          int64_t chunk, const int64_t *off);
+/* lo[b] <= k < hi[b] on every row (NULL lo = 0) */
+int maskinfo_mask_key_range(maskinfo_mask **out, int64_t B, int64_t Q,
+                            int64_t K, const int64_t *lo, const int64_t *hi);
+
+/* ---- algebra (ops.c).  Shapes must agree in B, Q, K; H must agree or one
+ * side has H == 1 (broadcast). */
+int maskinfo_mask_and(maskinfo_mask **out, maskinfo_mask *a, maskinfo_mask *b);
+int maskinfo_mask_or(maskinfo_mask **out, maskinfo_mask *a, maskinfo_mask *b);
+int maskinfo_mask_not(maskinfo_mask **out, maskinfo_mask *a);
+int maskinfo_mask_andnot(maskinfo_mask **out, maskinfo_mask *a,
+                         maskinfo_mask *b);
+/* Heads side by side: every part has H == 1 and the same B, Q, K. */
+int maskinfo_mask_stack_heads(maskinfo_mask **out, maskinfo_mask **parts,
+                              int64_t n);
+/* Broadcast a mask with B == 1 or H == 1 to (B, H). */
+int maskinfo_mask_broadcast(maskinfo_mask **out, maskinfo_mask *a, int64_t B,
+                            int64_t H);
+/* A view: new row (b,h,q) is old row (b,h,q + qstart[b]) and new key k is
+ * old key k + kstart[b]; the new shape is (B, H, newQ, newK).  NULL starts
+ * are 0.  Every window must lie inside the old mask. */
+int maskinfo_mask_slice(maskinfo_mask **out, maskinfo_mask *a,
+                        const int64_t *qstart, int64_t newQ,
+                        const int64_t *kstart, int64_t newK);
+
+/* ---- evaluation (representation.c) */
+/* Intervals of one row.  *iv points into the caller-owned scratch and stays
+ * valid until the next call with the same scratch. */
+typedef struct maskinfo_scratch maskinfo_scratch;
+maskinfo_scratch *maskinfo_scratch_new(void);
+void maskinfo_scratch_free(maskinfo_scratch *s);
+int maskinfo_mask_row(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q,
+                      maskinfo_scratch *s, const int64_t **iv, int64_t *n);
+int maskinfo_mask_get(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q,
+                      int64_t k, int *value);
+
+/* Allowed-cell count; per_head (B*H entries) may be NULL. Parallel. */
+int maskinfo_mask_count(const maskinfo_mask *m, uint64_t *total,
+                        uint64_t *per_head);
+/* Rows (b,h,q) with no allowed key: count, and flags (B*H*Q bytes) or NULL. */
+int maskinfo_mask_empty_rows(const maskinfo_mask *m, uint64_t *count,
+                             uint8_t *flags);
+/* Number of differing cells and the first one (row-major), or -1s. */
+int maskinfo_mask_diff(const maskinfo_mask *a, const maskinfo_mask *b,
+                       uint64_t *ndiff, int64_t first[4]);
+
+/* Fill a dense array of dtype dt and shape (B,H,Q,K): allowed -> 1, else 0
+ * (float dtypes get 1.0/0.0).  The guard is checked before allocating. */
+int maskinfo_mask_to_array(const maskinfo_mask *m, maskinfo_dtype dt,
+                           maskinfo_array **out, const maskinfo_limits *lim);
+/* Additive bias: allowed -> 0, masked -> the dtype's lowest finite value. */
+int maskinfo_mask_to_bias(const maskinfo_mask *m, maskinfo_dtype dt,
+                          maskinfo_array **out, const maskinfo_limits *lim);
+
+/* Counts of allowed cells in a grid over one (b, h) plane.  Row bucket i
+ * covers queries [row_edges[i], row_edges[i+1]), column bucket j covers keys
+ * [col_edges[j], col_edges[j+1]); edges are non-decreasing and lie in
+ * [0, Q] / [0, K].  counts has nrows*ncols entries.  Cost O(rows * runs +
+ * nrows * ncols); never expands the mask. */
+int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
+                              const int64_t *row_edges, int64_t nrows,
+                              const int64_t *col_edges, int64_t ncols,
+                              uint64_t *counts);
+
+/* ---------------------------------------------------------------- conversions */
+/* Rows (per (b, h)) with identical key patterns share an id numbered by first
+ * appearance; empty rows get -1.  Columns likewise.  If per_head, q_ids is
+ * (B, H, Q) and kv_ids is (B, H, K); else only head 0 is used and they are
+ * (B, Q) / (B, K).  Rows are hashed (128 bits), never compared pairwise. */
+int maskinfo_mask_segment_ids(const maskinfo_mask *m, int per_head,
+                              int32_t *q_ids, int32_t *kv_ids);
+/* Validity: q_valid[b*Q+q] = any key over all heads; kv_valid[b*K+k] = any
+ * query over all heads (bytes). head_mode: 0 any, 1 all, 2 first (the
+ * pairwise rule is then applied to the reduced (B, Q, K) mask). */
+int maskinfo_mask_validity(const maskinfo_mask *m, int head_mode,
+                           uint8_t *q_valid, uint8_t *kv_valid);
+/* Positions restarting at each segment; padding (id < 0) gets pad. */
+void maskinfo_positions_from_segments(const int32_t *ids, int64_t rows,
+                                      int64_t len, int32_t pad, int32_t *out);
+
+/* ---------------------------------------------------------------- renderers */
+/* The seed's visualize(return_str=True) text (render_text.c). */
+typedef struct {
+    int64_t block_q, block_kv; /* >= 1 */
+    int64_t batch, head;
+    int fit_in_screen;
+    int64_t max_rows, max_cols; /* >= 1 */
+    int ascii;                  /* 0 unicode, 1 ascii */
+    int show_segments;
+} maskinfo_text_opts;
+/* q_ids (Q entries) and kv_ids (K entries) are the segment ids of the plane
+ * shown; they may be NULL when show_segments is 0.  shape_str is what the
+ * header prints after mask_shape=, e.g. "(1, 1, 8, 8)".  *out is malloc'd. */
+int maskinfo_render_text(const maskinfo_mask *m, const maskinfo_text_opts *o,
+                         const int32_t *q_ids, const int32_t *kv_ids,
+                         const char *shape_str, char **out, size_t *len);
+
+/* PNG heatmaps (render_png.c). */
+typedef enum { MASKINFO_CMAP_GREY = 0, MASKINFO_CMAP_VIRIDIS, MASKINFO_CMAP_MAGMA } maskinfo_colormap;
+typedef struct {
+    int64_t batch, head;
+    int64_t scale;            /* pixels per cell; 0 = use width/height */
+    int64_t width, height;    /* target heatmap size when scale == 0 */
+    int plain;                /* heatmap only */
+    maskinfo_colormap cmap;
+    const char *title;        /* may be NULL */
+    int show_segments;        /* draw segment boundaries and ids */
+    const int32_t *q_ids;     /* Q entries or NULL */
+    const int32_t *kv_ids;    /* K entries or NULL */
+    int grid_lines;           /* -1 auto, 0 off, 1 on */
+} maskinfo_png_opts;
+int maskinfo_render_png(const maskinfo_mask *m, const char *path,
+                        const maskinfo_png_opts *o, int64_t *width,
+                        int64_t *height, const maskinfo_limits *lim);
+/* Panels side by side; opts[i] per panel, titles in opts[i].title. */
+int maskinfo_render_png_grid(const maskinfo_mask *const *ms,
+                             const maskinfo_png_opts *opts, int64_t n,
+                             int64_t columns, const char *path,
+                             int64_t *width, int64_t *height,
+                             const maskinfo_limits *lim);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
