@@ -1,0 +1,73 @@
+/*
+ * internal.h - the mask expression node, shared by representation.c and
+ * ops.c.  Nothing here is part of the public API.
+ */
+#ifndef MASKINFO_INTERNAL_H
+#define MASKINFO_INTERNAL_H
+
+#include "maskinfo.h"
+
+typedef enum {
+    MI_CONST,   /* every cell = value */
+    MI_SEG,     /* qv[b,hq,q] == kv[b,hk,k] */
+    MI_DENSE,   /* bit-packed cells */
+    MI_IVL,     /* explicit per-row intervals (CSR) */
+    MI_CAUSAL,  /* k <= q + off[b] */
+    MI_WINDOW,  /* q+off-left <= k <= q+off+right */
+    MI_CHUNK,   /* same chunk and causal */
+    MI_KRANGE,  /* lo[b] <= k < hi[b] */
+    MI_AND,
+    MI_OR,
+    MI_NOT,
+    MI_ANDNOT,
+    MI_STACK,   /* head h is parts[h] */
+    MI_SLICE,   /* shifted window of a child */
+    MI_BCAST    /* child broadcast to a larger (B, H) */
+} mi_kind;
+
+struct maskinfo_mask {
+    int refs;
+    mi_kind kind;
+    int64_t B, H, Q, K;
+    int value;                 /* MI_CONST */
+    /* MI_SEG */
+    int64_t hq, hk;            /* head extents of qv / kv (1 or H) */
+    int64_t *qv, *kv;          /* (B, hq, Q) and (B, hk, K) */
+    int64_t *run_off;          /* B*hk + 1 offsets into the run arrays */
+    int64_t *run_id, *run_lo, *run_hi; /* kv runs sorted by (id, lo) */
+    /* MI_DENSE: rows of `words` 64-bit words, hd heads (1 or H) */
+    uint64_t *bits;
+    int64_t words, hd;
+    /* MI_IVL */
+    int64_t *iv_off, *iv;
+    /* rules: per-batch offsets, per-head windows */
+    int64_t *off;              /* B entries (MI_CAUSAL, MI_WINDOW, MI_CHUNK) */
+    int64_t *left, *right;     /* nh entries (MI_WINDOW) */
+    int64_t nh;
+    int64_t chunk;             /* MI_CHUNK */
+    int64_t *lo, *hi;          /* MI_KRANGE, B entries */
+    /* composites */
+    maskinfo_mask *a, *b;
+    maskinfo_mask **parts;     /* MI_STACK, H entries */
+    int64_t *qstart, *kstart;  /* MI_SLICE, B entries */
+    uint64_t bytes;            /* memory held by this node alone */
+};
+
+/* A zeroed node with one reference, or NULL. */
+maskinfo_mask *mi_node_new(mi_kind kind, int64_t B, int64_t H, int64_t Q,
+                           int64_t K);
+/* Copy n int64 values (NULL src -> zeros) into a new buffer counted in
+ * node->bytes; NULL on allocation failure. */
+int64_t *mi_node_i64(maskinfo_mask *node, const int64_t *src, int64_t n);
+/* Checked product of non-negative sizes; -1 on overflow. */
+int64_t mi_mul(int64_t a, int64_t b);
+
+static inline int64_t mi_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t mi_max64(int64_t a, int64_t b) { return a > b ? a : b; }
+/* floor division for a possibly negative numerator, d > 0 */
+static inline int64_t mi_floordiv(int64_t n, int64_t d) {
+    int64_t q = n / d;
+    return (n % d != 0 && n < 0) ? q - 1 : q;
+}
+
+#endif
