@@ -1,0 +1,589 @@
+/*
+ * conversions.c - forms derived from a mask: segment ids, validity, positions.
+ *
+ * Only the public mask API is used (shape + row intervals), so these work on
+ * every mask representation and never expand a mask to Q*K cells.  Row loops
+ * run under OpenMP; every per-thread partial result is combined with an
+ * order-independent operation (addition mod 2^64, max), and ids are assigned
+ * sequentially afterwards, so results do not depend on the thread count.
+ */
+#include "maskinfo.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static int max_threads(void)
+{
+#ifdef _OPENMP
+    int t = omp_get_max_threads();
+    return t > 0 ? t : 1;
+#else
+    return 1;
+#endif
+}
+
+static int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* ------------------------------------------------------------ hashing */
+
+static uint64_t splitmix64(uint64_t x)
+{
+    x += UINT64_C(0x9E3779B97F4A7C15);
+    x = (x ^ (x >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    x = (x ^ (x >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return x ^ (x >> 31);
+}
+
+/*
+ * Pseudo-random weight of index i in family f (0..3).  Families 0/1 weight
+ * key columns (row hashes), 2/3 weight query rows (column hashes).
+ * splitmix64 is a bijection, so all (i, f) get distinct weights.
+ */
+static uint64_t weight(uint64_t i, unsigned f)
+{
+    return splitmix64(((i << 2) | f) ^ UINT64_C(0x6D61736B696E666F));
+}
+
+/*
+ * Why hashing is safe: a row pattern S (set of allowed keys) hashes to
+ * (sum_{k in S} w0(k), sum_{k in S} w1(k), |S|) with sums mod 2^64.  Two
+ * different patterns collide only if both weighted sums of their symmetric
+ * difference vanish mod 2^64 (and the sizes agree); with pseudo-random 64-bit
+ * weights each sum vanishes with probability about 2^-64, so a pair collides
+ * with probability about 2^-128.  Even 2^20 rows (2^39 pairs) per plane give
+ * a failure chance near 2^-89: negligible next to hardware faults.  Columns
+ * are hashed the same way with query weights.  The sums come from interval
+ * prefix sums (rows) and a difference array over k (columns), so the cost is
+ * O(rows * runs + K) per plane, never O(Q * K) and never pairwise.
+ */
+typedef struct {
+    uint64_t h1, h2, n;
+    int32_t id; /* -1 = free slot */
+} id_slot;
+
+typedef struct {
+    id_slot *slots;
+    size_t mask;
+} id_table;
+
+static int table_init(id_table *t, int64_t n)
+{
+    size_t cap = 16;
+    while (cap < (size_t)n * 2)
+        cap <<= 1;
+    t->slots = malloc(cap * sizeof *t->slots);
+    t->mask = cap - 1;
+    return t->slots ? MASKINFO_OK : MASKINFO_ENOMEM;
+}
+
+/*
+ * Number the n entries by first appearance: empty entries (count 0) get -1,
+ * equal (h1, h2, count) keys share the id of their first occurrence.  This is
+ * the seed's anchor/compress scheme: anchors are the lowest index of each
+ * group and ids follow the sorted anchors, i.e. first appearance.
+ */
+static void assign_ids(id_table *t, int64_t n, const uint64_t *h1,
+                       const uint64_t *h2, const uint64_t *cnt, int32_t *out)
+{
+    size_t used = (size_t)(n * 2 > 16 ? n * 2 : 16);
+    size_t cap = 16;
+    while (cap < used)
+        cap <<= 1;
+    if (cap - 1 > t->mask)
+        cap = t->mask + 1;
+    size_t mask = cap - 1;
+    for (size_t i = 0; i < cap; i++)
+        t->slots[i].id = -1;
+    int32_t next = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (cnt[i] == 0) {
+            out[i] = -1;
+            continue;
+        }
+        size_t s = (size_t)(h1[i] ^ (h2[i] >> 17)) & mask;
+        for (;;) {
+            id_slot *e = &t->slots[s];
+            if (e->id < 0) {
+                e->h1 = h1[i];
+                e->h2 = h2[i];
+                e->n = cnt[i];
+                e->id = next++;
+                out[i] = e->id;
+                break;
+            }
+            if (e->h1 == h1[i] && e->h2 == h2[i] && e->n == cnt[i]) {
+                out[i] = e->id;
+                break;
+            }
+            s = (s + 1) & mask;
+        }
+    }
+}
+
+/* Shared, read-only and per-thread state of a segment-id computation. */
+typedef struct {
+    const maskinfo_mask *m;
+    int64_t Q, K;
+    int nthreads;
+    uint64_t *p1, *p2;      /* key-weight prefix sums, K + 1 each */
+    uint64_t *rh1, *rh2, *rc; /* per-row hashes and counts, Q each */
+    uint64_t *ch1, *ch2, *cc; /* per-column hashes and counts, K each */
+    uint64_t *d1, *d2, *dc;   /* per-thread difference arrays, T*(K+1) */
+    maskinfo_scratch **scratch; /* one per thread */
+    id_table table;
+} seg_ctx;
+
+static void seg_ctx_free(seg_ctx *c)
+{
+    free(c->p1); free(c->p2);
+    free(c->rh1); free(c->rh2); free(c->rc);
+    free(c->ch1); free(c->ch2); free(c->cc);
+    free(c->d1); free(c->d2); free(c->dc);
+    if (c->scratch) {
+        for (int t = 0; t < c->nthreads; t++)
+            maskinfo_scratch_free(c->scratch[t]);
+        free(c->scratch);
+    }
+    free(c->table.slots);
+}
+
+static void *xcalloc(int64_t n, size_t sz)
+{
+    return calloc(n > 0 ? (size_t)n : 1, sz);
+}
+
+static int seg_ctx_init(seg_ctx *c, const maskinfo_mask *m, int64_t Q,
+                        int64_t K, int want_kv)
+{
+    memset(c, 0, sizeof *c);
+    c->m = m;
+    c->Q = Q;
+    c->K = K;
+    c->nthreads = max_threads();
+    const int64_t T = c->nthreads;
+    if (K + 1 > INT64_MAX / (T + 1))
+        return MASKINFO_EOVERFLOW;
+    c->p1 = xcalloc(K + 1, sizeof *c->p1);
+    c->p2 = xcalloc(K + 1, sizeof *c->p2);
+    c->rh1 = xcalloc(Q, sizeof *c->rh1);
+    c->rh2 = xcalloc(Q, sizeof *c->rh2);
+    c->rc = xcalloc(Q, sizeof *c->rc);
+    c->scratch = calloc((size_t)T, sizeof *c->scratch);
+    if (!c->p1 || !c->p2 || !c->rh1 || !c->rh2 || !c->rc || !c->scratch)
+        return MASKINFO_ENOMEM;
+    for (int t = 0; t < c->nthreads; t++)
+        if ((c->scratch[t] = maskinfo_scratch_new()) == NULL)
+            return MASKINFO_ENOMEM;
+    if (want_kv) {
+        c->ch1 = xcalloc(K, sizeof *c->ch1);
+        c->ch2 = xcalloc(K, sizeof *c->ch2);
+        c->cc = xcalloc(K, sizeof *c->cc);
+        c->d1 = xcalloc(T * (K + 1), sizeof *c->d1);
+        c->d2 = xcalloc(T * (K + 1), sizeof *c->d2);
+        c->dc = xcalloc(T * (K + 1), sizeof *c->dc);
+        if (!c->ch1 || !c->ch2 || !c->cc || !c->d1 || !c->d2 || !c->dc)
+            return MASKINFO_ENOMEM;
+    }
+    int rc = table_init(&c->table, Q > K ? Q : K);
+    if (rc)
+        return rc;
+    uint64_t a = 0, b = 0;
+    for (int64_t k = 0; k < K; k++) {
+        a += weight((uint64_t)k, 0);
+        b += weight((uint64_t)k, 1);
+        c->p1[k + 1] = a;
+        c->p2[k + 1] = b;
+    }
+    return MASKINFO_OK;
+}
+
+/*
+ * Hash every row of plane (b, h) and, if kv_out, every column; then number
+ * both by first appearance.  Rows are evaluated once, in parallel; columns
+ * accumulate into per-thread difference arrays that are summed afterwards.
+ */
+static int seg_plane(seg_ctx *c, int64_t b, int64_t h, int32_t *q_out,
+                     int32_t *kv_out)
+{
+    const int64_t Q = c->Q, K = c->K, K1 = K + 1;
+    const int T = c->nthreads;
+    const int want_kv = kv_out != NULL;
+    int err = MASKINFO_OK;
+
+    if (want_kv) {
+        memset(c->d1, 0, (size_t)(T * K1) * sizeof *c->d1);
+        memset(c->d2, 0, (size_t)(T * K1) * sizeof *c->d2);
+        memset(c->dc, 0, (size_t)(T * K1) * sizeof *c->dc);
+    }
+
+#pragma omp parallel num_threads(T)
+    {
+        const int tid = thread_id();
+        maskinfo_scratch *s = c->scratch[tid];
+        uint64_t *d1 = want_kv ? c->d1 + (size_t)tid * (size_t)K1 : NULL;
+        uint64_t *d2 = want_kv ? c->d2 + (size_t)tid * (size_t)K1 : NULL;
+        uint64_t *dc = want_kv ? c->dc + (size_t)tid * (size_t)K1 : NULL;
+        int my_err = MASKINFO_OK;
+#pragma omp for schedule(dynamic, 64)
+        for (int64_t q = 0; q < Q; q++) {
+            if (my_err)
+                continue; /* this thread already failed: skip its rows */
+            const int64_t *iv;
+            int64_t n;
+            int rc = maskinfo_mask_row(c->m, b, h, q, s, &iv, &n);
+            uint64_t a1 = 0, a2 = 0, cnt = 0;
+            const uint64_t wq1 = weight((uint64_t)q, 2);
+            const uint64_t wq2 = weight((uint64_t)q, 3);
+            for (int64_t j = 0; rc == MASKINFO_OK && j < n; j++) {
+                const int64_t lo = iv[2 * j], hi = iv[2 * j + 1];
+                if (lo < 0 || hi > K || lo > hi) {
+                    rc = MASKINFO_EINVAL; /* broken row contract */
+                    break;
+                }
+                a1 += c->p1[hi] - c->p1[lo];
+                a2 += c->p2[hi] - c->p2[lo];
+                cnt += (uint64_t)(hi - lo);
+                if (want_kv && lo < hi) {
+                    d1[lo] += wq1; d1[hi] -= wq1;
+                    d2[lo] += wq2; d2[hi] -= wq2;
+                    dc[lo] += 1;   dc[hi] -= 1;
+                }
+            }
+            if (rc) {
+                my_err = rc;
+                continue;
+            }
+            c->rh1[q] = a1;
+            c->rh2[q] = a2;
+            c->rc[q] = cnt;
+        }
+#pragma omp critical(maskinfo_conv_err)
+        if (!err)
+            err = my_err;
+    }
+    if (err)
+        return err;
+
+    if (q_out)
+        assign_ids(&c->table, Q, c->rh1, c->rh2, c->rc, q_out);
+    if (want_kv) {
+        uint64_t a1 = 0, a2 = 0, ac = 0;
+        for (int64_t k = 0; k < K; k++) {
+            for (int t = 0; t < T; t++) {
+                a1 += c->d1[(size_t)t * (size_t)K1 + (size_t)k];
+                a2 += c->d2[(size_t)t * (size_t)K1 + (size_t)k];
+                ac += c->dc[(size_t)t * (size_t)K1 + (size_t)k];
+            }
+            c->ch1[k] = a1;
+            c->ch2[k] = a2;
+            c->cc[k] = ac;
+        }
+        assign_ids(&c->table, K, c->ch1, c->ch2, c->cc, kv_out);
+    }
+    return MASKINFO_OK;
+}
+
+int maskinfo_mask_segment_ids(const maskinfo_mask *m, int per_head,
+                              int32_t *q_ids, int32_t *kv_ids)
+{
+    if (m == NULL)
+        return MASKINFO_EINVAL;
+    int64_t sh[4];
+    maskinfo_mask_shape(m, sh);
+    const int64_t B = sh[0], H = sh[1], Q = sh[2], K = sh[3];
+    if (B < 0 || H < 0 || Q < 0 || K < 0)
+        return MASKINFO_EINVAL;
+    /* ids are int32 and count at most Q (or K) groups */
+    if (Q > INT32_MAX || K > INT32_MAX)
+        return MASKINFO_EOVERFLOW;
+    if (!per_head && H == 0 && B > 0)
+        return MASKINFO_EINVAL; /* there is no head 0 to read */
+    const int64_t nh = per_head ? H : 1;
+    if (B == 0 || nh == 0 || (q_ids == NULL && kv_ids == NULL))
+        return MASKINFO_OK;
+
+    seg_ctx c;
+    int rc = seg_ctx_init(&c, m, Q, K, kv_ids != NULL);
+    for (int64_t b = 0; rc == MASKINFO_OK && b < B; b++)
+        for (int64_t h = 0; rc == MASKINFO_OK && h < nh; h++) {
+            const int64_t plane = b * nh + h;
+            rc = seg_plane(&c, b, h, q_ids ? q_ids + plane * Q : NULL,
+                           kv_ids ? kv_ids + plane * K : NULL);
+        }
+    seg_ctx_free(&c);
+    return rc;
+}
+
+/* ------------------------------------------------------------ validity */
+
+/* A growable interval list (pairs lo, hi), private to one thread. */
+typedef struct {
+    int64_t *v;
+    int64_t n, cap; /* in intervals */
+} ivbuf;
+
+static int ivbuf_reserve(ivbuf *b, int64_t n)
+{
+    if (n <= b->cap)
+        return MASKINFO_OK;
+    int64_t cap = b->cap ? b->cap : 16;
+    while (cap < n)
+        cap *= 2;
+    int64_t *v = realloc(b->v, (size_t)cap * 2 * sizeof *v);
+    if (v == NULL)
+        return MASKINFO_ENOMEM;
+    b->v = v;
+    b->cap = cap;
+    return MASKINFO_OK;
+}
+
+/* out = a intersect b for sorted disjoint lists: one linear merge. */
+static int ivbuf_intersect(ivbuf *out, const int64_t *a, int64_t na,
+                           const int64_t *b, int64_t nb)
+{
+    int rc = ivbuf_reserve(out, na + nb);
+    if (rc)
+        return rc;
+    int64_t i = 0, j = 0, n = 0;
+    while (i < na && j < nb) {
+        const int64_t lo = a[2 * i] > b[2 * j] ? a[2 * i] : b[2 * j];
+        const int64_t ahi = a[2 * i + 1], bhi = b[2 * j + 1];
+        const int64_t hi = ahi < bhi ? ahi : bhi;
+        if (lo < hi) {
+            out->v[2 * n] = lo;
+            out->v[2 * n + 1] = hi;
+            n++;
+        }
+        if (ahi < bhi)
+            i++;
+        else
+            j++;
+    }
+    out->n = n;
+    return MASKINFO_OK;
+}
+
+/* Record the intervals in a reach array: reach[lo] = max(reach[lo], hi). */
+static void add_reach(int64_t *reach, const int64_t *iv, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++) {
+        const int64_t lo = iv[2 * j], hi = iv[2 * j + 1];
+        if (lo < hi && reach[lo] < hi)
+            reach[lo] = hi;
+    }
+}
+
+static int check_row(const int64_t *iv, int64_t n, int64_t K)
+{
+    for (int64_t j = 0; j < n; j++)
+        if (iv[2 * j] < 0 || iv[2 * j + 1] > K || iv[2 * j] > iv[2 * j + 1])
+            return MASKINFO_EINVAL;
+    return MASKINFO_OK;
+}
+
+/*
+ * Reduce the heads of row (b, q) per head_mode and record it: returns
+ * through *nonempty whether any key survives, and adds the surviving
+ * intervals to reach (which may be NULL).
+ */
+static int valid_row(const maskinfo_mask *m, int64_t b, int64_t H, int64_t q,
+                     int64_t K, int mode, maskinfo_scratch *s, ivbuf *bufs,
+                     int64_t *reach, int *nonempty)
+{
+    const int64_t *iv;
+    int64_t n;
+    int rc;
+    int any = 0;
+    if (mode == 1 && H == 0) { /* all() over no heads is true */
+        any = K > 0;
+        if (any && reach && reach[0] < K)
+            reach[0] = K;
+        *nonempty = any;
+        return MASKINFO_OK;
+    }
+    if (mode == 0) {
+        for (int64_t h = 0; h < H; h++) {
+            if ((rc = maskinfo_mask_row(m, b, h, q, s, &iv, &n)))
+                return rc;
+            if ((rc = check_row(iv, n, K)))
+                return rc;
+            for (int64_t j = 0; j < n; j++)
+                if (iv[2 * j] < iv[2 * j + 1])
+                    any = 1;
+            if (reach)
+                add_reach(reach, iv, n);
+            else if (any)
+                break;
+        }
+        *nonempty = any;
+        return MASKINFO_OK;
+    }
+    if ((rc = maskinfo_mask_row(m, b, 0, q, s, &iv, &n)))
+        return rc;
+    if ((rc = check_row(iv, n, K)))
+        return rc;
+    if (mode == 1 && H > 1) {
+        /* running intersection, ping-ponging between two buffers */
+        ivbuf *cur = &bufs[0], *nxt = &bufs[1];
+        if ((rc = ivbuf_reserve(cur, n)))
+            return rc;
+        memcpy(cur->v, iv, (size_t)n * 2 * sizeof *iv);
+        cur->n = n;
+        for (int64_t h = 1; h < H && cur->n > 0; h++) {
+            if ((rc = maskinfo_mask_row(m, b, h, q, s, &iv, &n)))
+                return rc;
+            if ((rc = check_row(iv, n, K)))
+                return rc;
+            if ((rc = ivbuf_intersect(nxt, cur->v, cur->n, iv, n)))
+                return rc;
+            ivbuf *t = cur;
+            cur = nxt;
+            nxt = t;
+        }
+        iv = cur->v;
+        n = cur->n;
+    }
+    for (int64_t j = 0; j < n; j++)
+        if (iv[2 * j] < iv[2 * j + 1])
+            any = 1;
+    if (reach)
+        add_reach(reach, iv, n);
+    *nonempty = any;
+    return MASKINFO_OK;
+}
+
+/*
+ * Key validity is the union of the reduced rows' intervals; each thread
+ * keeps the furthest end of any interval starting at each k (a max, which
+ * is order independent), and one sweep over k merges the threads.
+ */
+int maskinfo_mask_validity(const maskinfo_mask *m, int head_mode,
+                           uint8_t *q_valid, uint8_t *kv_valid)
+{
+    if (m == NULL || head_mode < 0 || head_mode > 2)
+        return MASKINFO_EINVAL;
+    int64_t sh[4];
+    maskinfo_mask_shape(m, sh);
+    const int64_t B = sh[0], H = sh[1], Q = sh[2], K = sh[3];
+    if (B < 0 || H < 0 || Q < 0 || K < 0)
+        return MASKINFO_EINVAL;
+    if (head_mode == 2 && H == 0 && B > 0 && Q > 0)
+        return MASKINFO_EINVAL; /* there is no first head */
+    if (q_valid == NULL && kv_valid == NULL)
+        return MASKINFO_OK;
+
+    const int T = max_threads();
+    int rc = MASKINFO_OK;
+    maskinfo_scratch **scr = calloc((size_t)T, sizeof *scr);
+    ivbuf *bufs = calloc((size_t)T * 2, sizeof *bufs);
+    int64_t *reach = NULL;
+    if (!scr || !bufs)
+        rc = MASKINFO_ENOMEM;
+    if (!rc && kv_valid) {
+        if (K > INT64_MAX / T)
+            rc = MASKINFO_EOVERFLOW;
+        else if ((reach = xcalloc((int64_t)T * K, sizeof *reach)) == NULL)
+            rc = MASKINFO_ENOMEM;
+    }
+    for (int t = 0; !rc && t < T; t++)
+        if ((scr[t] = maskinfo_scratch_new()) == NULL)
+            rc = MASKINFO_ENOMEM;
+
+    for (int64_t b = 0; !rc && b < B; b++) {
+        if (reach)
+            memset(reach, 0, (size_t)T * (size_t)K * sizeof *reach);
+        int err = MASKINFO_OK;
+#pragma omp parallel num_threads(T)
+        {
+            const int tid = thread_id();
+            int64_t *r = reach ? reach + (size_t)tid * (size_t)K : NULL;
+            int my_err = MASKINFO_OK;
+#pragma omp for schedule(dynamic, 64)
+            for (int64_t q = 0; q < Q; q++) {
+                if (my_err)
+                    continue;
+                int ne = 0;
+                int e = valid_row(m, b, H, q, K, head_mode, scr[tid],
+                                  &bufs[2 * tid], r, &ne);
+                if (e) {
+                    my_err = e;
+                    continue;
+                }
+                if (q_valid)
+                    q_valid[b * Q + q] = (uint8_t)ne;
+            }
+#pragma omp critical(maskinfo_conv_err)
+            if (!err)
+                err = my_err;
+        }
+        rc = err;
+        if (!rc && kv_valid) {
+            int64_t far = 0;
+            for (int64_t k = 0; k < K; k++) {
+                for (int t = 0; t < T; t++) {
+                    const int64_t v = reach[(size_t)t * (size_t)K + (size_t)k];
+                    if (v > far)
+                        far = v;
+                }
+                kv_valid[b * K + k] = (uint8_t)(k < far);
+            }
+        }
+    }
+
+    if (scr) {
+        for (int t = 0; t < T; t++)
+            maskinfo_scratch_free(scr[t]);
+        free(scr);
+    }
+    if (bufs) {
+        for (int t = 0; t < 2 * T; t++)
+            free(bufs[t].v);
+        free(bufs);
+    }
+    free(reach);
+    return rc;
+}
+
+/* ------------------------------------------------------------ positions */
+
+/*
+ * The seed's _positions_from_segments_2d scan, per row: the carry starts as
+ * (prev = -2, cnt = -1); a valid id different from prev starts a new run at
+ * 0, otherwise the count goes on; padding (id < 0) emits pad and resets the
+ * carry to (-2, -1), so the next valid token always starts at 0.
+ */
+void maskinfo_positions_from_segments(const int32_t *ids, int64_t rows,
+                                      int64_t len, int32_t pad, int32_t *out)
+{
+    if (ids == NULL || out == NULL || rows <= 0 || len <= 0)
+        return;
+#pragma omp parallel for schedule(static) if (rows * len > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        const int32_t *in = ids + r * len;
+        int32_t *o = out + r * len;
+        int32_t prev = -2;
+        uint32_t cnt = UINT32_MAX; /* -1; unsigned so it wraps like int32 */
+        for (int64_t i = 0; i < len; i++) {
+            const int32_t id = in[i];
+            if (id < 0) {
+                o[i] = pad;
+                prev = -2;
+                cnt = UINT32_MAX;
+                continue;
+            }
+            cnt = (id != prev) ? 0 : cnt + 1;
+            prev = id;
+            o[i] = (int32_t)cnt;
+        }
+    }
+}
