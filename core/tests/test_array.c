@@ -1,0 +1,293 @@
+/* test_array.c - dense arrays: creation, guard, get/set, astype, equality. */
+#include "maskinfo.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int passed, failed;
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (cond)                                                            \
+            passed++;                                                        \
+        else {                                                               \
+            failed++;                                                        \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
+        }                                                                    \
+    } while (0)
+
+static void test_new(void)
+{
+    maskinfo_array *a = NULL;
+    const int64_t sh[2] = { 2, 3 };
+    CHECK(maskinfo_array_new(&a, MASKINFO_INT32, 2, sh, NULL) == MASKINFO_OK);
+    CHECK(a != NULL);
+    CHECK(maskinfo_array_ndim(a) == 2);
+    CHECK(maskinfo_array_shape(a)[0] == 2 && maskinfo_array_shape(a)[1] == 3);
+    CHECK(maskinfo_array_size(a) == 6);
+    CHECK(maskinfo_array_dtype(a) == MASKINFO_INT32);
+    int zero = 1;
+    const int32_t *d = maskinfo_array_cdata(a);
+    for (int i = 0; i < 6; i++)
+        if (d[i] != 0 || maskinfo_array_get(a, i) != 0.0)
+            zero = 0;
+    CHECK(zero);
+    CHECK(maskinfo_array_data(a) == (void *)d);
+    maskinfo_array_free(a);
+
+    /* scalar and empty arrays */
+    CHECK(maskinfo_array_new(&a, MASKINFO_FLOAT32, 0, NULL, NULL) == MASKINFO_OK);
+    CHECK(maskinfo_array_size(a) == 1 && maskinfo_array_ndim(a) == 0);
+    maskinfo_array_free(a);
+    const int64_t e[2] = { 0, 5 };
+    CHECK(maskinfo_array_new(&a, MASKINFO_BOOL, 2, e, NULL) == MASKINFO_OK);
+    CHECK(maskinfo_array_size(a) == 0 && maskinfo_array_data(a) != NULL);
+    maskinfo_array_free(a);
+
+    /* bad arguments leave *out NULL */
+    const int64_t neg[2] = { 2, -1 };
+    a = (maskinfo_array *)&a;
+    CHECK(maskinfo_array_new(&a, MASKINFO_BOOL, 2, neg, NULL) == MASKINFO_EINVAL);
+    CHECK(a == NULL);
+    const int64_t nine[9] = { 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+    CHECK(maskinfo_array_new(&a, MASKINFO_BOOL, 9, nine, NULL) == MASKINFO_EINVAL);
+    CHECK(maskinfo_array_new(&a, MASKINFO_BOOL, 8, nine, NULL) == MASKINFO_OK);
+    maskinfo_array_free(a);
+    CHECK(maskinfo_array_new(&a, MASKINFO_BOOL, -1, sh, NULL) == MASKINFO_EINVAL);
+    CHECK(maskinfo_array_new(&a, MASKINFO_BOOL, 2, NULL, NULL) == MASKINFO_EINVAL);
+    CHECK(maskinfo_array_new(&a, (maskinfo_dtype)9, 2, sh, NULL) == MASKINFO_EDTYPE);
+    CHECK(maskinfo_array_new(NULL, MASKINFO_BOOL, 2, sh, NULL) == MASKINFO_EINVAL);
+    maskinfo_array_free(NULL);
+    CHECK(maskinfo_array_size(NULL) == 0 && maskinfo_array_data(NULL) == NULL);
+}
+
+static void test_guard(void)
+{
+    maskinfo_array *a = NULL;
+    /* the element count overflows int64 */
+    const int64_t ov[3] = { INT64_C(1) << 40, INT64_C(1) << 30, 4 };
+    CHECK(maskinfo_array_new(&a, MASKINFO_BOOL, 3, ov, NULL) == MASKINFO_EOVERFLOW);
+    CHECK(a == NULL);
+    const int64_t ov2[2] = { INT64_MAX, 2 };
+    CHECK(maskinfo_array_new(&a, MASKINFO_BOOL, 2, ov2, NULL) == MASKINFO_EOVERFLOW);
+    /* fits int64 but count * 4 bytes overflows 64 bits */
+    const int64_t ov3[2] = { INT64_C(1) << 31, INT64_C(1) << 31 };
+    CHECK(maskinfo_array_new(&a, MASKINFO_INT32, 2, ov3, NULL) == MASKINFO_EOVERFLOW);
+    /* refused by the default guard before allocating 4 EiB */
+    CHECK(maskinfo_array_new(&a, MASKINFO_BOOL, 2, ov3, NULL) == MASKINFO_ETOOBIG);
+    CHECK(a == NULL);
+    /* a small explicit limit */
+    maskinfo_limits lim = { 1000 };
+    const int64_t s1[2] = { 10, 25 }, s2[2] = { 10, 26 };
+    CHECK(maskinfo_array_new(&a, MASKINFO_INT32, 2, s1, &lim) == MASKINFO_OK);
+    maskinfo_array *b = NULL;
+    CHECK(maskinfo_array_astype(a, MASKINFO_FLOAT16, &b, &lim) == MASKINFO_OK);
+    maskinfo_array_free(b);
+    maskinfo_limits tiny = { 600 };
+    CHECK(maskinfo_array_astype(a, MASKINFO_FLOAT32, &b, &tiny) == MASKINFO_ETOOBIG);
+    CHECK(b == NULL);
+    CHECK(maskinfo_array_astype(a, MASKINFO_FLOAT16, &b, &tiny) == MASKINFO_OK);
+    maskinfo_array_free(b);
+    CHECK(maskinfo_array_copy(a, &b, &tiny) == MASKINFO_ETOOBIG);
+    maskinfo_array_free(a);
+    CHECK(maskinfo_array_new(&a, MASKINFO_INT32, 2, s2, &lim) == MASKINFO_ETOOBIG);
+    CHECK(maskinfo_array_new(&a, MASKINFO_FLOAT16, 2, s2, &lim) == MASKINFO_OK);
+    maskinfo_array_free(a);
+}
+
+static void test_get_set(void)
+{
+    maskinfo_array *a;
+    const int64_t n[1] = { 4 };
+
+    CHECK(maskinfo_array_new(&a, MASKINFO_BOOL, 1, n, NULL) == MASKINFO_OK);
+    maskinfo_array_set(a, 0, 2.5);
+    maskinfo_array_set(a, 1, -0.0);
+    maskinfo_array_set(a, 2, NAN);
+    maskinfo_array_set(a, 3, -1.0);
+    const uint8_t *b = maskinfo_array_cdata(a);
+    CHECK(b[0] == 1 && b[1] == 0 && b[2] == 1 && b[3] == 1);
+    CHECK(maskinfo_array_get(a, 0) == 1.0 && maskinfo_array_get(a, 1) == 0.0);
+    /* out of range: NaN, and writes are ignored */
+    CHECK(isnan(maskinfo_array_get(a, 4)) && isnan(maskinfo_array_get(a, -1)));
+    maskinfo_array_set(a, 4, 1.0);
+    maskinfo_array_set(a, -1, 1.0);
+    CHECK(b[0] == 1 && b[1] == 0);
+    maskinfo_array_free(a);
+
+    CHECK(maskinfo_array_new(&a, MASKINFO_INT32, 1, n, NULL) == MASKINFO_OK);
+    maskinfo_array_set(a, 0, 3.7);
+    maskinfo_array_set(a, 1, -3.7);
+    maskinfo_array_set(a, 2, 1e12);
+    maskinfo_array_set(a, 3, NAN);
+    const int32_t *i32 = maskinfo_array_cdata(a);
+    CHECK(i32[0] == 3 && i32[1] == -3 && i32[2] == INT32_MAX && i32[3] == 0);
+    maskinfo_array_set(a, 2, -2147483648.0);
+    maskinfo_array_set(a, 3, 2147483647.0);
+    CHECK(i32[2] == INT32_MIN && i32[3] == INT32_MAX);
+    CHECK(maskinfo_array_get(a, 2) == -2147483648.0);
+    maskinfo_array_free(a);
+
+    CHECK(maskinfo_array_new(&a, MASKINFO_FLOAT32, 1, n, NULL) == MASKINFO_OK);
+    maskinfo_array_set(a, 0, 0.1);
+    CHECK(((const float *)maskinfo_array_cdata(a))[0] == 0.1f);
+    CHECK(maskinfo_array_get(a, 0) == (double)0.1f);
+    maskinfo_array_free(a);
+
+    CHECK(maskinfo_array_new(&a, MASKINFO_FLOAT16, 1, n, NULL) == MASKINFO_OK);
+    const uint16_t *h = maskinfo_array_cdata(a);
+    maskinfo_array_set(a, 0, 1.0);
+    maskinfo_array_set(a, 1, 65504.0);
+    maskinfo_array_set(a, 2, 1e6);
+    /* just above the tie 1 + 2^-11: a direct rounding goes up, rounding via
+     * float first would land on the tie and go down to 1.0 */
+    maskinfo_array_set(a, 3, 1.0 + ldexp(1.0, -11) + ldexp(1.0, -40));
+    CHECK(h[0] == 0x3c00 && h[1] == 0x7bff && h[2] == 0x7c00);
+    CHECK(h[3] == 0x3c01);
+    CHECK(maskinfo_array_get(a, 1) == 65504.0 && isinf(maskinfo_array_get(a, 2)));
+    maskinfo_array_set(a, 0, -ldexp(1.0, -24));
+    CHECK(h[0] == 0x8001 && maskinfo_array_get(a, 0) == -ldexp(1.0, -24));
+    maskinfo_array_free(a);
+
+    CHECK(maskinfo_array_new(&a, MASKINFO_BFLOAT16, 1, n, NULL) == MASKINFO_OK);
+    h = maskinfo_array_cdata(a);
+    maskinfo_array_set(a, 0, 1.0);
+    maskinfo_array_set(a, 1, -3.0);
+    maskinfo_array_set(a, 2, NAN);
+    maskinfo_array_set(a, 3, 1.0 + ldexp(1.0, -8) + ldexp(1.0, -40));
+    CHECK(h[0] == 0x3f80 && h[1] == 0xc040 && h[2] == 0x7fc0 && h[3] == 0x3f81);
+    CHECK(maskinfo_array_get(a, 1) == -3.0 && isnan(maskinfo_array_get(a, 2)));
+    maskinfo_array_free(a);
+}
+
+static maskinfo_array *filled(maskinfo_dtype dt, int ndim, const int64_t *sh,
+                              const double *v)
+{
+    maskinfo_array *a = NULL;
+    if (maskinfo_array_new(&a, dt, ndim, sh, NULL) != MASKINFO_OK)
+        return NULL;
+    for (int64_t i = 0; i < maskinfo_array_size(a); i++)
+        maskinfo_array_set(a, i, v[i]);
+    return a;
+}
+
+static void test_astype(void)
+{
+    const int64_t sh[2] = { 2, 3 };
+    const double v[6] = { 0.0, 1.5, -2.7, NAN, 70000.0, -0.0 };
+    maskinfo_array *f = filled(MASKINFO_FLOAT32, 2, sh, v), *r = NULL;
+    CHECK(f != NULL);
+
+    CHECK(maskinfo_array_astype(f, MASKINFO_BOOL, &r, NULL) == MASKINFO_OK);
+    const uint8_t *b = maskinfo_array_cdata(r);
+    CHECK(b[0] == 0 && b[1] == 1 && b[2] == 1 && b[3] == 1 && b[4] == 1 &&
+          b[5] == 0);
+    CHECK(maskinfo_array_ndim(r) == 2 && maskinfo_array_shape(r)[1] == 3);
+    maskinfo_array_free(r);
+
+    CHECK(maskinfo_array_astype(f, MASKINFO_INT32, &r, NULL) == MASKINFO_OK);
+    const int32_t *i = maskinfo_array_cdata(r);
+    CHECK(i[0] == 0 && i[1] == 1 && i[2] == -2 && i[3] == 0 && i[4] == 70000);
+    CHECK(maskinfo_array_dtype(r) == MASKINFO_INT32);
+    maskinfo_array *back = NULL;
+    CHECK(maskinfo_array_astype(r, MASKINFO_FLOAT16, &back, NULL) == MASKINFO_OK);
+    const uint16_t *h = maskinfo_array_cdata(back);
+    CHECK(h[1] == 0x3c00 && h[2] == 0xc000 && h[4] == 0x7c00);
+    maskinfo_array_free(back);
+    maskinfo_array_free(r);
+
+    CHECK(maskinfo_array_astype(f, MASKINFO_BFLOAT16, &r, NULL) == MASKINFO_OK);
+    CHECK(maskinfo_array_get(r, 1) == 1.5 && maskinfo_array_get(r, 4) == 70144.0);
+    maskinfo_array_free(r);
+
+    /* same dtype: an equal, independent copy */
+    CHECK(maskinfo_array_astype(f, MASKINFO_FLOAT32, &r, NULL) == MASKINFO_OK);
+    CHECK(r != f && maskinfo_array_data(r) != maskinfo_array_data(f));
+    CHECK(maskinfo_array_get(r, 2) == (double)-2.7f);
+    maskinfo_array_free(r);
+    CHECK(maskinfo_array_astype(NULL, MASKINFO_BOOL, &r, NULL) == MASKINFO_EINVAL);
+    maskinfo_array_free(f);
+
+    /* a large conversion runs the parallel loop; spot-check it */
+    const int64_t big[1] = { 200000 };
+    maskinfo_array *x = NULL;
+    CHECK(maskinfo_array_new(&x, MASKINFO_INT32, 1, big, NULL) == MASKINFO_OK);
+    for (int64_t k = 0; k < big[0]; k++)
+        maskinfo_array_set(x, k, (double)(k % 7));
+    CHECK(maskinfo_array_astype(x, MASKINFO_BOOL, &r, NULL) == MASKINFO_OK);
+    int ok = 1;
+    for (int64_t k = 0; k < big[0]; k++)
+        if (maskinfo_array_get(r, k) != (k % 7 ? 1.0 : 0.0))
+            ok = 0;
+    CHECK(ok);
+    maskinfo_array_free(r);
+    maskinfo_array_free(x);
+}
+
+static void test_equal_copy_reshape(void)
+{
+    const int64_t sh[2] = { 2, 3 }, sh2[2] = { 3, 2 };
+    const double v[6] = { 1, 2, 3, 4, 5, 6 };
+    maskinfo_array *a = filled(MASKINFO_INT32, 2, sh, v);
+    maskinfo_array *b = filled(MASKINFO_INT32, 2, sh, v);
+    maskinfo_array *c = filled(MASKINFO_INT32, 2, sh2, v);
+    maskinfo_array *d = filled(MASKINFO_FLOAT32, 2, sh, v);
+    CHECK(maskinfo_array_equal(a, b));
+    CHECK(!maskinfo_array_equal(a, c)); /* shape differs */
+    CHECK(!maskinfo_array_equal(a, d)); /* dtype differs */
+    maskinfo_array_set(b, 5, 7);
+    CHECK(!maskinfo_array_equal(a, b));
+    CHECK(maskinfo_array_equal(NULL, NULL) && !maskinfo_array_equal(a, NULL));
+
+    /* copy is deep */
+    maskinfo_array *e = NULL;
+    CHECK(maskinfo_array_copy(a, &e, NULL) == MASKINFO_OK);
+    CHECK(maskinfo_array_equal(a, e));
+    maskinfo_array_set(e, 0, 42);
+    CHECK(maskinfo_array_get(a, 0) == 1.0 && !maskinfo_array_equal(a, e));
+    maskinfo_array_free(e);
+
+    /* reshape keeps the data */
+    CHECK(maskinfo_array_reshape(a, 2, sh2) == MASKINFO_OK);
+    CHECK(maskinfo_array_equal(a, c));
+    const int64_t flat[1] = { 6 }, bad[2] = { 4, 2 }, neg[2] = { -2, -3 };
+    CHECK(maskinfo_array_reshape(a, 1, flat) == MASKINFO_OK);
+    CHECK(maskinfo_array_ndim(a) == 1 && maskinfo_array_shape(a)[0] == 6);
+    CHECK(maskinfo_array_get(a, 5) == 6.0);
+    CHECK(maskinfo_array_reshape(a, 2, bad) == MASKINFO_ESHAPE);
+    CHECK(maskinfo_array_reshape(a, 2, neg) == MASKINFO_EINVAL);
+    CHECK(maskinfo_array_reshape(a, 9, flat) == MASKINFO_EINVAL);
+    CHECK(maskinfo_array_ndim(a) == 1); /* failed reshapes change nothing */
+    const int64_t ov[2] = { INT64_MAX, 3 };
+    CHECK(maskinfo_array_reshape(a, 2, ov) == MASKINFO_EOVERFLOW);
+
+    /* floats compare by value: +0 == -0, NaN != NaN */
+    const int64_t two[1] = { 2 };
+    const double z1[2] = { 0.0, 1.0 }, z2[2] = { -0.0, 1.0 };
+    const double n1[2] = { NAN, 1.0 };
+    for (int dt = MASKINFO_FLOAT32; dt <= MASKINFO_BFLOAT16; dt++) {
+        maskinfo_array *p = filled((maskinfo_dtype)dt, 1, two, z1);
+        maskinfo_array *q = filled((maskinfo_dtype)dt, 1, two, z2);
+        maskinfo_array *r = filled((maskinfo_dtype)dt, 1, two, n1);
+        CHECK(maskinfo_array_equal(p, q));
+        CHECK(!maskinfo_array_equal(r, r));
+        maskinfo_array_free(p);
+        maskinfo_array_free(q);
+        maskinfo_array_free(r);
+    }
+    maskinfo_array_free(a);
+    maskinfo_array_free(b);
+    maskinfo_array_free(c);
+    maskinfo_array_free(d);
+}
+
+int main(void)
+{
+    test_new();
+    test_guard();
+    test_get_set();
+    test_astype();
+    test_equal_copy_reshape();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
