@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# deps.sh - make sure the Debian packages maskinfo needs are installed.
+#
+# Checks each package with dpkg-query and apt-get installs only the missing
+# ones (apt-get update runs first, and only then).  Silent when everything is
+# present.  Runs apt-get directly as root, through sudo otherwise.
+#
+# A stamp (build/.deps-ok) newer than dpkg's database skips the check, so
+# repeated `make` calls cost nothing; any package install or removal touches
+# the database and invalidates the stamp.
+#
+#   scripts/deps.sh            check, install what is missing
+#   scripts/deps.sh --check    only report; exit 1 if something is missing
+#   scripts/deps.sh --force    ignore the stamp
+#   MASKINFO_SKIP_DEPS=1       skip everything (a system you manage yourself)
+set -euo pipefail
+
+PACKAGES=(lua5.4 liblua5.4-dev lua-busted libpng-dev luarocks gcc libgomp1 make pkg-config)
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+stamp="${MASKINFO_DEPS_STAMP:-$here/build/.deps-ok}"
+dpkg_db=/var/lib/dpkg/status
+
+check_only=0
+force=0
+for arg in "$@"; do
+    case "$arg" in
+        --check) check_only=1 ;;
+        --force) force=1 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "deps.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+if [ "${MASKINFO_SKIP_DEPS:-0}" = 1 ]; then
+    exit 0
+fi
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "deps.sh: not a Debian system (no dpkg-query); cannot check packages." >&2
+    echo "deps.sh: make sure the equivalents of these are installed: ${PACKAGES[*]}" >&2
+    exit 0
+fi
+
+if [ "$force" = 0 ] && [ "$check_only" = 0 ] && [ -f "$stamp" ] && [ "$stamp" -nt "$dpkg_db" ]; then
+    exit 0
+fi
+
+missing_packages() {
+    local p status
+    for p in "${PACKAGES[@]}"; do
+        status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+        if [ "$status" != installed ]; then
+            printf '%s\n' "$p"
+        fi
+    done
+}
+
+mapfile -t missing < <(missing_packages)
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$check_only" = 1 ]; then
+        echo "deps.sh: missing Debian packages: ${missing[*]}" >&2
+        exit 1
+    fi
+    if [ "$(id -u)" = 0 ]; then
+        as_root=()
+    elif command -v sudo >/dev/null 2>&1; then
+        as_root=(sudo)
+    else
+        echo "deps.sh: missing Debian packages: ${missing[*]}" >&2
+        echo "deps.sh: not root and no sudo; run as root:" >&2
+        echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "deps.sh: installing missing Debian packages: ${missing[*]}"
+    apt=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300)
+    "${apt[@]}" update -qq
+    "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    mapfile -t missing < <(missing_packages)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "deps.sh: still missing after apt-get install: ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "deps.sh: done"
+fi
+
+if [ "$check_only" = 0 ]; then
+    mkdir -p "$(dirname "$stamp")"
+    touch "$stamp"
+fi
