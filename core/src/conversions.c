@@ -66,23 +66,34 @@ static uint64_t weight(uint64_t i, unsigned f)
  * prefix sums (rows) and a difference array over k (columns), so the cost is
  * O(rows * runs + K) per plane, never O(Q * K) and never pairwise.
  */
+/*
+ * Open-addressing table for id assignment.  A slot holds a 32-bit tag (high
+ * bits of the first hash) and the index of the group's first entry; the full
+ * key is read back from the hash arrays on a tag match.  8-byte slots keep
+ * the table small (first-touch of fresh memory is the dominant cost here).
+ */
 typedef struct {
-    uint64_t h1, h2, n;
-    int32_t id; /* -1 = free slot */
+    uint32_t tag;
+    int32_t rep; /* -1 = free slot */
 } id_slot;
 
 typedef struct {
     id_slot *slots;
-    size_t mask;
+    size_t cap;
 } id_table;
 
-static int table_init(id_table *t, int64_t n)
+static size_t table_cap(int64_t n)
 {
     size_t cap = 16;
     while (cap < (size_t)n * 2)
         cap <<= 1;
-    t->slots = malloc(cap * sizeof *t->slots);
-    t->mask = cap - 1;
+    return cap;
+}
+
+static int table_init(id_table *t, int64_t n)
+{
+    t->cap = table_cap(n);
+    t->slots = malloc(t->cap * sizeof *t->slots);
     return t->slots ? MASKINFO_OK : MASKINFO_ENOMEM;
 }
 
@@ -95,34 +106,32 @@ static int table_init(id_table *t, int64_t n)
 static void assign_ids(id_table *t, int64_t n, const uint64_t *h1,
                        const uint64_t *h2, const uint64_t *cnt, int32_t *out)
 {
-    size_t used = (size_t)(n * 2 > 16 ? n * 2 : 16);
-    size_t cap = 16;
-    while (cap < used)
-        cap <<= 1;
-    if (cap - 1 > t->mask)
-        cap = t->mask + 1;
-    size_t mask = cap - 1;
+    size_t cap = table_cap(n);
+    if (cap > t->cap) /* cannot happen: the table is sized for max(Q, K) */
+        cap = t->cap;
+    const size_t mask = cap - 1;
     for (size_t i = 0; i < cap; i++)
-        t->slots[i].id = -1;
+        t->slots[i].rep = -1;
     int32_t next = 0;
     for (int64_t i = 0; i < n; i++) {
         if (cnt[i] == 0) {
             out[i] = -1;
             continue;
         }
-        size_t s = (size_t)(h1[i] ^ (h2[i] >> 17)) & mask;
+        const uint32_t tag = (uint32_t)(h1[i] >> 32);
+        size_t s = (size_t)(h1[i] ^ h2[i]) & mask;
         for (;;) {
             id_slot *e = &t->slots[s];
-            if (e->id < 0) {
-                e->h1 = h1[i];
-                e->h2 = h2[i];
-                e->n = cnt[i];
-                e->id = next++;
-                out[i] = e->id;
+            if (e->rep < 0) {
+                e->tag = tag;
+                e->rep = (int32_t)i;
+                out[i] = next++;
                 break;
             }
-            if (e->h1 == h1[i] && e->h2 == h2[i] && e->n == cnt[i]) {
-                out[i] = e->id;
+            const int64_t r = e->rep;
+            if (e->tag == tag && h1[r] == h1[i] && h2[r] == h2[i] &&
+                cnt[r] == cnt[i]) {
+                out[i] = out[r];
                 break;
             }
             s = (s + 1) & mask;
@@ -137,8 +146,10 @@ typedef struct {
     int nthreads;
     uint64_t *p1, *p2;      /* key-weight prefix sums, K + 1 each */
     uint64_t *rh1, *rh2, *rc; /* per-row hashes and counts, Q each */
-    uint64_t *ch1, *ch2, *cc; /* per-column hashes and counts, K each */
-    uint64_t *d1, *d2, *dc;   /* per-thread difference arrays, T*(K+1) */
+    uint64_t *d1, *d2, *dc;   /* per-thread difference arrays, T*(K+1);
+                                 thread 0's part ends up holding the column
+                                 hashes and counts */
+    int dirty;                /* difference arrays need clearing */
     maskinfo_scratch **scratch; /* one per thread */
     id_table table;
 } seg_ctx;
@@ -147,7 +158,6 @@ static void seg_ctx_free(seg_ctx *c)
 {
     free(c->p1); free(c->p2);
     free(c->rh1); free(c->rh2); free(c->rc);
-    free(c->ch1); free(c->ch2); free(c->cc);
     free(c->d1); free(c->d2); free(c->dc);
     if (c->scratch) {
         for (int t = 0; t < c->nthreads; t++)
@@ -185,13 +195,10 @@ static int seg_ctx_init(seg_ctx *c, const maskinfo_mask *m, int64_t Q,
         if ((c->scratch[t] = maskinfo_scratch_new()) == NULL)
             return MASKINFO_ENOMEM;
     if (want_kv) {
-        c->ch1 = xcalloc(K, sizeof *c->ch1);
-        c->ch2 = xcalloc(K, sizeof *c->ch2);
-        c->cc = xcalloc(K, sizeof *c->cc);
         c->d1 = xcalloc(T * (K + 1), sizeof *c->d1);
         c->d2 = xcalloc(T * (K + 1), sizeof *c->d2);
         c->dc = xcalloc(T * (K + 1), sizeof *c->dc);
-        if (!c->ch1 || !c->ch2 || !c->cc || !c->d1 || !c->d2 || !c->dc)
+        if (!c->d1 || !c->d2 || !c->dc)
             return MASKINFO_ENOMEM;
     }
     int rc = table_init(&c->table, Q > K ? Q : K);
@@ -220,7 +227,7 @@ static int seg_plane(seg_ctx *c, int64_t b, int64_t h, int32_t *q_out,
     const int want_kv = kv_out != NULL;
     int err = MASKINFO_OK;
 
-    if (want_kv) {
+    if (want_kv && c->dirty) { /* calloc'd arrays start clean */
         memset(c->d1, 0, (size_t)(T * K1) * sizeof *c->d1);
         memset(c->d2, 0, (size_t)(T * K1) * sizeof *c->d2);
         memset(c->dc, 0, (size_t)(T * K1) * sizeof *c->dc);
@@ -277,18 +284,22 @@ static int seg_plane(seg_ctx *c, int64_t b, int64_t h, int32_t *q_out,
     if (q_out)
         assign_ids(&c->table, Q, c->rh1, c->rh2, c->rc, q_out);
     if (want_kv) {
+        /* sum the threads' differences, then prefix-sum in place */
         uint64_t a1 = 0, a2 = 0, ac = 0;
         for (int64_t k = 0; k < K; k++) {
-            for (int t = 0; t < T; t++) {
-                a1 += c->d1[(size_t)t * (size_t)K1 + (size_t)k];
-                a2 += c->d2[(size_t)t * (size_t)K1 + (size_t)k];
-                ac += c->dc[(size_t)t * (size_t)K1 + (size_t)k];
+            uint64_t s1 = c->d1[k], s2 = c->d2[k], sc = c->dc[k];
+            for (int t = 1; t < T; t++) {
+                const size_t o = (size_t)t * (size_t)K1 + (size_t)k;
+                s1 += c->d1[o];
+                s2 += c->d2[o];
+                sc += c->dc[o];
             }
-            c->ch1[k] = a1;
-            c->ch2[k] = a2;
-            c->cc[k] = ac;
+            c->d1[k] = a1 += s1;
+            c->d2[k] = a2 += s2;
+            c->dc[k] = ac += sc;
         }
-        assign_ids(&c->table, K, c->ch1, c->ch2, c->cc, kv_out);
+        c->dirty = 1;
+        assign_ids(&c->table, K, c->d1, c->d2, c->dc, kv_out);
     }
     return MASKINFO_OK;
 }
