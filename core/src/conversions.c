@@ -15,10 +15,19 @@
 #include <omp.h>
 #endif
 
+/*
+ * Threads for the row loops.  Each thread owns O(K) accumulators (column
+ * differences, key reach), so the count is capped: past a few threads the
+ * loops are memory bound anyway, and 8 keeps the extra memory at most
+ * 8 * 24 bytes per key.
+ */
+#define MAX_ROW_THREADS 8
 static int max_threads(void)
 {
 #ifdef _OPENMP
     int t = omp_get_max_threads();
+    if (t > MAX_ROW_THREADS)
+        t = MAX_ROW_THREADS;
     return t > 0 ? t : 1;
 #else
     return 1;
@@ -448,7 +457,8 @@ static int valid_row(const maskinfo_mask *m, int64_t b, int64_t H, int64_t q,
         ivbuf *cur = &bufs[0], *nxt = &bufs[1];
         if ((rc = ivbuf_reserve(cur, n)))
             return rc;
-        memcpy(cur->v, iv, (size_t)n * 2 * sizeof *iv);
+        if (n > 0)
+            memcpy(cur->v, iv, (size_t)n * 2 * sizeof *iv);
         cur->n = n;
         for (int64_t h = 1; h < H && cur->n > 0; h++) {
             if ((rc = maskinfo_mask_row(m, b, h, q, s, &iv, &n)))
