@@ -1,0 +1,157 @@
+--- Argument checking and coercion shared by the maskinfo modules.
+--
+-- Every error names the public function, the argument and what was
+-- expected, in the form luaL_argerror uses:
+-- `bad argument #2 to 'from_segments' (option 'q_positions': ...)`.
+-- Errors are raised at level 0 (no position prefix), like errors raised
+-- from C functions, so the same texts come from both layers.
+-- @module maskinfo.args
+
+local core = require("maskinfo.core")
+
+local A = {}
+
+--- Marker for "clear this field" in derive().
+A.NONE = setmetatable({}, { __name = "NONE" })
+
+--- Raise `bad argument #n to 'fname' (msg)`.
+function A.argerr(fname, n, msg)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 0)
+end
+
+--- Raise `fname: msg` for failures that are not about one argument.
+function A.fail(fname, msg)
+  error(("%s: %s"):format(fname, msg), 0)
+end
+
+--- An options table (nil -> {}); unknown keys are errors.
+function A.opt_table(fname, n, t, allowed)
+  if t == nil then return {} end
+  if type(t) ~= "table" or core.is_array(t) or core.is_maskinfo(t) then
+    A.argerr(fname, n, "options table expected, got " .. type(t))
+  end
+  for k in pairs(t) do
+    if type(k) ~= "string" or not allowed[k] then
+      local names = {}
+      for a in pairs(allowed) do names[#names + 1] = a end
+      table.sort(names)
+      A.argerr(fname, n, ("unknown option '%s' (expected one of: %s)"):format(tostring(k), table.concat(names, ", ")))
+    end
+  end
+  return t
+end
+
+--- An integer (floats with integral values are accepted), >= min if given.
+function A.check_int(fname, n, v, what, min)
+  local iv = math.tointeger(v)
+  if iv == nil then
+    local got = type(v) == "number" and (v ~= v and "NaN" or tostring(v)) or type(v)
+    A.argerr(fname, n, ("%s: integer expected, got %s"):format(what, got))
+  end
+  if min and iv < min then
+    A.argerr(fname, n, ("%s must be >= %d, got %d"):format(what, min, iv))
+  end
+  return iv
+end
+
+local DTYPES = { bool = true, int32 = true, float32 = true, float16 = true, bfloat16 = true }
+
+--- A dtype name (default dflt when nil).
+function A.check_dtype(fname, n, v, dflt)
+  if v == nil then
+    if dflt then return dflt end
+    A.argerr(fname, n, "dtype expected")
+  end
+  if not DTYPES[v] then
+    A.argerr(fname, n, ("invalid dtype '%s' (expected bool, int32, float32, float16 or bfloat16)"):format(tostring(v)))
+  end
+  return v
+end
+
+--- One of a list of option strings.
+function A.check_option(fname, n, v, what, list, dflt)
+  if v == nil then return dflt end
+  for _, o in ipairs(list) do if v == o then return v end end
+  A.argerr(fname, n, ("%s must be one of '%s', got '%s'"):format(what, table.concat(list, "', '"), tostring(v)))
+end
+
+--- Integer ids as an int32 Array of shape (B, L) (a flat sequence is batch
+-- 1).  opts.min (default -1, false for none) bounds the values; opts.allow3
+-- accepts (B, H, L); opts.flat wants a 1-D vector.
+function A.ids_arg(fname, n, v, what, opts)
+  opts = opts or {}
+  local a, err = core.from_nested(v, "int")
+  if not a then A.argerr(fname, n, what .. ": " .. err) end
+  local s = a:shape()
+  if opts.flat then
+    if #s ~= 1 then A.argerr(fname, n, ("%s: 1-D sequence expected, got %d-D"):format(what, #s)) end
+    return a
+  end
+  if #s == 1 then
+    a = a:reshape({ 1, s[1] })
+    s = a:shape()
+  end
+  if not (#s == 2 or (opts.allow3 and #s == 3)) then
+    A.argerr(fname, n, ("%s: 2-D (batch, len) expected, got %d-D"):format(what, #s))
+  end
+  local min = opts.min
+  if min == nil then min = -1 end
+  if min then
+    local lo = a:minmax()
+    if lo and lo < min then
+      A.argerr(fname, n, ("%s must be >= %d (-1 marks padding), got %d"):format(what, min, lo))
+    end
+  end
+  return a
+end
+
+--- A mask (nested booleans or 0/1, or an Array) as a bool Array.
+function A.mask_arg(fname, n, v, what, kind)
+  local a, err = core.from_nested(v, kind or "bool")
+  if not a then A.argerr(fname, n, what .. ": " .. err) end
+  return a
+end
+
+--- Batch sizes of two id arrays must agree.
+function A.same_batch(fname, n, a, b)
+  local sa, sb = a:shape()[1], b:shape()[1]
+  if sa ~= sb then
+    A.argerr(fname, n, ("batch sizes differ: %d query rows and %d key rows"):format(sa, sb))
+  end
+end
+
+--- An integer or one integer per batch row, as a sequence of B integers.
+function A.per_batch(fname, n, v, what, B)
+  if type(v) == "table" or core.is_array(v) then
+    local a, err = core.from_nested(v, "int")
+    if not a then A.argerr(fname, n, what .. ": " .. err) end
+    local flat = a:flat()
+    if #a:shape() ~= 1 or #flat ~= B then
+      A.argerr(fname, n, ("%s: an integer or one per batch row (%d) expected, got %d values"):format(what, B, #flat))
+    end
+    return flat
+  end
+  local iv = A.check_int(fname, n, v, what)
+  local t = {}
+  for i = 1, B do t[i] = iv end
+  return t
+end
+
+--- An axis name: a string, a list of strings, or false (None).
+function A.axis_name(fname, n, key, v)
+  if v == false or type(v) == "string" then return v end
+  if type(v) == "table" then
+    local t = {}
+    for i, x in ipairs(v) do
+      if type(x) ~= "string" then
+        A.argerr(fname, n, ("option '%s': axis names must be strings"):format(key))
+      end
+      t[i] = x
+    end
+    if #t == 0 then A.argerr(fname, n, ("option '%s': empty axis name list"):format(key)) end
+    return t
+  end
+  A.argerr(fname, n, ("option '%s': string, list of strings or false expected, got %s"):format(key, type(v)))
+end
+
+return A

@@ -1,0 +1,188 @@
+--- Renderers: the seed's text view (visualize) and PNG heatmaps.
+-- Installed into the MaskInfo methods by maskinfo/init.lua.  The work is in
+-- core/src/render_text.c and core/src/render_png.c; this file checks the
+-- options and picks the segment ids to label.
+-- @module maskinfo.render
+
+local args = require("maskinfo.args")
+
+local argerr, fail, check_int, opt_table = args.argerr, args.fail, args.check_int, args.opt_table
+
+return function(I)
+  local core, methods, M = I.core, I.methods, I.M
+  local fields, logical, plane_ids = I.fields, I.logical, I.plane_ids
+
+  local function index_opt(fname, n, v, what, size, dflt)
+    if v == nil then v = dflt end
+    v = check_int(fname, n, v, what)
+    if v < 0 or v >= size then
+      argerr(fname, n, ("%s index %d out of range [0, %d)"):format(what, v, size))
+    end
+    return v
+  end
+
+  local function positive(fname, n, v, what, dflt)
+    if v == nil then return dflt end
+    v = check_int(fname, n, v, what)
+    if v < 1 then argerr(fname, n, ("%s must be >= 1, got %d"):format(what, v)) end
+    return v
+  end
+
+  -- The ids of plane (batch, head) to label: stored ids, or (like the seed)
+  -- ids derived from the mask, per head when the mask has several heads.
+  local function label_ids(f, m, batch, head, fname)
+    local H = select(2, m:shape())
+    local q, kv = f.q_ids, f.kv_ids
+    local dq, dkv
+    if not q or not kv then
+      local per_head = H > 1
+      dq, dkv = m:segment_ids(per_head)
+      if not dq then fail(fname, dkv) end
+    end
+    return plane_ids(q or dq, batch, head), plane_ids(kv or dkv, batch, head)
+  end
+
+  local VIS_OPTS = { block_size = true, batch = true, head = true, fit_in_screen = true, max_rows = true,
+    max_cols = true, charset = true, show_segments = true }
+
+  --- The seed's block view as a string (visualize(return_str=True)).
+  -- @tparam[opt] table opts block_size (integer or {q, kv}), batch, head,
+  -- fit_in_screen, max_rows, max_cols, charset ("unicode"|"ascii"), show_segments
+  function methods.visualize(self, opts)
+    local fname = "visualize"
+    local f = fields(self, fname)
+    I.trace("MaskInfo", fname)
+    opts = opt_table(fname, 1, opts, VIS_OPTS)
+    local m = logical(f, fname)
+    local B, H, Q, K = m:shape()
+    local bq, bk
+    local bs = opts.block_size
+    if bs == nil then
+      bq, bk = 32, 32
+    elseif type(bs) == "table" then
+      if #bs ~= 2 then argerr(fname, 1, "block_size: integer or {q, kv} expected") end
+      bq, bk = positive(fname, 1, bs[1], "block_size", 32), positive(fname, 1, bs[2], "block_size", 32)
+    else
+      bq = positive(fname, 1, bs, "block_size", 32)
+      bk = bq
+    end
+    local batch = index_opt(fname, 1, opts.batch, "batch", B, 0)
+    local head = index_opt(fname, 1, opts.head, "head", H, 0)
+    local charset = args.check_option(fname, 1, opts.charset, "charset", { "unicode", "ascii" }, "unicode")
+    local show = opts.show_segments
+    if show == nil then show = true end
+    local fit = opts.fit_in_screen
+    if fit == nil then fit = true end
+    local t = {
+      block_q = bq, block_kv = bk, batch = batch, head = head, fit_in_screen = fit and true or false,
+      max_rows = positive(fname, 1, opts.max_rows, "max_rows", 32),
+      max_cols = positive(fname, 1, opts.max_cols, "max_cols", 64),
+      ascii = charset == "ascii", show_segments = show and true or false,
+    }
+    local qi, ki
+    if show then qi, ki = label_ids(f, m, batch, head, fname) end
+    local s, err = m:render_text(t, qi, ki, I.shape_str({ B, H, Q, K }))
+    if not s then fail(fname, err) end
+    return s
+  end
+
+  local PNG_OPTS = { batch = true, head = true, scale = true, width = true, height = true, title = true,
+    colormap = true, plain = true, show_segments = true, grid = true }
+
+  local function png_opts(fname, n, f, opts, allowed)
+    opts = opt_table(fname, n, opts, allowed or PNG_OPTS)
+    local m = logical(f, fname)
+    local B, H, Q, K = m:shape()
+    local t = {
+      batch = index_opt(fname, n, opts.batch, "batch", B, 0),
+      head = index_opt(fname, n, opts.head, "head", H, 0),
+      plain = opts.plain and true or false,
+      grid = opts.grid,
+    }
+    if opts.scale ~= nil and (opts.width ~= nil or opts.height ~= nil) then
+      argerr(fname, n, "give scale or width/height, not both")
+    end
+    if opts.scale ~= nil then
+      t.scale = positive(fname, n, opts.scale, "scale")
+    elseif opts.width ~= nil or opts.height ~= nil then
+      t.width = positive(fname, n, opts.width, "width", nil)
+      t.height = positive(fname, n, opts.height, "height", nil)
+      -- one side given: keep the mask's aspect ratio
+      if not t.width then t.width = math.max(1, (t.height * K + Q - 1) // math.max(Q, 1)) end
+      if not t.height then t.height = math.max(1, (t.width * Q + K - 1) // math.max(K, 1)) end
+    else
+      local big = math.max(Q, K)
+      if big <= 256 then
+        t.scale = math.max(1, 512 // math.max(big, 1))
+      else
+        t.width = math.max(1, math.min(K, 1024 * K // big))
+        t.height = math.max(1, math.min(Q, 1024 * Q // big))
+      end
+    end
+    if opts.title ~= nil then
+      if type(opts.title) ~= "string" then argerr(fname, n, "title: string expected, got " .. type(opts.title)) end
+      t.title = opts.title
+    end
+    t.colormap = args.check_option(fname, n, opts.colormap, "colormap", { "grey", "viridis", "magma" }, "grey")
+    local show = opts.show_segments
+    if show == nil then show = true end
+    t.show_segments = show and true or false
+    local qi, ki
+    if show and not t.plain and f.q_ids and f.kv_ids then
+      qi, ki = plane_ids(f.q_ids, t.batch, t.head), plane_ids(f.kv_ids, t.batch, t.head)
+    end
+    return m, t, qi, ki
+  end
+
+  local function path_arg(fname, n, path)
+    if type(path) ~= "string" or path == "" then
+      argerr(fname, n, "path: non-empty string expected, got " .. (type(path) == "string" and "''" or type(path)))
+    end
+    return path
+  end
+
+  --- Write a PNG heatmap of one (batch, head) plane; returns width, height.
+  -- @tparam string path written atomically (temp file + rename)
+  -- @tparam[opt] table opts scale | width/height, batch, head, title, colormap
+  -- ("grey"|"viridis"|"magma"), plain, show_segments, grid
+  function methods.render_png(self, path, opts)
+    local fname = "render_png"
+    local f = fields(self, fname)
+    path = path_arg(fname, 1, path)
+    local m, t, qi, ki = png_opts(fname, 2, f, opts)
+    local w, h = m:render_png(path, t, qi, ki)
+    if not w then fail(fname, ("cannot write '%s': %s"):format(path, h)) end
+    return w, h
+  end
+
+  --- Several masks side by side in one PNG; returns width, height.
+  -- @tparam table list MaskInfos
+  -- @tparam[opt] table opts titles, columns, and the render_png options
+  function M.render_png_grid(path, list, opts)
+    local fname = "render_png_grid"
+    path = path_arg(fname, 1, path)
+    if type(list) ~= "table" or #list == 0 then argerr(fname, 2, "non-empty list of MaskInfo expected") end
+    local allowed = { titles = true, columns = true }
+    for k in pairs(PNG_OPTS) do allowed[k] = true end
+    opts = opt_table(fname, 3, opts, allowed)
+    local columns = opts.columns == nil and 0 or check_int(fname, 3, opts.columns, "columns", 1)
+    if opts.titles ~= nil and type(opts.titles) ~= "table" then
+      argerr(fname, 3, "titles: list of strings expected")
+    end
+    local masks, popts = {}, {}
+    for i, mi in ipairs(list) do
+      if not core.is_maskinfo(mi) then
+        argerr(fname, 2, ("element %d: MaskInfo expected, got %s"):format(i, type(mi)))
+      end
+      local po = {}
+      for k, v in pairs(opts) do if PNG_OPTS[k] then po[k] = v end end
+      if opts.titles and opts.titles[i] ~= nil then po.title = opts.titles[i] end
+      local m, t, qi, ki = png_opts(fname, 3, fields(mi, fname), po)
+      t.q_ids, t.kv_ids = qi, ki
+      masks[i], popts[i] = m, t
+    end
+    local w, h = core.render_png_grid(path, masks, popts, columns)
+    if not w then fail(fname, ("cannot write '%s': %s"):format(path, h)) end
+    return w, h
+  end
+end

@@ -1,0 +1,102 @@
+--- Sharding specs for a MaskInfo's fields (the seed's get_shardings).
+--
+-- A spec is a sequence with one entry per dimension: an axis name, a list
+-- of names (sharded over their product), or `false` (None: replicated).
+-- `{}` is the fully replicated spec.  A field with no spec is `false`.
+-- @module maskinfo.sharding
+
+local args = require("maskinfo.args")
+
+local S = {}
+
+--- Mesh sizes by axis name; sizes must be positive integers.
+function S.check_mesh(fname, mesh)
+  if type(mesh) ~= "table" then
+    args.argerr(fname, 1, "option 'mesh': table of axis sizes expected, got " .. type(mesh))
+  end
+  local out = {}
+  for k, v in pairs(mesh) do
+    if type(k) ~= "string" then
+      args.argerr(fname, 1, "option 'mesh': axis names must be strings")
+    end
+    local iv = math.tointeger(v)
+    if not iv or iv <= 0 then
+      args.argerr(fname, 1, ("option 'mesh': size of axis '%s' must be a positive integer, got %s"):format(k, tostring(v)))
+    end
+    out[k] = iv
+  end
+  return out
+end
+
+local function names_of(entry)
+  if type(entry) == "string" then return { entry } end
+  return entry
+end
+
+--- The seed's get_corrected_named_sharding rule: pad or cut the spec to the
+-- array's rank; an entry naming an axis absent from the mesh, or whose axes'
+-- product does not divide the dimension, becomes None; all None -> {}.
+function S.correct(shape, spec, mesh)
+  local out, any = {}, false
+  for i = 1, #shape do
+    local e = spec[i]
+    if e == nil or e == false then
+      out[i] = false
+    else
+      local prod, ok = 1, true
+      for _, n in ipairs(names_of(e)) do
+        if mesh[n] == nil then ok = false break end
+        prod = prod * mesh[n]
+      end
+      if ok and prod > 0 and shape[i] % prod == 0 then
+        if type(e) == "table" then
+          local c = {}
+          for j, n in ipairs(e) do c[j] = n end
+          out[i] = c
+        else
+          out[i] = e
+        end
+        any = true
+      else
+        out[i] = false
+      end
+    end
+  end
+  if not any then return {} end
+  return out
+end
+
+local function check_names(fname, v, label, mesh)
+  if v == false or v == nil then return end
+  for _, n in ipairs(names_of(v)) do
+    if mesh[n] == nil then
+      local avail = {}
+      for k in pairs(mesh) do avail[#avail + 1] = k end
+      table.sort(avail)
+      args.fail(fname, ("axis '%s' (from %s) is not present in the mesh (available: %s)"):format(
+        n, label, table.concat(avail, ", ")))
+    end
+  end
+end
+
+--- The MaskSharding table for fields f with stored shapes.
+function S.shardings(fname, f, stored, mesh, sequence_parallel)
+  local batch, heads = f.batch_axis_name, f.qheads_axis_name
+  local seq = sequence_parallel and f.sequence_axis_name or false
+  check_names(fname, heads, "qheads_axis_name", mesh)
+  check_names(fname, batch, "batch_axis_name", mesh)
+  check_names(fname, seq, "sequence_axis_name", mesh)
+  local t = {
+    attention_mask = false, q_segment_ids = false, kv_segment_ids = false,
+    cu_seqlens_q = false, cu_seqlens_kv = false, q_positions = false, kv_positions = false,
+  }
+  if stored.mask then t.attention_mask = S.correct(stored.mask, { batch, heads, seq, false }, mesh) end
+  local two = { batch, seq }
+  if stored.q_ids then t.q_segment_ids = S.correct(stored.q_ids, two, mesh) end
+  if stored.kv_ids then t.kv_segment_ids = S.correct(stored.kv_ids, two, mesh) end
+  if stored.q_pos then t.q_positions = S.correct(stored.q_pos, two, mesh) end
+  if stored.kv_pos then t.kv_positions = S.correct(stored.kv_pos, two, mesh) end
+  return t
+end
+
+return S
