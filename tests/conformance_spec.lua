@@ -1,0 +1,31 @@
+-- Conformance with the seed (ejkernel's types/mask.py) on randomized cases: module functions,
+-- constructors (with every observable of the built MaskInfo), and the cases where the seed raises.
+-- Fixtures are generated from a NumPy port of the seed; see tests/fixtures/conformance/.
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
+local C = dofile(here .. "/helpers/conformance.lua")
+local maskinfo = require("maskinfo")
+
+describe("conformance: module functions", function()
+  for _, case in ipairs(C.load("module_functions.lua")) do
+    C.function_case(it, maskinfo, "module_functions.lua", case)
+  end
+
+  it("get_empty_sharding: every spec is None (false)", function()
+    local s = maskinfo.get_empty_sharding()
+    local expected = {}
+    for _, k in ipairs(C.SHARDING_KEYS) do expected[k] = false end
+    C.assert_sharding("[get_empty_sharding]", s, expected, "maskinfo.get_empty_sharding()")
+  end)
+end)
+
+describe("conformance: constructors", function()
+  for _, case in ipairs(C.load("constructors.lua")) do
+    C.object_case(it, maskinfo, "constructors.lua", case)
+  end
+end)
+
+describe("conformance: where the seed raises", function()
+  for _, case in ipairs(C.load("errors.lua")) do
+    C.error_case(it, maskinfo, "errors.lua", case)
+  end
+end)

@@ -1,0 +1,439 @@
+-- Shared helpers for the conformance specs: load generated fixtures, build MaskInfos from
+-- fixture descriptions through the public Lua API, and compare results with clear messages.
+--
+-- Fixture arrays are {shape=, dtype=, values=}; `false` stands for the seed's None where an
+-- array is expected. Coordinates in messages are 0-based (the seed's), Lua paths 1-based.
+local M = {}
+M.MISSING = "conformance: missing API: "
+
+local here = debug.getinfo(1, "S").source:match("^@(.*)/helpers/[^/]*$") or "tests"
+M.tests_dir = here
+M.fixtures_dir = here .. "/fixtures/conformance"
+
+function M.load(name)
+  local path = M.fixtures_dir .. "/" .. name
+  local chunk, err = loadfile(path)
+  if not chunk then error("cannot load fixture " .. path .. ": " .. tostring(err)) end
+  return chunk()
+end
+
+-- ------------------------------------------------------------------ short Lua-like repr
+local function is_seq(t)
+  local n = #t
+  for k in pairs(t) do
+    if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then return false end
+  end
+  return true
+end
+
+function M.repr(v, limit)
+  limit = limit or 160
+  local out, len = {}, 0
+  local function put(s)
+    if len <= limit then out[#out + 1] = s; len = len + #s end
+  end
+  local function go(x)
+    local tx = type(x)
+    if tx == "string" then put(string.format("%q", x))
+    elseif tx ~= "table" then put(tostring(x))
+    elseif is_seq(x) then
+      put("{")
+      for i = 1, #x do if i > 1 then put(",") end; go(x[i]) end
+      put("}")
+    else
+      put("{")
+      local keys = {}
+      for k in pairs(x) do keys[#keys + 1] = k end
+      table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+      for i, k in ipairs(keys) do
+        if i > 1 then put(", ") end
+        put(tostring(k) .. "="); go(x[k])
+      end
+      put("}")
+    end
+  end
+  go(v)
+  local s = table.concat(out)
+  if len > limit then s = s:sub(1, limit) .. "..." end
+  return s
+end
+
+local function call_repr(name, args, n)
+  local parts = {}
+  for i = 1, (n or #args) do parts[#parts + 1] = M.repr(args[i], 120) end
+  return name .. "(" .. table.concat(parts, ", ") .. ")"
+end
+M.call_repr = call_repr
+
+function M.describe_ctor(c)
+  if c.kind == "from_segments" then
+    local args, n = { c.q }, 1
+    if c.kv ~= nil or c.opts ~= nil then args[2] = c.kv; n = 2 end
+    if c.opts ~= nil then args[3] = c.opts; n = 3 end
+    return call_repr("maskinfo.from_segments", args, n)
+  elseif c.kind == "from_attention_mask" then
+    return call_repr("maskinfo.from_attention_mask", { c.mask, c.opts }, c.opts and 2 or 1)
+  elseif c.kind == "from_cu_seqlens" then
+    return call_repr("maskinfo.from_cu_seqlens", { c.cu_q, c.opts }, 2)
+  elseif c.kind == "dynamic_init" then
+    return call_repr("maskinfo.dynamic_init", { c.opts }, 1)
+  elseif c.kind == "from_random" then
+    return call_repr("maskinfo.from_random", c.args, #c.args)
+  end
+  return "?" .. tostring(c.kind)
+end
+
+function M.describe_chain(case)
+  local s = M.describe_ctor(case.ctor)
+  for _, op in ipairs(case.ops or {}) do
+    s = s .. "\n      :" .. call_repr(op.op, op.args, op.n)
+  end
+  return s
+end
+
+-- ------------------------------------------------------------------ building
+function M.build_ctor(maskinfo, c)
+  if c.kind == "from_segments" then
+    if c.opts ~= nil then return maskinfo.from_segments(c.q, c.kv, c.opts) end
+    if c.kv ~= nil then return maskinfo.from_segments(c.q, c.kv) end
+    return maskinfo.from_segments(c.q)
+  elseif c.kind == "from_attention_mask" then
+    if c.opts ~= nil then return maskinfo.from_attention_mask(c.mask, c.opts) end
+    return maskinfo.from_attention_mask(c.mask)
+  elseif c.kind == "from_cu_seqlens" then
+    return maskinfo.from_cu_seqlens(c.cu_q, c.opts)
+  elseif c.kind == "dynamic_init" then
+    return maskinfo.dynamic_init(c.opts)
+  elseif c.kind == "from_random" then
+    return maskinfo.from_random(table.unpack(c.args))
+  end
+  error("unknown ctor kind " .. tostring(c.kind))
+end
+
+function M.apply_op(mi, op)
+  local f = mi[op.op]
+  if f == nil then error(M.MISSING .. "MaskInfo has no method '" .. op.op .. "'", 0) end
+  return f(mi, table.unpack(op.args, 1, op.n))
+end
+
+function M.build_case(maskinfo, case)
+  local mi = M.build_ctor(maskinfo, case.ctor)
+  for _, op in ipairs(case.ops or {}) do
+    mi = M.apply_op(mi, op)
+  end
+  return mi
+end
+
+-- A lazily built object shared by the `it`s of one case; a build error fails each query
+-- with the build error (not with a confusing nil index).
+function M.lazy(maskinfo, case)
+  local built, ok, res = false, nil, nil
+  return function()
+    if not built then
+      built = true
+      ok, res = pcall(M.build_case, maskinfo, case)
+    end
+    if not ok then error("building the case failed: " .. tostring(res), 0) end
+    return res
+  end
+end
+
+-- ------------------------------------------------------------------ comparison
+local function fmt_coord(path)
+  local c = {}
+  for i, v in ipairs(path) do c[i] = tostring(v - 1) end
+  return "[" .. table.concat(c, ",") .. "]"
+end
+
+local function cmp_values(a, e, dtype, path, depth, ndim)
+  if depth == ndim then
+    if dtype == "bool" then
+      if type(a) ~= "boolean" then
+        return false, string.format("value at %s: expected boolean %s, got %s %s", fmt_coord(path),
+          tostring(e), type(a), tostring(a))
+      end
+      if a ~= e then
+        return false, string.format("value at %s: expected %s, got %s", fmt_coord(path), tostring(e), tostring(a))
+      end
+      return true
+    end
+    if type(a) ~= "number" or a ~= e then
+      return false, string.format("value at %s: expected %s, got %s", fmt_coord(path), tostring(e), tostring(a))
+    end
+    return true
+  end
+  if type(a) ~= "table" then
+    return false, string.format("at %s: expected a nested table (depth %d), got %s", fmt_coord(path), depth,
+      type(a))
+  end
+  if #a ~= #e then
+    return false, string.format("at %s: expected %d entries, got %d", fmt_coord(path), #e, #a)
+  end
+  for i = 1, #e do
+    path[depth + 1] = i
+    local ok, msg = cmp_values(a[i], e[i], dtype, path, depth + 1, ndim)
+    path[depth + 1] = nil
+    if not ok then return false, msg end
+  end
+  return true
+end
+
+-- Reads shape/dtype/values from an Array userdata (or a plain fixture-style table).
+function M.plain(a)
+  if type(a) == "table" and a.shape and a.dtype and a.values ~= nil then return a end
+  local ok, shape = pcall(function() return a:shape() end)
+  if not ok then error("not an Array (shape() failed: " .. tostring(shape) .. "): " .. M.repr(a), 0) end
+  return { shape = shape, dtype = a:dtype(), values = a:totable() }
+end
+
+local function short_values(v)
+  return M.repr(v, 300)
+end
+
+-- Compare an actual Array (or nil) with an expected fixture array (or false = None).
+function M.check_array(actual, expected, what)
+  if expected == false then
+    if actual ~= nil then
+      return false, what .. ": expected nil (the seed returns None), got " .. M.repr(actual)
+    end
+    return true
+  end
+  if actual == nil then return false, what .. ": expected an array, got nil" end
+  local ok, p = pcall(M.plain, actual)
+  if not ok then return false, what .. ": " .. tostring(p) end
+  local es, as = expected.shape, p.shape
+  if #es ~= #as then
+    return false, string.format("%s: shape: expected %s, got %s", what, M.repr(es), M.repr(as))
+  end
+  for i = 1, #es do
+    if es[i] ~= as[i] then
+      return false, string.format("%s: shape: expected %s, got %s", what, M.repr(es), M.repr(as))
+    end
+  end
+  if expected.dtype ~= p.dtype then
+    return false, string.format("%s: dtype: expected %s, got %s", what, expected.dtype, tostring(p.dtype))
+  end
+  local okv, msg = cmp_values(p.values, expected.values, expected.dtype, {}, 0, #es)
+  if not okv then
+    return false, string.format("%s: %s\n        expected values %s\n        actual values   %s", what, msg,
+      short_values(expected.values), short_values(p.values))
+  end
+  return true
+end
+
+-- Plain deep equality for results that are ordinary Lua tables (specs, flags).
+function M.deep_equal(a, b)
+  if type(a) ~= type(b) then return false end
+  if type(a) ~= "table" then return a == b end
+  for k, v in pairs(b) do
+    if not M.deep_equal(a[k], v) then return false end
+  end
+  for k in pairs(a) do
+    if b[k] == nil then return false end
+  end
+  return true
+end
+
+-- Raise a test failure naming the case.
+function M.fail(ctx, msg)
+  error(ctx .. "\n  " .. msg, 0)
+end
+
+function M.assert_array(ctx, actual, expected, what)
+  local ok, msg = M.check_array(actual, expected, what)
+  if not ok then M.fail(ctx, msg) end
+end
+
+function M.assert_equal(ctx, actual, expected, what)
+  if not M.deep_equal(actual, expected) then
+    M.fail(ctx, string.format("%s: expected %s, got %s", what, M.repr(expected, 400), M.repr(actual, 400)))
+  end
+end
+
+local SHARDING_KEYS = { "attention_mask", "q_segment_ids", "kv_segment_ids", "cu_seqlens_q", "cu_seqlens_kv",
+  "q_positions", "kv_positions" }
+M.SHARDING_KEYS = SHARDING_KEYS
+
+function M.assert_sharding(ctx, actual, expected, what)
+  if type(actual) ~= "table" then
+    M.fail(ctx, what .. ": expected a table keyed like MaskSharding, got " .. M.repr(actual))
+  end
+  for _, k in ipairs(SHARDING_KEYS) do
+    local e, a = expected[k], actual[k]
+    if a == nil then a = "<nil>" end
+    if not M.deep_equal(a, e) then
+      M.fail(ctx, string.format("%s.%s: expected %s, got %s", what, k, M.repr(e), M.repr(a)))
+    end
+  end
+end
+
+-- Collect multiple results of a call into a sequence with its count.
+function M.pack(...)
+  return { n = select("#", ...), ... }
+end
+
+-- ------------------------------------------------------------------ object cases
+local FLAG_KEYS = { "causal", "sliding_window", "chunked", "token_type_ids" }
+
+-- Defines one `it` per recorded query of an object case (constructor + op chain).
+-- `it` is busted's, passed in by the spec.
+function M.object_case(it, maskinfo, file, case)
+  local get = M.lazy(maskinfo, case)
+  local e = case.expect
+  local ctx = string.format("[%s %s]\n    %s", file, case.name, M.describe_chain(case))
+  local function q(label, fn)
+    it(case.name .. ": " .. label, function() fn(get()) end)
+  end
+
+  q("tostring", function(mi)
+    M.assert_equal(ctx, tostring(mi), e.tostring, "tostring(mi)")
+  end)
+  q("shape, batch_size, q_len, kv_len", function(mi)
+    M.assert_equal(ctx, { mi:shape() }, e.shape, "{mi:shape()}")
+    M.assert_equal(ctx, { mi:batch_size(), mi:q_len(), mi:kv_len() }, e.shape,
+      "{mi:batch_size(), mi:q_len(), mi:kv_len()}")
+  end)
+  q("baked_in_masks", function(mi)
+    local b = mi:baked_in_masks()
+    local got = {}
+    if type(b) == "table" then for _, k in ipairs(FLAG_KEYS) do got[k] = b[k] end else got = b end
+    M.assert_equal(ctx, got, e.baked_in_masks, "mi:baked_in_masks()")
+  end)
+  q("is_self_attention", function(mi)
+    M.assert_equal(ctx, mi:is_self_attention(), e.is_self_attention, "mi:is_self_attention()")
+  end)
+  q("is_multi_sequence", function(mi)
+    M.assert_equal(ctx, mi:is_multi_sequence(), e.is_multi_sequence, "mi:is_multi_sequence()")
+  end)
+  q("attention_mask()", function(mi)
+    M.assert_array(ctx, mi:attention_mask(), e.attention_mask, "mi:attention_mask()")
+  end)
+  q("get_or_compute_attention_mask(" .. e.gocam.dtype .. ")", function(mi)
+    M.assert_array(ctx, mi:get_or_compute_attention_mask(e.gocam.dtype), e.gocam.result,
+      "mi:get_or_compute_attention_mask(" .. string.format("%q", e.gocam.dtype) .. ")")
+  end)
+  q("attention_mask(" .. e.gocam.dtype .. ")", function(mi)
+    M.assert_array(ctx, mi:attention_mask(e.gocam.dtype), e.gocam.result,
+      "mi:attention_mask(" .. string.format("%q", e.gocam.dtype) .. ")")
+  end)
+  q("q_segment_ids / kv_segment_ids", function(mi)
+    M.assert_array(ctx, mi:q_segment_ids(), e.q_segment_ids, "mi:q_segment_ids()")
+    M.assert_array(ctx, mi:kv_segment_ids(), e.kv_segment_ids, "mi:kv_segment_ids()")
+  end)
+  q("get_or_compute_segment_ids", function(mi)
+    local ph = e.segment_ids.per_head
+    local r
+    if ph == nil then r = M.pack(mi:get_or_compute_segment_ids()) else r = M.pack(mi:get_or_compute_segment_ids(ph)) end
+    local label = "mi:get_or_compute_segment_ids(" .. (ph == nil and "" or tostring(ph)) .. ")"
+    M.assert_array(ctx, r[1], e.segment_ids.q, label .. " [1]")
+    M.assert_array(ctx, r[2], e.segment_ids.kv, label .. " [2]")
+  end)
+  q("q_lens / kv_lens", function(mi)
+    M.assert_array(ctx, mi:q_lens(), e.q_lens, "mi:q_lens()")
+    M.assert_array(ctx, mi:kv_lens(), e.kv_lens, "mi:kv_lens()")
+  end)
+  q("q_attention_mask", function(mi)
+    M.assert_array(ctx, mi:q_attention_mask(), e.q_attention_mask, "mi:q_attention_mask()")
+  end)
+  q("q_position_ids", function(mi)
+    M.assert_array(ctx, mi:q_position_ids(), e.q_position_ids, "mi:q_position_ids()")
+  end)
+  q("get_or_compute_positions", function(mi)
+    local r = M.pack(mi:get_or_compute_positions())
+    M.assert_array(ctx, r[1], e.positions.q, "mi:get_or_compute_positions() [1]")
+    M.assert_array(ctx, r[2], e.positions.kv, "mi:get_or_compute_positions() [2]")
+  end)
+  q("cu_seqlens_q / cu_seqlens_kv", function(mi)
+    M.assert_array(ctx, mi:cu_seqlens_q(), e.cu_seqlens_q, "mi:cu_seqlens_q()")
+    M.assert_array(ctx, mi:cu_seqlens_kv(), e.cu_seqlens_kv, "mi:cu_seqlens_kv()")
+  end)
+  q("get_or_compute_qkv_cu_seqlens{max_segments=" .. e.cu_ms.max_segments .. "}", function(mi)
+    local r = M.pack(mi:get_or_compute_qkv_cu_seqlens { max_segments = e.cu_ms.max_segments })
+    local label = "mi:get_or_compute_qkv_cu_seqlens{max_segments=" .. e.cu_ms.max_segments .. "}"
+    M.assert_array(ctx, r[1], e.cu_ms.q, label .. " [1]")
+    M.assert_array(ctx, r[2], e.cu_ms.kv, label .. " [2]")
+  end)
+  q("get_qkv_masks(" .. e.qkv_masks.dtype .. ")", function(mi)
+    local r = M.pack(mi:get_qkv_masks(e.qkv_masks.dtype))
+    local label = "mi:get_qkv_masks(" .. string.format("%q", e.qkv_masks.dtype) .. ")"
+    M.assert_array(ctx, r[1], e.qkv_masks.q, label .. " [1] q_mask")
+    M.assert_array(ctx, r[2], e.qkv_masks.kv, label .. " [2] kv_mask")
+    M.assert_array(ctx, r[3], e.qkv_masks.attn, label .. " [3] attention_mask")
+  end)
+  q("bias()", function(mi)
+    M.assert_array(ctx, mi:bias(), e.bias, "mi:bias()")
+  end)
+  q("create_bias(" .. e.create_bias.dtype .. ")", function(mi)
+    M.assert_array(ctx, mi:create_bias(e.create_bias.dtype), e.create_bias.result,
+      "mi:create_bias(" .. string.format("%q", e.create_bias.dtype) .. ")")
+  end)
+  for i, sh in ipairs(e.shardings) do
+    q("get_shardings #" .. i, function(mi)
+      local args = { mesh = sh.mesh, sequence_parallel = sh.sequence_parallel }
+      M.assert_sharding(ctx, mi:get_shardings(args), sh.result, "mi:get_shardings" .. M.repr(args))
+    end)
+  end
+end
+
+-- Defines one `it` for a module-function case.
+function M.function_case(it, maskinfo, file, case)
+  local call = M.call_repr("maskinfo." .. case.fn, case.args, case.n)
+  local ctx = string.format("[%s %s]\n    %s", file, case.name, call)
+  it(case.name .. ": " .. case.fn, function()
+    local f = maskinfo[case.fn]
+    if f == nil then M.fail(ctx, "maskinfo." .. case.fn .. " does not exist") end
+    local r = M.pack(f(table.unpack(case.args, 1, case.n)))
+    for i, ex in ipairs(case.expect) do
+      M.assert_array(ctx, r[i], ex, "result [" .. i .. "]")
+    end
+    if r[#case.expect + 1] ~= nil then
+      M.fail(ctx, string.format("expected %d result(s), got an extra one: %s", #case.expect,
+        M.repr(r[#case.expect + 1])))
+    end
+  end)
+end
+
+-- Defines one `it` for a case where the seed raises.
+function M.error_case(it, maskinfo, file, case)
+  local ctx
+  if case.kind == "fn" then
+    ctx = M.call_repr("maskinfo." .. case.fn, case.args, case.n)
+  else
+    ctx = M.describe_chain(case)
+    if case.query then ctx = ctx .. "\n      :" .. M.call_repr(case.query.name, case.query.args) end
+  end
+  ctx = string.format("[%s %s] (seed: %s)\n    %s", file, case.name, case.why or "raises", ctx)
+  it(case.name .. " raises", function()
+    local ok, res
+    if case.kind == "fn" then
+      local f = maskinfo[case.fn]
+      if f == nil then M.fail(ctx, "maskinfo." .. case.fn .. " does not exist") end
+      ok, res = pcall(f, table.unpack(case.args, 1, case.n))
+    elseif case.kind == "ctor" then
+      ok, res = pcall(M.build_ctor, maskinfo, case.ctor)
+    else
+      local mi = M.build_ctor(maskinfo, case.ctor)
+      local ops = case.ops or {}
+      ok, res = pcall(function()
+        local cur = mi
+        for _, op in ipairs(ops) do cur = M.apply_op(cur, op) end
+        if case.query then
+          local f = cur[case.query.name]
+          if f == nil then error(M.MISSING .. "MaskInfo has no method " .. case.query.name, 0) end
+          return f(cur, table.unpack(case.query.args))
+        end
+        return cur
+      end)
+    end
+    if ok then M.fail(ctx, "expected an error, got " .. M.repr(res)) end
+    if type(res) ~= "string" or #res == 0 then
+      M.fail(ctx, "expected a Lua error with a message, got " .. M.repr(res))
+    end
+    if res:find(M.MISSING, 1, true) then M.fail(ctx, res) end
+    if res:find("attempt to", 1, true) then
+      M.fail(ctx, "raised, but with a Lua runtime error instead of a checked argument error: " .. res)
+    end
+  end)
+end
+
+return M
