@@ -50,6 +50,12 @@ describe_status() {
 run_c_test() {
     local bin=$1 name rc line p f
     name=$(basename "$bin")
+    if [ ! -x "$bin" ]; then
+        echo "  [$name] NOT BUILT: see the compiler errors above"
+        total_fail=$((total_fail + 1))
+        failed_suites+=("$name")
+        return
+    fi
     # The braces keep bash's own "Segmentation fault" notice out of the way;
     # the CRASHED line below says the same with the suite's name.
     { timeout -k 10 "$TEST_TIMEOUT" "$bin" >"$log" 2>&1; } 2>/dev/null
