@@ -367,6 +367,22 @@ function M.object_case(it, maskinfo, file, case)
     M.assert_array(ctx, mi:create_bias(e.create_bias.dtype), e.create_bias.result,
       "mi:create_bias(" .. string.format("%q", e.create_bias.dtype) .. ")")
   end)
+  -- maskinfo objects are immutable: queries with a dtype or max_segments must not change what
+  -- later queries answer (the seed caches them; the issue overrides that).
+  q("earlier queries do not change later answers", function(mi)
+    mi:get_or_compute_attention_mask(e.gocam.dtype)
+    mi:attention_mask(e.gocam.dtype)
+    mi:get_or_compute_qkv_cu_seqlens { max_segments = e.cu_ms.max_segments }
+    mi:get_or_compute_positions()
+    mi:get_qkv_masks(e.qkv_masks.dtype)
+    mi:create_bias(e.create_bias.dtype)
+    M.assert_equal(ctx, tostring(mi), e.tostring, "tostring(mi) after other queries")
+    M.assert_array(ctx, mi:attention_mask(), e.attention_mask, "mi:attention_mask() after other queries")
+    M.assert_array(ctx, mi:cu_seqlens_q(), e.cu_seqlens_q, "mi:cu_seqlens_q() after other queries")
+    local sh = e.shardings[1]
+    local args = { mesh = sh.mesh, sequence_parallel = sh.sequence_parallel }
+    M.assert_sharding(ctx, mi:get_shardings(args), sh.result, "mi:get_shardings" .. M.repr(args) .. " after other queries")
+  end)
   for i, sh in ipairs(e.shardings) do
     q("get_shardings #" .. i, function(mi)
       local args = { mesh = sh.mesh, sequence_parallel = sh.sequence_parallel }
