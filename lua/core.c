@@ -302,7 +302,7 @@ static int nest_fill(lua_State *L, nest_info *ni, maskinfo_array *a, int depth,
     if (depth == ni->ndim) {
         double v;
         int t = lua_type(L, -1);
-        if (t == LUA_TBOOLEAN && ni->kind == 1) {
+        if (t == LUA_TBOOLEAN && ni->kind != 0) {
             v = lua_toboolean(L, -1);
         } else if (t == LUA_TNUMBER) {
             if (lua_isinteger(L, -1)) {

@@ -689,7 +689,12 @@ function methods.to_dtype(self, dtype)
   trace("MaskInfo", "to_dtype")
   dtype = check_dtype("to_dtype", 1, dtype)
   local m = logical(f, "to_dtype")
-  if dtype == "bool" then return new(copy_fields(f)) end
+  if dtype == "bool" then
+    -- the seed caches the computed mask on the object, then returns it
+    local g = copy_fields(f)
+    if not g.mask then g.mask, g.mask_dtype = m, "bool" end
+    return new(g)
+  end
   return derive(f, { mask = m, mask_dtype = dtype })
 end
 
@@ -735,7 +740,7 @@ function methods.get_or_compute_qkv_cu_seqlens(self, opts)
   local f = fields(self, fname)
   trace("MaskInfo", fname)
   opts = opt_table(fname, 1, opts, { max_segments = true, out_dtype = true })
-  local ms = opts.max_segments == nil and 128 or check_int(fname, 1, opts.max_segments, "max_segments", 1)
+  local ms = opts.max_segments == nil and 128 or check_int(fname, 1, opts.max_segments, "max_segments", 0)
   local q, kv = qkv_cu(f, ms, fname)
   if opts.out_dtype ~= nil then
     local dt = check_dtype(fname, 1, opts.out_dtype)
