@@ -31,7 +31,7 @@
  *   plain=1 with scale=1 is therefore exactly one pixel per cell: allowed =
  *   the colormap's dark end, masked = white.
  *
- * Decorations (plain == 0): title (top, double size), "key ->" above and a
+ * Decorations (plain == 0): title (top, larger), "key ->" above and a
  * rotated "query ->" (pointing down) on the left, tick labels at multiples
  * of a 1/2/5 * 10^k step giving at most 8 ticks that do not collide (labels
  * name cell indices at cell centres when cells are >= 8 pixels, and cell
@@ -39,7 +39,8 @@
  * (show_segments with q_ids/kv_ids), grid lines between cells (auto: cells
  * of >= 8 pixels), and a colour bar "0% [masked|partial|full] 100% allowed".
  * plain == 1 draws only the heatmap; explicit requests (grid_lines == 1,
- * show_segments) still draw their lines inside it, without labels.
+ * show_segments) still draw their lines inside it, without labels.  All
+ * text is twice as large for heatmaps of 640 pixels or more.
  *
  * Output: 8-bit greyscale when every pixel is grey (the grey colormap without
  * coloured segment lines), 8-bit RGB otherwise.  zlib level 1 and no row
@@ -310,6 +311,7 @@ typedef struct {
     int64_t hm_w, hm_h;
     int grid;       /* grid lines between cells */
     int plain;
+    int u;          /* text scale: 2 for heatmaps of >= 640 pixels */
     uint64_t *counts;
     palette pal;
     int64_t x0, y0, x1, y1; /* measured box relative to the heatmap origin */
@@ -427,6 +429,7 @@ static int panel_setup(panel *p, const maskinfo_mask *m, const maskinfo_png_opts
     }
     p->hm_h = nr * rpx;
     p->hm_w = nc * cpx;
+    p->u = (p->hm_w >= 640 || p->hm_h >= 640) ? 2 : 1;
     int exact = nr == Q && nc == K;
     int64_t cell = rpx < cpx ? rpx : cpx;
     if (o->grid_lines == 1)
@@ -521,15 +524,16 @@ static void fmt_tick(char *buf, size_t n, int64_t v)
  * axis is cell-exact with cells of >= 8 pixels, and cell boundaries
  * (0 .. n) otherwise.  The step is the smallest 1/2/5 * 10^k giving at most
  * MI_TICKS_MAX ticks whose labels keep apart.  Returns the widest label's
- * width (for the left axis). */
-static int64_t draw_ticks(dc *d, const axis *a, int horizontal, const palette *pal)
+ * width (for the left axis).  u is the text scale. */
+static int64_t draw_ticks(dc *d, const axis *a, int horizontal, const palette *pal, int u)
 {
     int centred = a->nb == a->n && a->px >= 8;
     int64_t extent = a->nb * a->px;
     int64_t maxv = centred ? a->n - 1 : a->n;
+    int64_t cap = (int64_t)MI_FONT_CAP * u, len = 3 * u, gap = 2 + len;
     char buf[32];
     fmt_tick(buf, sizeof buf, maxv);
-    int64_t min_px = horizontal ? glyphs_width(text_glyphs(buf) + 1, 1) + 4 : MI_FONT_CAP + 5;
+    int64_t min_px = horizontal ? glyphs_width(text_glyphs(buf), u) + 6 * u : cap + 5 * u;
     int64_t s = 1;
     for (;;) {
         double spacing = (double)s * (double)extent / (double)a->n;
@@ -543,14 +547,14 @@ static int64_t draw_ticks(dc *d, const axis *a, int horizontal, const palette *p
                               : (v >= a->n ? extent : axis_pixel(a, v));
         int64_t mark = pos >= extent ? extent - 1 : pos;
         fmt_tick(buf, sizeof buf, v);
-        int64_t tw = glyphs_width(text_glyphs(buf), 1);
+        int64_t tw = glyphs_width(text_glyphs(buf), u);
         if (tw > widest) widest = tw;
         if (horizontal) {
-            dc_rect(d, mark, -4, 1, 3, pal->frame);
-            dc_text(d, pos - tw / 2, -6 - MI_FONT_CAP, buf, 1, 0, pal->ink, 32);
+            dc_rect(d, mark, -1 - len, 1, len, pal->frame);
+            dc_text(d, pos - tw / 2, -1 - gap - cap, buf, u, 0, pal->ink, 32);
         } else {
-            dc_rect(d, -4, mark, 3, 1, pal->frame);
-            dc_text(d, -6 - tw, pos - MI_FONT_CAP / 2, buf, 1, 0, pal->ink, 32);
+            dc_rect(d, -1 - len, mark, len, 1, pal->frame);
+            dc_text(d, -1 - gap - tw, pos - cap / 2, buf, u, 0, pal->ink, 32);
         }
         if (v > INT64_MAX - s) break;
     }
@@ -559,8 +563,9 @@ static int64_t draw_ticks(dc *d, const axis *a, int horizontal, const palette *p
 
 /* Segment boundaries along one axis: a line where the id changes (skipped
  * when boundaries are denser than one per 4 pixels: they would hide the
- * mask), and each segment's id beside the heatmap where the segment is long
- * enough in pixels to hold it.  Returns 1 if any label was placed. */
+ * mask), and each segment's id beside the heatmap (right of it for query
+ * segments, below it for key segments) where the segment is long enough in
+ * pixels to hold it.  Returns 1 if any label was placed. */
 static int draw_segments(dc *d, const panel *p, const axis *a, const int32_t *ids,
                          int horizontal_axis)
 {
@@ -586,6 +591,8 @@ static int draw_segments(dc *d, const panel *p, const axis *a, const int32_t *id
         }
     }
     if (p->plain) return 0;
+    const int u = p->u;
+    const int64_t cap = (int64_t)MI_FONT_CAP * u;
     int labelled = 0;
     char buf[16];
     for (int64_t s0 = 0; s0 < a->n;) {
@@ -593,15 +600,14 @@ static int draw_segments(dc *d, const panel *p, const axis *a, const int32_t *id
         while (s1 < a->n && ids[s1] == ids[s0]) s1++;
         int64_t p0 = axis_pixel(a, s0), p1 = s1 >= a->n ? extent : axis_pixel(a, s1);
         snprintf(buf, sizeof buf, "%ld", (long)ids[s0]);
-        int64_t tw = glyphs_width(text_glyphs(buf), 1);
+        int64_t tw = glyphs_width(text_glyphs(buf), u);
         if (horizontal_axis) {
             if (p1 - p0 >= tw + 4) {
-                dc_text(d, (p0 + p1) / 2 - tw / 2, p->hm_h + 4, buf, 1, 0, p->pal.accent, 16);
+                dc_text(d, (p0 + p1) / 2 - tw / 2, p->hm_h + 4, buf, u, 0, p->pal.accent, 16);
                 labelled = 1;
             }
-        } else if (p1 - p0 >= MI_FONT_CAP + 3) {
-            dc_text(d, p->hm_w + 4, (p0 + p1) / 2 - MI_FONT_CAP / 2, buf, 1, 0,
-                    p->pal.accent, 16);
+        } else if (p1 - p0 >= cap + 3) {
+            dc_text(d, p->hm_w + 4, (p0 + p1) / 2 - cap / 2, buf, u, 0, p->pal.accent, 16);
             labelled = 1;
         }
         s0 = s1;
@@ -615,9 +621,11 @@ static int draw_segments(dc *d, const panel *p, const axis *a, const int32_t *id
 static void draw_colour_bar(dc *d, const panel *p, int64_t y)
 {
     const palette *pal = &p->pal;
-    const int64_t bw = 120, bh = 9, sw = 10;
-    int64_t x = glyphs_width(2, 1) + 5;
-    dc_text(d, 0, y + 1, "0%", 1, 0, pal->ink, 8);
+    const int u = p->u;
+    const int64_t bw = 120 * u, bh = 9 * u, sw = 10 * u;
+    int64_t x = glyphs_width(2, u) + 5 * u;
+    int64_t ty = y + (bh - (int64_t)MI_FONT_CAP * u + 1) / 2;
+    dc_text(d, 0, ty, "0%", u, 0, pal->ink, 8);
     dc_rect(d, x - 1, y - 1, bw + 2, 1, pal->frame);
     dc_rect(d, x - 1, y + bh, bw + 2, 1, pal->frame);
     dc_rect(d, x - 1, y, 1, bh, pal->frame);
@@ -630,7 +638,7 @@ static void draw_colour_bar(dc *d, const panel *p, int64_t y)
         if (k > 255) k = 255;
         dc_rect(d, x + sw + i, y, 1, bh, pal->part[k]);
     }
-    dc_text(d, x + bw + 6, y + 1, "100% allowed", 1, 0, pal->ink, 16);
+    dc_text(d, x + bw + 6 * u, ty, "100% allowed", u, 0, pal->ink, 16);
 }
 
 /* Everything of one panel, relative to its heatmap origin. */
@@ -645,30 +653,33 @@ static void draw_panel(dc *d, panel *p)
         if (segs && o->kv_ids) draw_segments(d, p, &p->cols, o->kv_ids, 1);
         return;
     }
+    const int u = p->u;
+    const int64_t cap = (int64_t)MI_FONT_CAP * u, fh = (int64_t)MI_FONT_H * u;
     /* frame */
     dc_rect(d, -1, -1, p->hm_w + 2, 1, pal->frame);
     dc_rect(d, -1, p->hm_h, p->hm_w + 2, 1, pal->frame);
     dc_rect(d, -1, 0, 1, p->hm_h, pal->frame);
     dc_rect(d, p->hm_w, 0, 1, p->hm_h, pal->frame);
-    draw_ticks(d, &p->cols, 1, pal);
-    int64_t lw = draw_ticks(d, &p->rows, 0, pal);
-    /* axis names */
+    draw_ticks(d, &p->cols, 1, pal, u);
+    int64_t lw = draw_ticks(d, &p->rows, 0, pal, u);
+    /* axis names: "key ->" over the tick labels, "query ->" turned to read
+     * (and point) downwards left of them */
     const char *key = "key \001", *query = "query \001";
-    int64_t y_key = -6 - MI_FONT_CAP - 4 - MI_FONT_H;
-    int64_t kw = glyphs_width(text_glyphs(key), 1);
-    dc_text(d, p->hm_w / 2 - kw / 2, y_key, key, 1, 0, pal->ink, 16);
-    int64_t qw = glyphs_width(text_glyphs(query), 1);
-    dc_text(d, -6 - lw - 6 - MI_FONT_H, p->hm_h / 2 - qw / 2, query, 1, 1, pal->ink, 16);
+    int64_t y_key = -3 - 3 * u - cap - 4 * u - fh;
+    int64_t kw = glyphs_width(text_glyphs(key), u);
+    dc_text(d, p->hm_w / 2 - kw / 2, y_key, key, u, 0, pal->ink, 16);
+    int64_t qw = glyphs_width(text_glyphs(query), u);
+    dc_text(d, -3 - 3 * u - lw - 6 * u - fh, p->hm_h / 2 - qw / 2, query, u, 1, pal->ink, 16);
     if (o->title && o->title[0]) {
-        int64_t tw = glyphs_width(shown_glyphs(o->title, MI_MAX_TITLE), 2);
-        dc_text(d, p->hm_w / 2 - tw / 2, y_key - 6 - 2 * MI_FONT_H, o->title, 2, 0,
-                pal->ink, MI_MAX_TITLE);
+        int ts = u + 1;
+        int64_t tw = glyphs_width(shown_glyphs(o->title, MI_MAX_TITLE), ts);
+        dc_text(d, p->hm_w / 2 - tw / 2, y_key - 6 * u - (int64_t)MI_FONT_H * ts, o->title,
+                ts, 0, pal->ink, MI_MAX_TITLE);
     }
     int64_t y = p->hm_h + 4;
     if (segs && o->q_ids) draw_segments(d, p, &p->rows, o->q_ids, 0);
-    if (segs && o->kv_ids && draw_segments(d, p, &p->cols, o->kv_ids, 1))
-        y += MI_FONT_H + 2;
-    draw_colour_bar(d, p, y + 8);
+    if (segs && o->kv_ids && draw_segments(d, p, &p->cols, o->kv_ids, 1)) y += fh + 2;
+    draw_colour_bar(d, p, y + 8 * u);
 }
 
 /* ---------------------------------------------------------------- libpng */
