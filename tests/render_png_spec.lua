@@ -1,0 +1,175 @@
+-- PNG heatmaps through the Lua API: sizes read back from the PNG header,
+-- clear errors for bad input, and failures that leave no file behind.
+local maskinfo = require("maskinfo")
+
+-- Width, height and colour type from the IHDR chunk (bytes 17-24 and 26).
+local function png_header(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local head = f:read(33)
+  f:close()
+  if not head or #head < 33 or head:sub(1, 8) ~= "\137PNG\r\n\26\n" or head:sub(13, 16) ~= "IHDR" then
+    return nil
+  end
+  local w, h = string.unpack(">I4I4", head, 17)
+  return { width = w, height = h, colour_type = head:byte(26) }
+end
+
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+local function listdir(dir)
+  local names = {}
+  local p = io.popen("ls -A '" .. dir .. "'")
+  for line in p:lines() do names[#names + 1] = line end
+  p:close()
+  table.sort(names)
+  return names
+end
+
+local function causal(n)
+  local ids = {}
+  for i = 1, n do ids[i] = 0 end
+  return maskinfo.from_segments({ ids }):apply_causal()
+end
+
+describe("render_png", function()
+  local dir
+
+  before_each(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert.is_true(os.execute("mkdir -p '" .. dir .. "'") == true)
+  end)
+
+  after_each(function()
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+
+  it("writes one pixel per cell for plain scale=1", function()
+    local m = causal(8)
+    local path = dir .. "/c.png"
+    local w, h = m:render_png(path, { scale = 1, plain = true })
+    assert.are.equal(8, w)
+    assert.are.equal(8, h)
+    local hd = png_header(path)
+    assert.is_not_nil(hd)
+    assert.are.equal(8, hd.width)
+    assert.are.equal(8, hd.height)
+    assert.are.equal(0, hd.colour_type) -- grey ramp: 8-bit greyscale
+    assert.are.same({ "c.png" }, listdir(dir))
+  end)
+
+  it("scales cells and buckets to a target size", function()
+    local m = causal(8)
+    local path = dir .. "/s.png"
+    local w, h = m:render_png(path, { scale = 3, plain = true, colormap = "viridis" })
+    assert.are.same({ 24, 24 }, { w, h })
+    local hd = png_header(path)
+    assert.are.same({ 24, 24, 2 }, { hd.width, hd.height, hd.colour_type })
+    w, h = m:render_png(path, { width = 4, height = 4, plain = true })
+    assert.are.same({ 4, 4 }, { w, h })
+    hd = png_header(path)
+    assert.are.same({ 4, 4 }, { hd.width, hd.height })
+    -- targets larger than the mask keep square cells
+    w, h = m:render_png(path, { width = 20, height = 30, plain = true })
+    assert.are.same({ 16, 16 }, { w, h })
+  end)
+
+  it("decorations surround the heatmap and the title adds height", function()
+    local m = causal(8)
+    local a, b = dir .. "/a.png", dir .. "/b.png"
+    local w1, h1 = m:render_png(a, { scale = 4, colormap = "magma" })
+    local w2, h2 = m:render_png(b, { scale = 4, colormap = "magma", title = "causal 8x8" })
+    assert.is_true(w1 > 32 and h1 > 32)
+    assert.is_true(h2 >= h1 + 16)
+    assert.is_true(w2 >= w1)
+    local hd = png_header(b)
+    assert.are.same({ w2, h2 }, { hd.width, hd.height })
+  end)
+
+  it("puts panels side by side", function()
+    local m = causal(8)
+    local path = dir .. "/g.png"
+    local w, h = maskinfo.render_png_grid(path, { m, m, m }, { scale = 1, plain = true, columns = 2 })
+    assert.are.same({ 20, 20 }, { w, h })
+    local hd = png_header(path)
+    assert.are.same({ 20, 20 }, { hd.width, hd.height })
+    w, h = maskinfo.render_png_grid(path, { m, m, m }, { scale = 1, plain = true })
+    assert.are.same({ 32, 8 }, { w, h })
+    local sw, sh = m:render_png(dir .. "/one.png", { scale = 4, title = "a" })
+    w, h = maskinfo.render_png_grid(path, { m, m }, { scale = 4, titles = { "a", "b" } })
+    assert.are.equal(sh, h)
+    assert.is_true(w > 2 * 32 and w >= 2 * sw - 20)
+  end)
+
+  it("renders a 1,048,576-token structured mask at 1024 x 1024", function()
+    local n = 1048576
+    local m = causal(n):apply_sliding_window({ 4096, 0 })
+    local path = dir .. "/big.png"
+    local w, h = m:render_png(path, { width = 1024, height = 1024, plain = true })
+    assert.are.same({ 1024, 1024 }, { w, h })
+    local hd = png_header(path)
+    assert.are.same({ 1024, 1024 }, { hd.width, hd.height })
+  end)
+
+  describe("errors", function()
+    local function fails(pattern, fn, ...)
+      local ok, err = pcall(fn, ...)
+      assert.is_false(ok)
+      assert.is_truthy(tostring(err):find(pattern, 1, true), "error was: " .. tostring(err))
+    end
+
+    it("name the bad option and leave no file", function()
+      local m = causal(8)
+      local path = dir .. "/x.png"
+      fails("colormap must be one of 'grey', 'viridis', 'magma', got 'jet'", m.render_png, m, path, { colormap = "jet" })
+      fails("head index 1 out of range [0, 1)", m.render_png, m, path, { head = 1 })
+      fails("batch index 2 out of range [0, 1)", m.render_png, m, path, { batch = 2 })
+      fails("unknown option 'colour'", m.render_png, m, path, { colour = "grey" })
+      fails("scale must be >= 1, got 0", m.render_png, m, path, { scale = 0 })
+      fails("scale must be >= 1, got -2", m.render_png, m, path, { scale = -2 })
+      fails("width must be >= 1, got 0", m.render_png, m, path, { width = 0, height = 10 })
+      fails("height must be >= 1, got -1", m.render_png, m, path, { width = 10, height = -1 })
+      fails("render_png", m.render_png, m, path, { scale = 10000000 })
+      fails("render_png_grid", maskinfo.render_png_grid, path, {}, { scale = 1 })
+      fails("head index 3 out of range", maskinfo.render_png_grid, path, { m, m }, { head = 3 })
+      assert.is_false(exists(path))
+      assert.are.same({}, listdir(dir))
+    end)
+
+    it("report unwritable paths and keep existing files intact", function()
+      local m = causal(8)
+      local missing = dir .. "/no/such/dir/x.png"
+      fails("cannot write '" .. missing .. "'", m.render_png, m, missing, { scale = 1 })
+      assert.is_false(exists(missing))
+      -- the target is a directory: the rename fails after the PNG was written
+      local sub = dir .. "/sub"
+      assert.is_true(os.execute("mkdir '" .. sub .. "'") == true)
+      fails("cannot write '" .. sub .. "'", m.render_png, m, sub, { scale = 1 })
+      assert.are.same({}, listdir(sub))
+      -- an existing file survives failed renders byte for byte
+      local keep = dir .. "/keep.png"
+      m:render_png(keep, { scale = 2, plain = true })
+      local before = slurp(keep)
+      fails("head index", m.render_png, m, keep, { head = 4 })
+      fails("colormap", m.render_png, m, keep, { colormap = "rainbow" })
+      fails("render_png", m.render_png, m, keep, { scale = 10000000 })
+      fails("render_png_grid", maskinfo.render_png_grid, keep, { m, m }, { columns = -1 })
+      assert.are.equal(before, slurp(keep))
+      assert.are.same({ "keep.png", "sub" }, listdir(dir)) -- no temporary files
+      fails("path", m.render_png, m, "", { scale = 1 })
+    end)
+  end)
+end)
