@@ -40,11 +40,11 @@ end
 -- checkout instead of the tree.
 local CLEAN_ENV = "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES"
   .. " -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_INIT -u LUA_INIT_5_4"
-  .. " -u MASKINFO_DEBUG"
+  .. " -u MASKINFO_DEBUG -u LUAROCKS_CONFIG"
 
 describe("luarocks install (" .. ROCKSPEC .. ")", function()
   local root, tmp, src, tree
-  local built, build_log
+  local built, build_log, luarocks
 
   setup(function()
     local ok, out = sh("pwd")
@@ -58,9 +58,12 @@ describe("luarocks install (" .. ROCKSPEC .. ")", function()
     ok, out = sh("mkdir -p " .. q(src) .. " && tar -C " .. q(root)
       .. " --exclude=./build --exclude=./.git -cf - . | tar -C " .. q(src) .. " -xf -")
     assert(ok, "copying the checkout failed:\n" .. out)
-    built, build_log = sh("cd " .. q(src) .. " && " .. CLEAN_ENV .. " MAKEFLAGS=-j2"
-      .. " luarocks make --lua-version=5.4 --tree " .. q(tree)
-      .. " --deps-mode=none " .. ROCKSPEC)
+    -- A private HOME keeps the user's ~/.luarocks configuration out of it.
+    luarocks = CLEAN_ENV .. " HOME=" .. q(tmp .. "/home") .. " luarocks --lua-version=5.4"
+    -- MAKEFLAGS=-j2 goes inside the env call, after CLEAN_ENV's -u MAKEFLAGS.
+    built, build_log = sh("cd " .. q(src) .. " && "
+      .. luarocks:gsub(" HOME=", " MAKEFLAGS=-j2 HOME=", 1)
+      .. " make --tree " .. q(tree) .. " --deps-mode=none " .. ROCKSPEC)
   end)
 
   teardown(function()
@@ -100,7 +103,7 @@ describe("luarocks install (" .. ROCKSPEC .. ")", function()
 
   it("registers the rock in the tree", function()
     assert.is_true(built, "luarocks make failed")
-    local ok, out = sh(CLEAN_ENV .. " luarocks --lua-version=5.4 --tree " .. q(tree) .. " list --porcelain")
+    local ok, out = sh(luarocks .. " --tree " .. q(tree) .. " list --porcelain")
     assert.is_true(ok, out)
     assert.truthy(out:find("maskinfo\tscm%-1\tinstalled"), out)
   end)
@@ -134,7 +137,7 @@ describe("luarocks install (" .. ROCKSPEC .. ")", function()
 
   it("uninstalls cleanly with luarocks remove", function()
     assert.is_true(built, "luarocks make failed")
-    local ok, out = sh(CLEAN_ENV .. " luarocks --lua-version=5.4 --tree " .. q(tree) .. " remove maskinfo")
+    local ok, out = sh(luarocks .. " --tree " .. q(tree) .. " remove maskinfo")
     assert.is_true(ok, out)
     assert.is_false(exists(lua_dir() .. "/maskinfo/init.lua"), "init.lua left behind")
     assert.is_false(exists(lib_dir() .. "/maskinfo/core.so"), "core.so left behind")
