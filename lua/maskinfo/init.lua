@@ -1025,5 +1025,6 @@ require("maskinfo.render")(M._internal)
 core.set_maskinfo_methods(methods, meta)
 
 M.Array = { new = core.array }
+M.util = require("maskinfo.util")
 M.core = core
 return M
