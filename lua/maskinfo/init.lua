@@ -121,6 +121,29 @@ local function shape_str(s)
   return "(" .. table.concat(s, ", ") .. ")"
 end
 
+---------------------------------------------------------------- memory guard
+
+local DEFAULT_LIMIT = 12 * 1024 * 1024 * 1024
+
+--- Set the largest dense allocation (bytes) maskinfo may make; requests
+-- above it fail before allocating.  0 restores the default (12 GiB, or
+-- MASKINFO_MAX_BYTES from the environment).  Returns the previous limit.
+function M.set_memory_limit(bytes)
+  local b = math.tointeger(bytes)
+  if not b or b < 0 then argerr("set_memory_limit", 1, "non-negative integer byte count expected") end
+  local prev = M.get_memory_limit()
+  if b == 0 then b = tonumber(os.getenv("MASKINFO_MAX_BYTES") or "") or 0 end
+  core.set_max_bytes(b)
+  return prev
+end
+
+--- The current dense allocation limit in bytes.
+function M.get_memory_limit()
+  local cur = core.set_max_bytes(0)
+  core.set_max_bytes(cur)
+  return cur == 0 and DEFAULT_LIMIT or cur
+end
+
 ---------------------------------------------------------------- objects
 
 local FLAG_KEYS = { "causal", "sliding_window", "chunked", "token_type_ids" }
@@ -279,7 +302,29 @@ local function seg_mask(q, kv, fname)
   return m
 end
 
+local DTYPE_SIZE = { bool = 1, int32 = 4, float32 = 4, float16 = 2, bfloat16 = 2 }
+
+local function human(bytes)
+  local units = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" }
+  local i = 1
+  while bytes >= 1024 and i < #units do bytes, i = bytes / 1024, i + 1 end
+  return ("%.1f %s"):format(bytes, units[i])
+end
+
+-- Refuse a dense result the guard would refuse, with a message that says
+-- how big it would be, before anything is allocated.
+local function guard_dense(m, dtype, fname)
+  local B, H, Q, K = m:shape()
+  local cells = B * H * Q * K
+  local ok, err = core.check_alloc(B * 1.0 * H * Q * K, DTYPE_SIZE[dtype])
+  if not ok then
+    fail(fname, ("a dense (%d, %d, %d, %d) %s array needs %s: %s (limit %s, see maskinfo.set_memory_limit)"):format(
+      B, H, Q, K, dtype, human(cells * 1.0 * DTYPE_SIZE[dtype]), err, human(M.get_memory_limit())))
+  end
+end
+
 local function to_array(m, dtype, fname)
+  guard_dense(m, dtype, fname)
   local a, err = m:to_array(dtype)
   if not a then fail(fname, err) end
   return a
@@ -565,6 +610,11 @@ function M.from_random(batch_size, q_len, kv_len, sparsity, seed, opts)
   seed = seed == nil and 0 or check_int(fname, 5, seed, "seed")
   opts = opt_table(fname, 6, opts, CTOR_OPTS)
   local f = base_fields(opts, fname, 6)
+  local bytes = batch_size * 1.0 * q_len * ((kv_len + 63) // 64) * 8
+  if not core.check_alloc(bytes, 1) then
+    fail(fname, ("a random (%d, 1, %d, %d) mask needs %s of bits: over the memory guard (limit %s)"):format(
+      batch_size, q_len, kv_len, human(bytes), human(M.get_memory_limit())))
+  end
   local m, err = core.random(batch_size, 1, q_len, kv_len, 1.0 - sparsity, seed)
   if not m then fail(fname, err) end
   f.mask = m
@@ -870,6 +920,7 @@ end
 function methods.bias(self)
   local f = fields(self, "bias")
   trace_property("bias")
+  guard_dense(logical(f, "bias"), "float32", "bias")
   local b, err = logical(f, "bias"):to_bias("float32")
   if not b then fail("bias", err) end
   return b
@@ -884,6 +935,7 @@ function methods.create_bias(self, dtype)
   if dtype == "bool" or dtype == "int32" then
     argerr(fname, 1, "float dtype expected (float32, float16 or bfloat16), got " .. dtype)
   end
+  guard_dense(logical(f, fname), dtype, fname)
   local b, err = logical(f, fname):to_bias(dtype)
   if not b then fail(fname, err) end
   return b

@@ -134,6 +134,14 @@ return function(I)
     return m, t, qi, ki
   end
 
+  -- Only file and encoder failures are about the path.
+  local function write_error(path, msg)
+    if msg == core.strerror(6) or msg == core.strerror(7) then
+      return ("cannot write '%s': %s"):format(path, msg)
+    end
+    return msg
+  end
+
   local function path_arg(fname, n, path)
     if type(path) ~= "string" or path == "" then
       argerr(fname, n, "path: non-empty string expected, got " .. (type(path) == "string" and "''" or type(path)))
@@ -151,7 +159,7 @@ return function(I)
     path = path_arg(fname, 1, path)
     local m, t, qi, ki = png_opts(fname, 2, f, opts)
     local w, h = m:render_png(path, t, qi, ki)
-    if not w then fail(fname, ("cannot write '%s': %s"):format(path, h)) end
+    if not w then fail(fname, write_error(path, h)) end
     return w, h
   end
 
@@ -182,7 +190,7 @@ return function(I)
       masks[i], popts[i] = m, t
     end
     local w, h = core.render_png_grid(path, masks, popts, columns)
-    if not w then fail(fname, ("cannot write '%s': %s"):format(path, h)) end
+    if not w then fail(fname, write_error(path, h)) end
     return w, h
   end
 end
