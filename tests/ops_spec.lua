@@ -635,6 +635,61 @@ describe("slicing of ids and positions", function()
   end)
 end)
 
+---------------------------------------------------------------- other inputs
+
+describe("ops on other inputs", function()
+  local ids = { { 0, 0, 0, 1, 1 } }
+  it("a stored float mask (to_dtype float32) is ANDed as bool; the result is bool", function()
+    local f = maskinfo.from_segments(ids):to_dtype("float32")
+    local x = f:apply_causal()
+    assert.are.equal("bool", x:attention_mask():dtype())
+    assert.is_true(x:equals(maskinfo.from_segments(ids):apply_causal()))
+  end)
+  it("per-head (B, H, L) ids: decode slices each head's ids at the index", function()
+    local m = maskinfo.from_segments(ids):replace({
+      q_segment_ids = { { { 0, 0, 1, 1, 1 }, { 0, 0, 0, 1, 1 } } },
+      kv_segment_ids = { { { 0, 0, 1, 1, 1 }, { 0, 0, 0, 1, 1 } } } })
+    local x = m:apply_sliding_window(1, { mode = "decode", index = 2 })
+    assert.are.same({ { { 1 }, { 0 } } }, x:q_segment_ids():totable())
+    assert.are.same({ { { 0, 1, 1 }, { 0, 0, 1 } } }, x:kv_segment_ids():totable())
+    assert.are.same({ 1, 2, 1, 3 }, x:attention_mask():shape())
+    assert.are.same({ { { { false, true, true } }, { { true, true, false } } } }, x:attention_mask():totable())
+  end)
+  it("per-head (B, H, L) ids: apply_kv_lengths slices each head's ids", function()
+    local m = maskinfo.from_segments(ids):replace({
+      q_segment_ids = { { { 0, 0, 1, 1, 1 }, { 0, 0, 0, 1, 1 } } },
+      kv_segment_ids = { { { 0, 0, 1, 1, 1 }, { 0, 0, 0, 1, 1 } } } })
+    local x = m:apply_kv_lengths(4, { q_len = 2, sliding_window = 2 })
+    assert.are.same({ { { 1, 1 }, { 0, 1 } } }, x:q_segment_ids():totable())
+    assert.are.same({ { { 1, 1 }, { 0, 1 } } }, x:kv_segment_ids():totable())
+  end)
+  it("offsets far beyond the sequence give a full or an empty mask", function()
+    local m = maskinfo.from_segments({ { 0, 0, 0, 0, 0 } })
+    assert.are.equal(25, (m:apply_causal(1 << 40):count()))
+    assert.are.equal(0, (m:apply_causal(-(1 << 40)):count()))
+    assert.are.equal(25, (m:apply_causal(math.maxinteger):count()))
+    assert.are.equal(0, (m:apply_causal(math.mininteger):count()))
+    assert.are.equal(0, (m:apply_sliding_window(1, { offset = math.maxinteger }):count()))
+    assert.are.equal(25, (m:apply_sliding_window(1 << 40):count()))
+  end)
+  it("a window of math.maxinteger in decode / prefill acts as a window wider than K (no overflow)", function()
+    local m = maskinfo.from_segments({ { 0, 0, 0, 0, 0 } })
+    local d = m:apply_sliding_window(math.maxinteger, { mode = "decode", index = 2 })
+    assert.is_true(d:equals(m:apply_sliding_window(5, { mode = "decode", index = 2 })))
+    local p = m:apply_sliding_window({ math.maxinteger, 1 }, { mode = "prefill" })
+    assert.is_true(p:equals(m:apply_sliding_window({ 5, 1 }, { mode = "prefill" })))
+  end)
+  it("zero-size masks take every op", function()
+    local z = maskinfo.from_function({ q_len = 0, kv_len = 0, fn = function() return true end })
+    for _, x in ipairs({ z:apply_causal(), z:apply_sliding_window(1), z:apply_sliding_window(1, { mode = "prefill" }),
+      z:apply_chunked(2), z:apply_kv_lengths(0, { q_len = 0 }), z & z, ~z }) do
+      assert.are.equal(0, (x:count()))
+    end
+    local z2 = maskinfo.from_function({ q_len = 3, kv_len = 0, fn = function() return true end })
+    assert.are.same({ 1, 1, 1, 0 }, z2:apply_sliding_window(1, { mode = "decode", index = 1 }):attention_mask():shape())
+  end)
+end)
+
 ---------------------------------------------------------------- errors
 
 describe("op errors", function()
@@ -650,6 +705,10 @@ describe("op errors", function()
       function() mi:apply_sliding_window({ -3, 1 }) end)
     err("bad argument #1 to 'apply_sliding_window' (window must be non-negative, got -2)",
       function() mi:apply_sliding_window({ 1, -2 }) end)
+  end)
+  it("a non-integer window names the value", function()
+    err("bad argument #1 to 'apply_sliding_window' (window: integer expected, got 2.5)",
+      function() mi:apply_sliding_window(2.5) end)
   end)
   it("a window that is not a number or table", function()
     err("bad argument #1 to 'apply_sliding_window' (window: integer, {left, right} or a list of per-head windows expected, got string)",
