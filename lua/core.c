@@ -1065,8 +1065,10 @@ static int l_wrap(lua_State *L) {
 static int l_fields(lua_State *L) {
     if (!luaL_testudata(L, 1, MASKINFO_T)) {
         const char *fname = luaL_optstring(L, 2, "?");
-        return luaL_error(L, "bad argument #1 to '%s' (MaskInfo expected, got %s)", fname,
-                          luaL_typename(L, 1));
+        /* no position prefix: the same text as the Lua layer's errors */
+        lua_pushfstring(L, "bad argument #1 to '%s' (MaskInfo expected, got %s)", fname,
+                        luaL_typename(L, 1));
+        return lua_error(L);
     }
     lua_getiuservalue(L, 1, 1);
     return 1;

@@ -64,6 +64,18 @@ int64_t mi_mul(int64_t a, int64_t b);
 
 static inline int64_t mi_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t mi_max64(int64_t a, int64_t b) { return a > b ? a : b; }
+/* a + b clamped to the int64 range: offsets and windows may be huge */
+static inline int64_t mi_sat_add(int64_t a, int64_t b) {
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+static inline int64_t mi_sat_sub(int64_t a, int64_t b) {
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r)) return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
 /* floor division for a possibly negative numerator, d > 0 */
 static inline int64_t mi_floordiv(int64_t n, int64_t d) {
     int64_t q = n / d;

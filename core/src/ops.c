@@ -171,7 +171,7 @@ int maskinfo_mask_slice(maskinfo_mask **out, maskinfo_mask *a,
     if (newQ < 0 || newQ > a->Q || newK < 0 || newK > a->K) return MASKINFO_EINVAL;
     for (int64_t b = 0; b < a->B; b++) {
         int64_t qs = qstart ? qstart[b] : 0, ks = kstart ? kstart[b] : 0;
-        if (qs < 0 || qs + newQ > a->Q || ks < 0 || ks + newK > a->K)
+        if (qs < 0 || qs > a->Q - newQ || ks < 0 || ks > a->K - newK)
             return MASKINFO_EINVAL;
     }
     maskinfo_mask *m = mi_node_new(MI_SLICE, a->B, a->H, newQ, newK);

@@ -468,18 +468,20 @@ static int eval(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q,
         return MASKINFO_OK;
     case MI_CAUSAL:
         if ((st = reserve(s, 2))) return st;
-        PUSH(s, 0, mi_min64(K, q + m->off[b] + 1));
+        PUSH(s, 0, mi_min64(K, mi_sat_add(mi_sat_add(q, m->off[b]), 1)));
         return MASKINFO_OK;
     case MI_WINDOW: {
         if ((st = reserve(s, 2))) return st;
-        int64_t hh = m->nh == 1 ? 0 : h, c = q + m->off[b];
-        PUSH(s, mi_max64(0, c - m->left[hh]), mi_min64(K, c + m->right[hh] + 1));
+        int64_t hh = m->nh == 1 ? 0 : h, c = mi_sat_add(q, m->off[b]);
+        PUSH(s, mi_max64(0, mi_sat_sub(c, m->left[hh])),
+             mi_min64(K, mi_sat_add(mi_sat_add(c, m->right[hh]), 1)));
         return MASKINFO_OK;
     }
     case MI_CHUNK: {
         if ((st = reserve(s, 2))) return st;
         int64_t c0 = mi_floordiv(q, m->chunk) * m->chunk;
-        int64_t hi = mi_min64(mi_min64(c0 + m->chunk, q + m->off[b] + 1), K);
+        int64_t hi = mi_min64(mi_min64(mi_sat_add(c0, m->chunk),
+                                       mi_sat_add(mi_sat_add(q, m->off[b]), 1)), K);
         PUSH(s, mi_max64(c0, 0), hi);
         return MASKINFO_OK;
     }
@@ -606,6 +608,81 @@ int maskinfo_mask_get(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q,
     return st;
 }
 
+/* ------------------------------------------------------------ bit rows */
+
+/*
+ * Masks that hold dense leaves are evaluated a word at a time: a dense leaf
+ * row is copied, and/or/not combine 64 cells per operation, and only the
+ * structured leaves go through intervals.  A random row has ~K/2 runs, so
+ * this is what keeps dense work bit-parallel.
+ */
+static int bit_depth(const maskinfo_mask *m) {
+    switch (m->kind) {
+    case MI_AND:
+    case MI_OR:
+    case MI_ANDNOT: {
+        int da = bit_depth(m->a), db = bit_depth(m->b);
+        return 1 + (da > db ? da : db);
+    }
+    case MI_NOT: return 1 + bit_depth(m->a);
+    default: return 0;
+    }
+}
+
+static void fill_bits(uint64_t *w, int64_t nw, const int64_t *iv, int64_t n) {
+    memset(w, 0, (size_t)nw * sizeof *w);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t lo = iv[2 * i], hi = iv[2 * i + 1]; /* hi > lo */
+        int64_t a = lo >> 6, z = (hi - 1) >> 6;
+        uint64_t first = ~(uint64_t)0 << (lo & 63);
+        uint64_t last = ~(uint64_t)0 >> (63 - ((hi - 1) & 63));
+        if (a == z) {
+            w[a] |= first & last;
+        } else {
+            w[a] |= first;
+            for (int64_t j = a + 1; j < z; j++) w[j] = ~(uint64_t)0;
+            w[z] |= last;
+        }
+    }
+}
+
+/* Row (b, h, q) into w (nw words); pool holds bit_depth(m) * nw words. */
+static int eval_bits(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q,
+                     uint64_t *w, int64_t nw, uint64_t *pool, maskinfo_scratch *s) {
+    if (m->B == 1) b = 0;
+    if (m->H == 1) h = 0;
+    int st;
+    switch (m->kind) {
+    case MI_DENSE: {
+        int64_t hd = m->hd == 1 ? 0 : h;
+        memcpy(w, m->bits + ((b * m->hd + hd) * m->Q + q) * m->words, (size_t)nw * sizeof *w);
+        return MASKINFO_OK;
+    }
+    case MI_AND:
+    case MI_OR:
+    case MI_ANDNOT:
+        if ((st = eval_bits(m->a, b, h, q, w, nw, pool, s))) return st;
+        if ((st = eval_bits(m->b, b, h, q, pool, nw, pool + nw, s))) return st;
+        if (m->kind == MI_AND)
+            for (int64_t j = 0; j < nw; j++) w[j] &= pool[j];
+        else if (m->kind == MI_OR)
+            for (int64_t j = 0; j < nw; j++) w[j] |= pool[j];
+        else
+            for (int64_t j = 0; j < nw; j++) w[j] &= ~pool[j];
+        return MASKINFO_OK;
+    case MI_NOT:
+        if ((st = eval_bits(m->a, b, h, q, w, nw, pool, s))) return st;
+        for (int64_t j = 0; j < nw; j++) w[j] = ~w[j];
+        if (m->K & 63) w[nw - 1] &= ~(uint64_t)0 >> (64 - (m->K & 63));
+        return MASKINFO_OK;
+    default:
+        s->len = 0;
+        if ((st = eval(m, b, h, q, s))) return st;
+        fill_bits(w, nw, s->v, s->len / 2);
+        return MASKINFO_OK;
+    }
+}
+
 /* ------------------------------------------------------------ reductions */
 
 /*
@@ -614,26 +691,37 @@ int maskinfo_mask_get(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q,
  * row is reported after the loop (OpenMP forbids leaving it early).
  */
 typedef void (*row_fn)(void *ctx, int64_t r, const int64_t *iv, int64_t n);
+/* The same row as nw words of bits (bits past K are zero). */
+typedef void (*bits_fn)(void *ctx, int64_t r, const uint64_t *w, int64_t nw);
 
 static int for_rows(const maskinfo_mask *m, int64_t r0, int64_t r1, row_fn fn,
-                    void *ctx) {
+                    bits_fn bfn, void *ctx) {
     int err = MASKINFO_OK;
+    int use_bits = bfn && maskinfo_mask_is_dense(m);
+    int64_t nw = (m->K + 63) / 64, depth = use_bits ? bit_depth(m) : 0;
 #pragma omp parallel
     {
         maskinfo_scratch *s = maskinfo_scratch_new();
-        int lerr = s ? MASKINFO_OK : MASKINFO_ENOMEM;
+        uint64_t *wb = use_bits ? malloc((size_t)((depth + 1) * nw + 1) * sizeof *wb) : NULL;
+        int lerr = (s && (wb || !use_bits)) ? MASKINFO_OK : MASKINFO_ENOMEM;
 #pragma omp for schedule(dynamic, 256)
         for (int64_t r = r0; r < r1; r++) {
             if (lerr) continue;
             int64_t q = r % m->Q, bh = r / m->Q;
-            s->len = 0;
-            lerr = eval(m, bh / m->H, bh % m->H, q, s);
-            if (!lerr) fn(ctx, r, s->v, s->len / 2);
+            if (use_bits) {
+                lerr = eval_bits(m, bh / m->H, bh % m->H, q, wb, nw, wb + nw, s);
+                if (!lerr) bfn(ctx, r, wb, nw);
+            } else {
+                s->len = 0;
+                lerr = eval(m, bh / m->H, bh % m->H, q, s);
+                if (!lerr) fn(ctx, r, s->v, s->len / 2);
+            }
         }
         if (lerr) {
 #pragma omp critical
             err = lerr;
         }
+        free(wb);
         maskinfo_scratch_free(s);
     }
     return err;
@@ -648,6 +736,13 @@ static void count_row(void *ctx, int64_t r, const int64_t *iv, int64_t n) {
     c->row_counts[r] = t;
 }
 
+static void count_bits(void *ctx, int64_t r, const uint64_t *w, int64_t nw) {
+    count_ctx *c = ctx;
+    uint64_t t = 0;
+    for (int64_t j = 0; j < nw; j++) t += (uint64_t)__builtin_popcountll(w[j]);
+    c->row_counts[r] = t;
+}
+
 /* Counts are gathered per row and summed afterwards in a fixed order, so
  * the result is the same for any thread count (integers would be anyway;
  * this keeps the per-head split simple). */
@@ -657,7 +752,7 @@ int maskinfo_mask_count(const maskinfo_mask *m, uint64_t *total,
     uint64_t *rc = malloc((size_t)(rows > 0 ? rows : 1) * sizeof *rc);
     if (!rc) return MASKINFO_ENOMEM;
     count_ctx c = {m, rc};
-    int st = for_rows(m, 0, rows, count_row, &c);
+    int st = for_rows(m, 0, rows, count_row, count_bits, &c);
     if (!st) {
         uint64_t t = 0;
         for (int64_t p = 0; p < m->B * m->H; p++) {
@@ -679,13 +774,19 @@ static void empty_row(void *ctx, int64_t r, const int64_t *iv, int64_t n) {
     ((empty_ctx *)ctx)->flags[r] = n == 0;
 }
 
+static void empty_bits(void *ctx, int64_t r, const uint64_t *w, int64_t nw) {
+    uint64_t any = 0;
+    for (int64_t j = 0; j < nw; j++) any |= w[j];
+    ((empty_ctx *)ctx)->flags[r] = any == 0;
+}
+
 int maskinfo_mask_empty_rows(const maskinfo_mask *m, uint64_t *count,
                              uint8_t *flags) {
     int64_t rows = m->B * m->H * m->Q;
     uint8_t *f = flags ? flags : malloc((size_t)(rows > 0 ? rows : 1));
     if (!f) return MASKINFO_ENOMEM;
     empty_ctx c = {f};
-    int st = for_rows(m, 0, rows, empty_row, &c);
+    int st = for_rows(m, 0, rows, empty_row, empty_bits, &c);
     if (!st) {
         uint64_t t = 0;
         for (int64_t r = 0; r < rows; r++) t += f[r];
@@ -800,6 +901,15 @@ static void fill_row(void *ctx, int64_t r, const int64_t *iv, int64_t n) {
     }
 }
 
+/* Dense-leaf masks: bool output straight from the bits. */
+static void fill_bits_row(void *ctx, int64_t r, const uint64_t *w, int64_t nw) {
+    fill_ctx *c = ctx;
+    int64_t K = c->m->K;
+    uint8_t *d = (uint8_t *)maskinfo_array_data(c->out) + r * K;
+    (void)nw;
+    for (int64_t k = 0; k < K; k++) d[k] = (uint8_t)((w[k >> 6] >> (k & 63)) & 1);
+}
+
 static int fill_array(const maskinfo_mask *m, maskinfo_dtype dt, double on,
                       double off, int bias, maskinfo_array **out,
                       const maskinfo_limits *lim) {
@@ -808,7 +918,8 @@ static int fill_array(const maskinfo_mask *m, maskinfo_dtype dt, double on,
     int st = maskinfo_array_new(&a, dt, 4, shape, lim);
     if (st) return st;
     fill_ctx c = {m, a, bias, on, off};
-    st = for_rows(m, 0, m->B * m->H * m->Q, fill_row, &c);
+    st = for_rows(m, 0, m->B * m->H * m->Q, fill_row,
+                  (dt == MASKINFO_BOOL && !bias) ? fill_bits_row : NULL, &c);
     if (st) {
         maskinfo_array_free(a);
         return st;

@@ -432,7 +432,9 @@ return function(I)
       if v < 0 or v >= size then argerr(fname, n, ("%s %d out of range [0, %d)"):format(what, v, size)) end
       return v
     end
-    return ok(fname, m:get(idx(1, b, "batch", B), idx(2, h, "head", H), idx(3, q, "query", Q), idx(4, kv, "key", K)))
+    local v, err = m:get(idx(1, b, "batch", B), idx(2, h, "head", H), idx(3, q, "query", Q), idx(4, kv, "key", K))
+    if v == nil then fail(fname, err) end
+    return v
   end
 
   --- The number of allowed cells, and a (batch, heads) Array of counts per
@@ -481,8 +483,14 @@ return function(I)
     local fname = "diff"
     local m = logical(fields(self, fname), fname)
     local o = other_mask(fname, other)
+    local B1, H1, Q1, K1 = m:shape()
+    local B2, H2, Q2, K2 = o:shape()
+    if B1 ~= B2 or Q1 ~= Q2 or K1 ~= K2 or (H1 ~= H2 and H1 ~= 1 and H2 ~= 1) then
+      argerr(fname, 1, ("shapes differ: (%d, %d, %d, %d) and (%d, %d, %d, %d)"):format(
+        B1, H1, Q1, K1, B2, H2, Q2, K2))
+    end
     local n, first = m:diff(o)
-    if not n then fail(fname, "shapes differ: " .. first) end
+    if not n then fail(fname, first) end
     return n, first
   end
 
