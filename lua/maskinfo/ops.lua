@@ -181,7 +181,9 @@ return function(I)
     if qs[1] ~= ks[1] then
       argerr(fname, 2, ("batch sizes differ: %d query rows and %d key rows of token types"):format(qs[1], ks[1]))
     end
-    if qs[1] ~= B then argerr(fname, 1, ("token types have %d batch rows, the mask has %d"):format(qs[1], B)) end
+    if qs[1] ~= B and qs[1] ~= 1 and B ~= 1 then
+      argerr(fname, 1, ("token types have %d batch rows, the mask has %d"):format(qs[1], B))
+    end
     if qs[2] ~= Q then argerr(fname, 1, ("token types have length %d, the mask has %d queries"):format(qs[2], Q)) end
     if ks[2] ~= K then argerr(fname, 2, ("kv token types have length %d, the mask has %d keys"):format(ks[2], K)) end
     local p = POLICY[policy]
