@@ -415,11 +415,20 @@ static void test_dense(void)
     }
     /* bad extents */
     maskinfo_mask *m = NULL;
+    int st;
     uint8_t c[4] = {1, 1, 1, 1};
     CHECK(maskinfo_mask_from_bytes(&m, 1, 0, 2, 2, c, NULL) == MASKINFO_EINVAL);
     CHECK(maskinfo_mask_from_bytes(&m, 1, 1, -2, 2, c, NULL) == MASKINFO_EINVAL);
     CHECK(maskinfo_mask_from_bytes(&m, INT64_MAX, 2, 2, 2, c, NULL) ==
           MASKINFO_EOVERFLOW);
+    /* a key extent near INT64_MAX: refused (too big or overflowing), and the
+     * words-per-row computation must not overflow on the way */
+    st = maskinfo_mask_random(&m, 1, 1, 1, INT64_MAX - 1, 0.5, 1, NULL);
+    CHECK(st == MASKINFO_ETOOBIG || st == MASKINFO_EOVERFLOW);
+    st = maskinfo_mask_random(&m, 1, 1, 0, INT64_MAX, 0.5, 1, NULL);
+    CHECK(st == MASKINFO_OK || st == MASKINFO_ETOOBIG || st == MASKINFO_EOVERFLOW);
+    if (st == MASKINFO_OK) maskinfo_mask_unref(m);
+    m = NULL;
     CHECK(m == NULL);
     /* empty dense leaves */
     CHECK(maskinfo_mask_from_bytes(&m, 1, 1, 3, 0, c, NULL) == MASKINFO_OK);
@@ -555,6 +564,18 @@ static void test_intervals(void)
         free(off);
         free(iv);
         free(ref);
+    }
+    /* offsets need not start at 0: pairs before offsets[0] are not used */
+    {
+        int64_t off[3] = {2, 3, 5};
+        int64_t iv[10] = {0, 9, 0, 9, 3, 5, 6, 7, 1, 2};
+        uint8_t want[18] = {0};
+        want[3] = want[4] = 1;
+        want[9 + 6] = want[9 + 1] = 1;
+        maskinfo_mask *m = NULL;
+        CHECK(maskinfo_mask_from_intervals(&m, 1, 1, 2, 9, off, iv, NULL) == MASKINFO_OK);
+        CHECK(m && same_as_ref(m, want, 1, 1, 2, 9, "intervals from offset 2"));
+        maskinfo_mask_unref(m);
     }
     /* bad extents; the memory guard applies to the interval storage */
     int64_t off[3] = {0, 0, 0};
@@ -1078,22 +1099,51 @@ static void test_threads(void)
     CHECK(maskinfo_mask_random(&other, B, H, Q, K, 0.3, 9, NULL) == MASKINFO_OK);
     free(cells);
     if (!m || !other) return;
-    snapshot s1, s4;
-    memset(&s1, 0, sizeof s1);
-    memset(&s4, 0, sizeof s4);
-    omp_set_num_threads(1);
-    take(&s1, m, other);
-    omp_set_num_threads(4);
-    take(&s4, m, other);
-    CHECK(s1.total == s4.total && memcmp(s1.ph, s4.ph, sizeof s1.ph) == 0);
-    CHECK(s1.empty == s4.empty && s1.empty >= (uint64_t)(B * H * (Q / 7)));
-    CHECK(memcmp(s1.flags, s4.flags, (size_t)(B * H * Q)) == 0);
-    CHECK(s1.nd == s4.nd && s1.nd > 0 && memcmp(s1.first, s4.first, sizeof s1.first) == 0);
-    CHECK(memcmp(s1.cells, s4.cells, (size_t)(B * H * Q * K)) == 0);
-    CHECK(memcmp(s1.grid, s4.grid, sizeof s1.grid) == 0);
-    CHECK(memcmp(s1.rcells, s4.rcells, 2 * 3 * 300 * 301 * 2) == 0);
-    free(s1.flags); free(s1.cells); free(s1.rcells);
-    free(s4.flags); free(s4.cells); free(s4.rcells);
+    /* a composite over the dense leaves as well: (m and not other) or
+     * (segments over heads), segments being structured */
+    maskinfo_mask *no = NULL, *mo = NULL, *sg = NULL, *comp = NULL;
+    int64_t *qv = malloc((size_t)(B * Q) * sizeof *qv), *kv = malloc((size_t)(B * K) * sizeof *kv);
+    for (int64_t i = 0; i < B * Q; i++) qv[i] = (i % Q) / 50;
+    for (int64_t i = 0; i < B * K; i++) kv[i] = (i % K) / 40;
+    CHECK(maskinfo_mask_not(&no, other) == MASKINFO_OK);
+    CHECK(maskinfo_mask_and(&mo, m, no) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segments(&sg, B, 1, 1, Q, K, qv, kv) == MASKINFO_OK);
+    CHECK(maskinfo_mask_or(&comp, mo, sg) == MASKINFO_OK);
+    free(qv);
+    free(kv);
+    maskinfo_mask *subjects[2] = {m, comp};
+    for (int i = 0; i < 2; i++) {
+        if (!subjects[i]) continue;
+        snapshot s1, s4;
+        memset(&s1, 0, sizeof s1);
+        memset(&s4, 0, sizeof s4);
+        omp_set_num_threads(1);
+        take(&s1, subjects[i], other);
+        omp_set_num_threads(4);
+        take(&s4, subjects[i], other);
+        CHECK(s1.total == s4.total && memcmp(s1.ph, s4.ph, sizeof s1.ph) == 0);
+        CHECK(s1.empty == s4.empty);
+        CHECK(memcmp(s1.flags, s4.flags, (size_t)(B * H * Q)) == 0);
+        CHECK(s1.nd == s4.nd && s1.nd > 0 &&
+              memcmp(s1.first, s4.first, sizeof s1.first) == 0);
+        CHECK(memcmp(s1.cells, s4.cells, (size_t)(B * H * Q * K)) == 0);
+        CHECK(memcmp(s1.grid, s4.grid, sizeof s1.grid) == 0);
+        CHECK(memcmp(s1.rcells, s4.rcells, 2 * 3 * 300 * 301 * 2) == 0);
+        if (i == 0) {
+            CHECK(s1.empty >= (uint64_t)(B * H * (Q / 7)));
+        } else {
+            /* the composite's count agrees with its own dense output */
+            uint64_t t = 0;
+            for (int64_t j = 0; j < B * H * Q * K; j++) t += s1.cells[j];
+            CHECK(t == s1.total);
+        }
+        free(s1.flags); free(s1.cells); free(s1.rcells);
+        free(s4.flags); free(s4.cells); free(s4.rcells);
+    }
+    maskinfo_mask_unref(no);
+    maskinfo_mask_unref(mo);
+    maskinfo_mask_unref(sg);
+    maskinfo_mask_unref(comp);
     maskinfo_mask_unref(m);
     maskinfo_mask_unref(other);
     omp_set_num_threads(2);
