@@ -129,6 +129,40 @@ static int same(const maskinfo_mask *m, const ref *r, const char *label)
             ok = 0;
         }
     }
+    /* the whole-mask paths: empty-row flags, and bool / float32 dense output */
+    int64_t rows = r->B * r->H * r->Q;
+    if (ok && rows * K <= (1 << 20)) {
+        uint8_t *flags = malloc((size_t)(rows > 0 ? rows : 1));
+        uint64_t e = 0, we = 0;
+        int st = maskinfo_mask_empty_rows(m, &e, flags);
+        for (int64_t i = 0; i < rows && !st; i++) {
+            int empty = 1;
+            for (int64_t k = 0; k < K; k++) if (r->c[i * K + k]) empty = 0;
+            we += (uint64_t)empty;
+            if (flags[i] != empty) st = -1;
+        }
+        if (st || e != we) {
+            printf("  %s: empty_rows differ\n", label);
+            ok = 0;
+        }
+        free(flags);
+        for (int dt = 0; dt < 2 && ok; dt++) {
+            maskinfo_array *a = NULL;
+            maskinfo_dtype t = dt ? MASKINFO_FLOAT32 : MASKINFO_BOOL;
+            if (maskinfo_mask_to_array(m, t, &a, NULL) != MASKINFO_OK) {
+                printf("  %s: to_array failed\n", label);
+                ok = 0;
+                break;
+            }
+            for (int64_t i = 0; i < rows * K && ok; i++)
+                if (maskinfo_array_get(a, i) != (r->c[i] ? 1.0 : 0.0)) {
+                    printf("  %s: to_array(%s) cell %lld\n", label,
+                           maskinfo_dtype_name(t), (long long)i);
+                    ok = 0;
+                }
+            maskinfo_array_free(a);
+        }
+    }
     return ok;
 }
 
