@@ -249,9 +249,13 @@ function M.deep_equal(a, b)
   return true
 end
 
--- Raise a test failure naming the case.
+-- Raise a test failure naming the case (through luassert when present, so busted counts it as
+-- a failure rather than an error).
+local ok_la, luassert = pcall(require, "luassert")
 function M.fail(ctx, msg)
-  error(ctx .. "\n  " .. msg, 0)
+  local text = ctx .. "\n  " .. msg
+  if ok_la and luassert then luassert(false, text) end
+  error(text, 0)
 end
 
 function M.assert_array(ctx, actual, expected, what)
