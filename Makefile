@@ -30,6 +30,7 @@ PREFIX     ?= /usr/local
 LUA_VERSION = 5.4
 LUADIR     ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 LIBDIR     ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+BINDIR     ?= $(PREFIX)/bin
 LUA_INCDIR ?=
 
 # The house flags; CFLAGS only adds to them, so luarocks' "-O2 -fPIC" cannot
@@ -151,6 +152,7 @@ install: lib
 	install -d '$(DESTDIR)$(LUADIR)/maskinfo' '$(DESTDIR)$(LIBDIR)/maskinfo'
 	$(foreach m,$(LUA_MODS),install -D -m 644 '$(m)' '$(DESTDIR)$(LUADIR)/$(patsubst lua/%,%,$(m))';)
 	install -m 755 '$(MODULE)' '$(DESTDIR)$(LIBDIR)/maskinfo/core.so'
+	install -D -m 755 scripts/maskinfo.lua '$(DESTDIR)$(BINDIR)/maskinfo'
 
 uninstall:
 	rm -f $(foreach m,$(LUA_MODS),'$(DESTDIR)$(LUADIR)/$(patsubst lua/%,%,$(m))') \

@@ -53,6 +53,7 @@ build = {
       PREFIX = "$(PREFIX)",
       LUADIR = "$(LUADIR)",
       LIBDIR = "$(LIBDIR)",
+      BINDIR = "$(BINDIR)",
       LUA_INCDIR = "$(LUA_INCDIR)",
       SKIP_DEPS = "1",
    },

@@ -14,8 +14,7 @@
 
 local mi = require("maskinfo")
 
-local script_dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-local recipe_dir = script_dir .. "/recipes"
+local recipes = require("maskinfo.recipes")
 
 local function die(msg)
   io.stderr:write("maskinfo: ", msg, "\n")
@@ -23,24 +22,13 @@ local function die(msg)
 end
 
 local function recipe_names()
-  local names = {}
-  local p = io.popen('ls "' .. recipe_dir .. '" 2>/dev/null')
-  if p then
-    for line in p:lines() do
-      local n = line:match("^([%w_]+)%.lua$")
-      if n then names[#names + 1] = n end
-    end
-    p:close()
-  end
-  table.sort(names)
-  return names
+  return recipes.names
 end
 
 local function load_recipe(name)
-  if not name or not name:match("^[%w_]+$") then die("recipe name expected (see 'maskinfo list')") end
-  local chunk, err = loadfile(recipe_dir .. "/" .. name .. ".lua")
-  if not chunk then die(("no recipe '%s' (%s)"):format(name, err)) end
-  return chunk()
+  local r, err = recipes.get(name)
+  if not r then die(err) end
+  return r
 end
 
 local function parse_opts(argv, first)

@@ -163,8 +163,8 @@ int maskinfo_mask_chunked(maskinfo_mask **out, int64_t B, int64_t Q, int64_t K,
 int maskinfo_mask_key_range(maskinfo_mask **out, int64_t B, int64_t Q,
                             int64_t K, const int64_t *lo, const int64_t *hi);
 
-/* ---- algebra (ops.c).  Shapes must agree in B, Q, K; H must agree or one
- * side has H == 1 (broadcast). */
+/* ---- algebra (ops.c).  Shapes must agree in Q and K; B and H must agree
+ * or one side has 1 there (broadcast). */
 int maskinfo_mask_and(maskinfo_mask **out, maskinfo_mask *a, maskinfo_mask *b);
 int maskinfo_mask_or(maskinfo_mask **out, maskinfo_mask *a, maskinfo_mask *b);
 int maskinfo_mask_not(maskinfo_mask **out, maskinfo_mask *a);

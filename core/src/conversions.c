@@ -22,9 +22,13 @@
  * 8 * 24 bytes per key.
  */
 #define MAX_ROW_THREADS 8
-static int max_threads(void)
+/* Threads for a job of `rows` rows: one for small jobs, where starting a
+ * team costs more than the work (tiny masks in tests and scripts). */
+static int max_threads(int64_t rows)
 {
 #ifdef _OPENMP
+    if (rows < 256)
+        return 1;
     int t = omp_get_max_threads();
     if (t > MAX_ROW_THREADS)
         t = MAX_ROW_THREADS;
@@ -188,7 +192,7 @@ static int seg_ctx_init(seg_ctx *c, const maskinfo_mask *m, int64_t Q,
     c->m = m;
     c->Q = Q;
     c->K = K;
-    c->nthreads = max_threads();
+    c->nthreads = max_threads(Q);
     const int64_t T = c->nthreads;
     if (K + 1 > INT64_MAX / (T + 1))
         return MASKINFO_EOVERFLOW;
@@ -503,7 +507,7 @@ int maskinfo_mask_validity(const maskinfo_mask *m, int head_mode,
     if (q_valid == NULL && kv_valid == NULL)
         return MASKINFO_OK;
 
-    const int T = max_threads();
+    const int T = max_threads(B * H * Q);
     int rc = MASKINFO_OK;
     maskinfo_scratch **scr = calloc((size_t)T, sizeof *scr);
     ivbuf *bufs = calloc((size_t)T * 2, sizeof *bufs);

@@ -462,7 +462,7 @@ static void draw_heatmap(dc *d, const panel *p)
     const int64_t stride = d->w * 3;
     uint8_t *base = d->px + d->oy * stride + d->ox * 3;
     const palette *pal = &p->pal;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nr * nc > 65536)
     for (int64_t i = 0; i < nr; i++) {
         uint8_t *row0 = base + i * rpx * stride;
         uint64_t rh = (uint64_t)(p->rows.e[i + 1] - p->rows.e[i]);

@@ -204,7 +204,7 @@ static int dense_alloc(maskinfo_mask **out, int64_t B, int64_t H, int64_t Q,
                        int64_t K, const maskinfo_limits *lim) {
     int st = check_dims(B, H, Q, K);
     if (st) return st;
-    int64_t words = (K + 63) / 64;
+    int64_t words = K / 64 + (K % 64 != 0);
     int64_t rows = B * H * Q;
     int64_t n = mi_mul(rows, words);
     if (n < 0) return MASKINFO_EOVERFLOW;
@@ -231,7 +231,7 @@ int maskinfo_mask_from_bytes(maskinfo_mask **out, int64_t B, int64_t H,
     int st = dense_alloc(&m, B, H, Q, K, lim);
     if (st) return st;
     int64_t rows = B * H * Q;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * K > 65536)
     for (int64_t r = 0; r < rows; r++) {
         uint64_t *w = m->bits + r * m->words;
         const uint8_t *c = cells + r * K;
@@ -252,13 +252,13 @@ int maskinfo_mask_from_array(maskinfo_mask **out, const maskinfo_array *a,
     int64_t rows = s[0] * s[1] * s[2], K = s[3];
     if (maskinfo_array_dtype(a) == MASKINFO_BOOL) {
         const uint8_t *c = maskinfo_array_cdata(a);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * K > 65536)
         for (int64_t r = 0; r < rows; r++)
             for (int64_t k = 0; k < K; k++)
                 if (c[r * K + k])
                     m->bits[r * m->words + (k >> 6)] |= (uint64_t)1 << (k & 63);
     } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * K > 65536)
         for (int64_t r = 0; r < rows; r++)
             for (int64_t k = 0; k < K; k++)
                 if (maskinfo_array_get(a, r * K + k) != 0.0)
@@ -288,7 +288,7 @@ int maskinfo_mask_random(maskinfo_mask **out, int64_t B, int64_t H, int64_t Q,
     /* threshold on 53-bit uniforms; p == 1 sets every cell */
     uint64_t thr = (uint64_t)(p * 9007199254740992.0);
     uint64_t base = splitmix64(seed ^ 0x6D61736B696E666FULL);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * K > 65536)
     for (int64_t r = 0; r < rows; r++) {
         uint64_t *w = m->bits + r * m->words;
         for (int64_t k = 0; k < K; k++) {
@@ -531,6 +531,7 @@ static int eval(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q,
     case MI_IVL: {
         int64_t r = (b * m->H + h) * m->Q + q;
         int64_t n = m->iv_off[r + 1] - m->iv_off[r];
+        if (n == 0) return MASKINFO_OK;
         if ((st = reserve(s, 2 * n))) return st;
         memcpy(s->v + s->len, m->iv + 2 * m->iv_off[r], (size_t)(2 * n) * sizeof(int64_t));
         s->len += 2 * n;
@@ -699,7 +700,7 @@ static int for_rows(const maskinfo_mask *m, int64_t r0, int64_t r1, row_fn fn,
     int err = MASKINFO_OK;
     int use_bits = bfn && maskinfo_mask_is_dense(m);
     int64_t nw = (m->K + 63) / 64, depth = use_bits ? bit_depth(m) : 0;
-#pragma omp parallel
+#pragma omp parallel if (r1 - r0 >= 256)
     {
         maskinfo_scratch *s = maskinfo_scratch_new();
         uint64_t *wb = use_bits ? malloc((size_t)((depth + 1) * nw + 1) * sizeof *wb) : NULL;
@@ -827,7 +828,7 @@ int maskinfo_mask_diff(const maskinfo_mask *a, const maskinfo_mask *b,
     uint64_t total = 0;
     int64_t best = INT64_MAX, bestk = -1;
     int err = MASKINFO_OK;
-#pragma omp parallel
+#pragma omp parallel if (rows >= 256)
     {
         maskinfo_scratch *sa = maskinfo_scratch_new(), *sb = maskinfo_scratch_new();
         int lerr = (sa && sb) ? MASKINFO_OK : MASKINFO_ENOMEM;
@@ -979,7 +980,7 @@ int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
     if (nrows == 0 || ncols == 0) return MASKINFO_OK;
     int64_t c0 = col_edges[0], cN = col_edges[ncols];
     int err = MASKINFO_OK;
-#pragma omp parallel
+#pragma omp parallel if (row_edges[nrows] - row_edges[0] >= 256)
     {
         maskinfo_scratch *s = maskinfo_scratch_new();
         int64_t *diff = calloc((size_t)(ncols + 1), sizeof *diff);

@@ -51,7 +51,10 @@ return function(I)
   local function window_arg(fname, w)
     local function nonneg(v, what)
       local iv = math.tointeger(v)
-      if iv == nil then argerr(fname, 1, ("%s: integer expected, got %s"):format(what, type(v))) end
+      if iv == nil then
+        argerr(fname, 1, ("%s: integer expected, got %s"):format(what,
+          type(v) == "number" and tostring(v) or type(v)))
+      end
       if iv < 0 then argerr(fname, 1, ("window must be non-negative, got %d"):format(iv)) end
       return iv
     end
@@ -105,7 +108,8 @@ return function(I)
       return derive(f, { mask = masked, mask_dtype = "bool", sliding_window = true })
     end
     if #L > 1 then argerr(fname, 1, "per-head windows are not supported with mode '" .. mode .. "'") end
-    local left, right = L[1], R[1]
+    -- clamp so that left + right + 1 cannot wrap around for huge windows
+    local left, right = math.min(L[1], K + Q), math.min(R[1], K + Q)
     if mode == "decode" then
       local idx = per_batch(fname, 2, opts.index, "index", B)
       local width = math.min(left + right + 1, K)
@@ -320,6 +324,11 @@ return function(I)
     end
     local m = ok(fname, core.stack_heads(masks))
     local ch = { mask = m, mask_dtype = "bool" }
+    for _, k in ipairs(I.FLAG_KEYS) do
+      for _, mi in ipairs(list) do
+        if fields(mi, fname)[k] then ch[k] = true end
+      end
+    end
     for i = 2, #list do
       local f = fields(list[i], fname)
       if not (f.q_ids and f1.q_ids and f.q_ids == f1.q_ids and f.kv_ids == f1.kv_ids) then
