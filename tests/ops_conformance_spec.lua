@@ -5,7 +5,7 @@ local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
 local C = dofile(here .. "/helpers/conformance.lua")
 local maskinfo = require("maskinfo")
 
-for _, file in ipairs({ "ops.lua", "chains.lua", "edge.lua", "replace.lua" }) do
+for _, file in ipairs({ "ops.lua", "chains.lua", "edge.lua", "replace.lua", "long.lua" }) do
   describe("conformance: " .. file, function()
     for _, case in ipairs(C.load(file)) do
       C.object_case(it, maskinfo, file, case)
