@@ -1070,8 +1070,21 @@ static int l_fields(lua_State *L) {
                         luaL_typename(L, 1));
         return lua_error(L);
     }
-    lua_getiuservalue(L, 1, 1);
+    if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
+        lua_pushfstring(L, "bad argument #1 to '%s' (MaskInfo is closed)", luaL_optstring(L, 2, "?"));
+        return lua_error(L);
+    }
     return 1;
+}
+
+/* __close and __gc: drop the fields (they may be shared with other
+ * MaskInfos, so nothing is freed here; the collector frees what is no
+ * longer referenced).  Idempotent. */
+static int maskinfo_close(lua_State *L) {
+    luaL_checkudata(L, 1, MASKINFO_T);
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, 1);
+    return 0;
 }
 
 static int l_is_maskinfo(lua_State *L) {
@@ -1198,6 +1211,10 @@ int luaopen_maskinfo_core(lua_State *L) {
     luaL_newmetatable(L, MASKINFO_T);
     lua_pushliteral(L, "MaskInfo");
     lua_setfield(L, -2, "__name");
+    lua_pushcfunction(L, maskinfo_close);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, maskinfo_close);
+    lua_setfield(L, -2, "__gc");
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, limits_idx);
