@@ -29,3 +29,16 @@ describe("conformance: where the seed raises", function()
     C.error_case(it, maskinfo, "errors.lua", case)
   end
 end)
+
+-- The same cases with their array inputs given as maskinfo Arrays ("every input may also be a
+-- maskinfo Array"): results must not depend on the input form.
+describe("conformance: Array inputs", function()
+  for _, case in ipairs(C.load("module_functions.lua")) do
+    C.function_case(it, maskinfo, "module_functions.lua (Array inputs)", C.arrayify_function_case(maskinfo, case))
+  end
+  for _, file in ipairs({ "constructors.lua", "ops.lua", "chains.lua", "replace.lua" }) do
+    for _, case in ipairs(C.load(file)) do
+      C.object_case_core(it, maskinfo, file, C.arrayify_object_case(maskinfo, case))
+    end
+  end
+end)

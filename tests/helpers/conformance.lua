@@ -511,4 +511,108 @@ function M.error_case(it, maskinfo, file, case)
   end)
 end
 
+-- ------------------------------------------------------------------ Array inputs
+-- "Every input may also be a maskinfo Array": these turn the nested-table array inputs of a
+-- case into Arrays (maskinfo.Array.new(dtype, shape, flat)), bool for booleans, int32 otherwise.
+local function array_shape(t)
+  local shape, cur = {}, t
+  while type(cur) == "table" do
+    if #cur == 0 then return nil end
+    shape[#shape + 1] = #cur
+    cur = cur[1]
+  end
+  if type(cur) ~= "number" and type(cur) ~= "boolean" then return nil end
+  return shape
+end
+
+local function flatten(t, out, any_bool)
+  for i = 1, #t do
+    local v = t[i]
+    if type(v) == "table" then flatten(v, out, any_bool) else
+      out[#out + 1] = v
+      if type(v) == "boolean" then any_bool[1] = true end
+    end
+  end
+  return out
+end
+
+function M.to_array(maskinfo, v)
+  if type(v) ~= "table" or not is_seq(v) then return v end
+  local shape = array_shape(v)
+  if not shape then return v end
+  local any_bool = { false }
+  local flat = flatten(v, {}, any_bool)
+  return maskinfo.Array.new(any_bool[1] and "bool" or "int32", shape, flat)
+end
+
+local ARRAY_OPTS = { q_positions = true, kv_positions = true, cu_seqlens_kv = true, attention_mask = true,
+  input_ids = true, kv_token_type_ids = true, q_segment_ids = true, kv_segment_ids = true, cu_seqlens_q = true }
+
+local function arrayify_opts(maskinfo, o)
+  if type(o) ~= "table" or is_seq(o) then return o end
+  local r = {}
+  for k, v in pairs(o) do r[k] = ARRAY_OPTS[k] and M.to_array(maskinfo, v) or v end
+  return r
+end
+
+-- A copy of an object case whose constructor and token-type / kv-length inputs are Arrays.
+function M.arrayify_object_case(maskinfo, case)
+  local c = {}
+  for k, v in pairs(case.ctor) do c[k] = v end
+  for _, k in ipairs({ "q", "kv", "mask", "cu_q" }) do
+    if c[k] ~= nil then c[k] = M.to_array(maskinfo, c[k]) end
+  end
+  c.opts = arrayify_opts(maskinfo, c.opts)
+  c.replace = arrayify_opts(maskinfo, c.replace)
+  local ops = {}
+  for i, op in ipairs(case.ops or {}) do
+    local args = {}
+    for j = 1, op.n do args[j] = op.args[j] end
+    if op.op == "apply_token_type_ids" or op.op == "apply_kv_lengths" then
+      args[1] = M.to_array(maskinfo, args[1])
+      args[2] = arrayify_opts(maskinfo, args[2])
+    elseif op.op == "replace" then
+      args[1] = arrayify_opts(maskinfo, args[1])
+    end
+    ops[i] = { op = op.op, n = op.n, args = args }
+  end
+  return { name = case.name, ctor = c, ops = ops, expect = case.expect }
+end
+
+-- A copy of a module-function case whose array arguments (and array options) are Arrays.
+function M.arrayify_function_case(maskinfo, case)
+  local args = {}
+  for j = 1, case.n do
+    local v = case.args[j]
+    if type(v) == "table" and not is_seq(v) then args[j] = arrayify_opts(maskinfo, v)
+    else args[j] = M.to_array(maskinfo, v) end
+  end
+  return { name = case.name, fn = case.fn, n = case.n, args = args, expect = case.expect }
+end
+
+-- Fewer queries per case for the Array-input replay: the main observables only.
+function M.object_case_core(it, maskinfo, file, case)
+  local get = M.lazy(maskinfo, case)
+  local e = case.expect
+  local ctx = string.format("[%s %s, Array inputs]\n    %s", file, case.name, M.describe_chain(case))
+  it(case.name .. ": Array inputs give the same MaskInfo", function()
+    local mi = get()
+    if e.tostring then M.assert_equal(ctx, tostring(mi), e.tostring, "tostring(mi)") end
+    if e.attention_mask then M.assert_array(ctx, mi:attention_mask(), e.attention_mask, "mi:attention_mask()") end
+    if e.q_segment_ids then M.assert_array(ctx, mi:q_segment_ids(), e.q_segment_ids, "mi:q_segment_ids()") end
+    if e.kv_segment_ids then M.assert_array(ctx, mi:kv_segment_ids(), e.kv_segment_ids, "mi:kv_segment_ids()") end
+    if e.cu_seqlens_q then M.assert_array(ctx, mi:cu_seqlens_q(), e.cu_seqlens_q, "mi:cu_seqlens_q()") end
+    if e.positions then
+      local r = M.pack(mi:get_or_compute_positions())
+      M.assert_array(ctx, r[1], e.positions.q, "mi:get_or_compute_positions() [1]")
+      M.assert_array(ctx, r[2], e.positions.kv, "mi:get_or_compute_positions() [2]")
+    end
+    local sh = (e.shardings or {})[1]
+    if sh and sh.result then
+      local args = { mesh = sh.mesh, sequence_parallel = sh.sequence_parallel }
+      M.assert_sharding(ctx, mi:get_shardings(args), sh.result, "mi:get_shardings" .. M.repr(args))
+    end
+  end)
+end
+
 return M
