@@ -19,6 +19,12 @@ describe("conformance: module functions", function()
 end)
 
 describe("conformance: constructors", function()
+  it("dynamic_init{mask_info=mi} returns mi itself (the seed returns mask_info as is)", function()
+    local mi = maskinfo.from_segments({ { 0, 0, 1, -1 } }):apply_causal()
+    local got = maskinfo.dynamic_init { mask_info = mi, input_ids = { { 1, 2 } } }
+    assert(rawequal(got, mi), "expected the same MaskInfo back, got " .. tostring(got))
+  end)
+
   for _, case in ipairs(C.load("constructors.lua")) do
     C.object_case(it, maskinfo, "constructors.lua", case)
   end
