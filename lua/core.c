@@ -35,6 +35,24 @@ static int fail(lua_State *L, int st) {
     return 2;
 }
 
+/* An error without a position prefix, like the Lua layer's errors. */
+static int raise(lua_State *L, const char *fmt, const char *a, const char *b) {
+    lua_pushfstring(L, fmt, a, b);
+    return lua_error(L);
+}
+
+/* The type name of the value at idx, with a userdata's __name. */
+static const char *type_name(lua_State *L, int idx) {
+    int t = luaL_getmetafield(L, idx, "__name");
+    if (t == LUA_TSTRING) {
+        const char *n = lua_tostring(L, -1);
+        lua_pop(L, 1); /* the string stays alive in the metatable */
+        return n;
+    }
+    if (t != LUA_TNIL) lua_pop(L, 1);
+    return luaL_typename(L, idx);
+}
+
 /* ------------------------------------------------------------ Array */
 
 /* The metatable is set before the payload exists, so a failed allocation
@@ -181,8 +199,12 @@ static int array_tostring(lua_State *L) {
         luaL_addstring(&b, ", values=[");
         for (int64_t i = 0; i < n; i++) {
             if (i) luaL_addstring(&b, ", ");
-            push_elem(L, box->a, i);
-            luaL_addvalue(&b);
+            if (maskinfo_array_dtype(box->a) == MASKINFO_BOOL) {
+                luaL_addstring(&b, maskinfo_array_get(box->a, i) != 0.0 ? "true" : "false");
+            } else {
+                push_elem(L, box->a, i);
+                luaL_addvalue(&b);
+            }
         }
         luaL_addchar(&b, ']');
     }
@@ -199,7 +221,7 @@ static int array_astype(lua_State *L) {
     int dt = luaL_checkoption(L, 2, NULL, dtype_names);
     maskinfo_array *out;
     int st = maskinfo_array_astype(a, (maskinfo_dtype)dt, &out, LIMITS(L));
-    if (st) return fail(L, st);
+    if (st) return raise(L, "astype: %s%s", maskinfo_strerror(st), "");
     push_array(L, out);
     return 1;
 }
@@ -220,17 +242,27 @@ static int array_reshape(lua_State *L) {
     int nd = (int)lua_rawlen(L, 2);
     luaL_argcheck(L, nd <= MASKINFO_MAX_DIMS, 2, "too many dimensions");
     int64_t shape[MASKINFO_MAX_DIMS];
+    int64_t n = 1;
     for (int i = 0; i < nd; i++) {
         lua_rawgeti(L, 2, i + 1);
-        shape[i] = (int64_t)luaL_checkinteger(L, -1);
+        int ok;
+        shape[i] = (int64_t)lua_tointegerx(L, -1, &ok);
         lua_pop(L, 1);
+        if (!ok || shape[i] < 0)
+            return raise(L, "bad argument #1 to 'reshape' (dimensions must be non-negative integers)", "", "");
+        n = shape[i] != 0 && n > INT64_MAX / shape[i] ? -1 : n * shape[i];
+    }
+    if (n != maskinfo_array_size(a)) {
+        lua_pushfstring(L, "bad argument #1 to 'reshape' (shape has %I elements, the array %I)",
+                        (lua_Integer)n, (lua_Integer)maskinfo_array_size(a));
+        return lua_error(L);
     }
     maskinfo_array *out;
     int st = maskinfo_array_copy(a, &out, LIMITS(L));
-    if (st) return fail(L, st);
+    if (st) return raise(L, "reshape: %s%s", maskinfo_strerror(st), "");
     push_array(L, out);
     st = maskinfo_array_reshape(out, nd, shape);
-    if (st) return fail(L, st);
+    if (st) return raise(L, "reshape: %s%s", maskinfo_strerror(st), "");
     return 1;
 }
 
@@ -377,9 +409,10 @@ static int l_from_nested(lua_State *L) {
                 int64_t n = maskinfo_array_size(src);
                 for (int64_t i = 0; i < n; i++) {
                     double v = maskinfo_array_get(src, i);
-                    if (v != floor(v) || isnan(v)) {
+                    if (v != floor(v) || isnan(v) || v < INT32_MIN || v > INT32_MAX) {
                         lua_pushnil(L);
-                        lua_pushfstring(L, "non-integer value in %s array",
+                        lua_pushfstring(L, "%s value in %s array",
+                                        isnan(v) ? "NaN" : (v != floor(v) ? "non-integer" : "int32 overflowing"),
                                         maskinfo_dtype_name(sd));
                         return 2;
                     }
@@ -1067,7 +1100,7 @@ static int l_fields(lua_State *L) {
         const char *fname = luaL_optstring(L, 2, "?");
         /* no position prefix: the same text as the Lua layer's errors */
         lua_pushfstring(L, "bad argument #1 to '%s' (MaskInfo expected, got %s)", fname,
-                        luaL_typename(L, 1));
+                        type_name(L, 1));
         return lua_error(L);
     }
     if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {

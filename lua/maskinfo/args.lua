@@ -24,6 +24,48 @@ function A.fail(fname, msg)
   error(("%s: %s"):format(fname, msg), 0)
 end
 
+--- A value for a message: NaN spelled NaN, strings quoted, types otherwise.
+function A.show(v)
+  if type(v) == "number" then
+    if v ~= v then return "NaN" end
+    return tostring(v)
+  end
+  if type(v) == "string" then return "string" end
+  return A.typename(v)
+end
+
+--- The type name of v, with the userdata's __name when it has one.
+function A.typename(v)
+  local mt = getmetatable(v)
+  if type(mt) == "table" and type(rawget(mt, "__name")) == "string" then return mt.__name end
+  return type(v)
+end
+
+--- An optional flag: nil -> dflt; anything but a boolean is an error (0 is
+-- true in Lua but False in the seed, so numbers are refused).
+function A.opt_bool(fname, n, v, what, dflt)
+  if v == nil then return dflt end
+  if type(v) ~= "boolean" then
+    A.argerr(fname, n, (what and what .. ": " or "") .. "boolean expected, got " .. A.typename(v))
+  end
+  return v
+end
+
+--- A new Array, raising (as fname) when the guard or the values refuse it.
+function A.new_array(fname, dtype, shape, values)
+  local a, err = core.array(dtype, shape, values)
+  if not a then A.fail(fname, err) end
+  return a
+end
+
+--- Refuse n elements of sz bytes before any Lua table of that size is built.
+function A.guard(fname, n, sz, what)
+  local ok, err = core.check_alloc(n * 1.0, sz)
+  if not ok then
+    A.fail(fname, ("%s of %.0f elements: %s"):format(what, n * 1.0, err))
+  end
+end
+
 --- An options table (nil -> {}); unknown keys are errors.
 function A.opt_table(fname, n, t, allowed)
   if t == nil then return {} end
@@ -45,7 +87,7 @@ end
 function A.check_int(fname, n, v, what, min)
   local iv = math.tointeger(v)
   if iv == nil then
-    local got = type(v) == "number" and (v ~= v and "NaN" or tostring(v)) or type(v)
+    local got = A.show(v)
     A.argerr(fname, n, ("%s: integer expected, got %s"):format(what, got))
   end
   if min and iv < min then

@@ -14,8 +14,8 @@ local args = require("maskinfo.args")
 
 local argerr, opt_table, check_int = args.argerr, args.opt_table, args.check_int
 local check_dtype, ids_arg, mask_arg = args.check_dtype, args.ids_arg, args.mask_arg
-local int_arg, per_batch = args.int_arg, args.per_batch
-local fail = args.fail
+local per_batch = args.per_batch
+local fail, opt_bool, new_array, guard = args.fail, args.opt_bool, args.new_array, args.guard
 
 local M = {}
 local methods = {}
@@ -58,13 +58,11 @@ end
 
 ---------------------------------------------------------------- array helpers
 
-local function shape_of(a) return a:shape() end
-
 local function map_array(a, dtype, fn)
   local flat = a:flat()
   local out = {}
   for i = 1, #flat do out[i] = fn(flat[i]) end
-  return core.array(dtype, a:shape(), out)
+  return new_array("maskinfo", dtype, a:shape(), out)
 end
 
 -- Values along the last axis of a (B, ..., L) array: out[b, ..., j] =
@@ -90,7 +88,7 @@ local function slice_last(a, starts, len)
   local ns = {}
   for i = 1, #s - 1 do ns[i] = s[i] end
   ns[#s] = len
-  return core.array(a:dtype(), ns, out)
+  return new_array("maskinfo", a:dtype(), ns, out)
 end
 
 -- Row `batch` (and `head` for 3-D ids) of an ids array, as a 1-D int32 array.
@@ -101,7 +99,7 @@ local function plane_ids(a, batch, head)
   if #s == 3 then start = (batch * s[2] + head) * L else start = batch * L end
   local flat, out = a:flat(), {}
   for j = 1, L do out[j] = flat[start + j] end
-  return core.array("int32", {L}, out)
+  return new_array("maskinfo", "int32", {L}, out)
 end
 
 -- Head 0 of 3-D ids, as the seed does with ids[:, 0, :].
@@ -113,7 +111,7 @@ local function head0(a)
   for b = 0, B - 1 do
     for j = 1, L do out[b * L + j] = flat[(b * H) * L + j] end
   end
-  return core.array("int32", {B, L}, out)
+  return new_array("maskinfo", "int32", {B, L}, out)
 end
 
 local function shape_str(s)
@@ -234,6 +232,43 @@ local function base_fields(opts, fname, argn)
   return f
 end
 
+-- Stored positions must have the shape of the ids (or the mask's B, Q, K).
+local function check_positions(f, fname, argn)
+  local B, Q, K
+  if f.q_ids then local s = f.q_ids:shape() B, Q = s[1], s[#s] end
+  if f.kv_ids then local s = f.kv_ids:shape() K = s[#s] end
+  if f.mask then
+    local mb, _, mq, mk = f.mask:shape()
+    B, Q, K = B or mb, Q or mq, K or mk
+  end
+  local function chk(a, L, what)
+    if not a or not B then return end
+    local s = a:shape()
+    if #s ~= 2 or s[1] ~= B or s[2] ~= L then
+      argerr(fname, argn, ("option '%s': shape (%d, %d) expected, got %s"):format(
+        what, B, L, "(" .. table.concat(s, ", ") .. ")"))
+    end
+  end
+  chk(f.q_pos, Q, "q_positions")
+  chk(f.kv_pos, K, "kv_positions")
+end
+
+-- A stored mask and stored ids must describe the same B, Q and K.
+local function check_consistent(f, fname, argn)
+  if not f.mask then return end
+  local B, _, Q, K = f.mask:shape()
+  local function chk(a, L, what)
+    if not a then return end
+    local s = a:shape()
+    if s[1] ~= B or s[#s] ~= L then
+      argerr(fname, argn, ("attention_mask has shape (%d, %d, %d, %d) but %s has (%s)"):format(
+        B, select(2, f.mask:shape()), Q, K, what, table.concat(s, ", ")))
+    end
+  end
+  chk(f.q_ids, Q, "q_segment_ids")
+  chk(f.kv_ids, K, "kv_segment_ids")
+end
+
 local CTOR_OPTS = {
   q_positions = true, kv_positions = true, batch_axis_name = true,
   qheads_axis_name = true, kvheads_axis_name = true, sequence_axis_name = true,
@@ -341,11 +376,12 @@ function M.segment_ids_to_mask(q, kv, opts)
   kv, opts = split_kv_opts(kv, opts)
   opts = opt_table(fname, 3, opts, { dtype = true, return_separate_masks = true })
   local dtype = check_dtype(fname, 3, opts.dtype, "bool")
+  local separate = opt_bool(fname, 3, opts.return_separate_masks, "return_separate_masks", false)
   local qa = ids_arg(fname, 1, q, "segment ids")
   local ka = kv ~= nil and ids_arg(fname, 2, kv, "kv segment ids") or qa
   args.same_batch(fname, 2, qa, ka)
   local mask = to_array(seg_mask(qa, ka, fname), dtype, fname)
-  if opts.return_separate_masks then
+  if separate then
     return valid_of(qa, dtype), valid_of(ka, dtype), mask
   end
   return mask
@@ -380,7 +416,7 @@ local function start_end(valid)
     out[2 * b + 1] = first or 0
     out[2 * b + 2] = first and last + 1 or 0
   end
-  return core.array("int32", { 2 * B }, out)
+  return new_array("maskinfo", "int32", { 2 * B }, out)
 end
 
 local function bool2d(fname, n, v, what)
@@ -398,6 +434,7 @@ function M.qkv_masks_to_cu_seqlens(q_mask, kv_mask)
   local fname = "qkv_masks_to_cu_seqlens"
   local qa = bool2d(fname, 1, q_mask, "q_mask")
   local ka = kv_mask ~= nil and bool2d(fname, 2, kv_mask, "kv_mask") or qa
+  args.same_batch(fname, 2, qa, ka)
   return start_end(qa), start_end(ka)
 end
 
@@ -419,8 +456,9 @@ local function cu_arg(fname, n, cu, max_len, what)
   return a, flat
 end
 
-local function cu_to_valid(flat, max_len, dtype)
+local function cu_to_valid(flat, max_len, dtype, fname)
   local B = #flat // 2
+  guard(fname, B * max_len, 8, "a padding mask")
   local out = {}
   for b = 0, B - 1 do
     local s, e = flat[2 * b + 1], flat[2 * b + 2]
@@ -428,7 +466,7 @@ local function cu_to_valid(flat, max_len, dtype)
       out[b * max_len + j + 1] = (j >= s and j < e) and 1 or 0
     end
   end
-  return core.array(dtype, { B, max_len }, out)
+  return new_array(fname, dtype, { B, max_len }, out)
 end
 
 --- Mask of the tokens inside each [start, end) pair.
@@ -438,7 +476,7 @@ function M.cu_seqlens_to_mask(cu, max_len, dtype)
   max_len = check_int(fname, 2, max_len, "max_len", 0)
   dtype = check_dtype(fname, 3, dtype, "bool")
   local _, flat = cu_arg(fname, 1, cu, max_len, "cu_seqlens")
-  return cu_to_valid(flat, max_len, dtype)
+  return cu_to_valid(flat, max_len, dtype, fname)
 end
 
 local CU_OPTS = { max_q_len = true, cu_seqlens_kv = true, max_kv_len = true, dtype = true }
@@ -456,7 +494,10 @@ local function cu_masks(fname, cu_q, opts)
   else
     _, kf = cu_arg(fname, 1, cu_q, max_kv, "cu_seqlens_q")
   end
-  return cu_to_valid(qf, max_q, dtype), cu_to_valid(kf, max_kv, dtype), qa, ka, max_q, max_kv
+  if #qf ~= #kf then
+    argerr(fname, 2, ("batch sizes differ: %d query rows and %d key rows"):format(#qf // 2, #kf // 2))
+  end
+  return cu_to_valid(qf, max_q, dtype, fname), cu_to_valid(kf, max_kv, dtype, fname), qa, ka, max_q, max_kv
 end
 
 --- Padding masks from (start, end) pairs.
@@ -540,7 +581,7 @@ function M.from_segments(q, kv, opts)
   kv, opts = split_kv_opts(kv, opts)
   opts = opt_table(fname, 3, opts, with(CTOR_OPTS, { is_attn_mask = true }))
   local f = base_fields(opts, fname, 3)
-  if opts.is_attn_mask then
+  if opt_bool(fname, 3, opts.is_attn_mask, "is_attn_mask", false) then
     local qa = bool2d(fname, 1, q, "padding mask")
     local ka = kv ~= nil and bool2d(fname, 2, kv, "kv padding mask") or qa
     local m, qi, ki = outer_mask(qa, ka, fname)
@@ -550,6 +591,7 @@ function M.from_segments(q, kv, opts)
     f.kv_ids = kv ~= nil and ids_arg(fname, 2, kv, "kv segment ids") or f.q_ids
     args.same_batch(fname, 2, f.q_ids, f.kv_ids)
   end
+  check_positions(f, fname, 3)
   return new(f)
 end
 
@@ -561,12 +603,13 @@ function M.from_attention_mask(mask, opts)
   opts = opt_table(fname, 2, opts, with(CTOR_OPTS, { mask_is_valid = true }))
   local f = base_fields(opts, fname, 2)
   local a = mask_arg(fname, 1, mask, "attention_mask")
-  if opts.mask_is_valid == false then
+  if not opt_bool(fname, 2, opts.mask_is_valid, "mask_is_valid", true) then
     a = map_array(a, "bool", function(x) return x and 0 or 1 end)
   end
   local s = a:shape()
   if #s == 2 then
     f.mask, f.q_ids, f.kv_ids = outer_mask(a, a, fname)
+    check_positions(f, fname, 2)
     return new(f)
   end
   local m4 = four_d(a, fname)
@@ -576,6 +619,7 @@ function M.from_attention_mask(mask, opts)
   f.mask = m
   f.q_ids = map_array(qv, "int32", function(x) return x and 0 or -1 end)
   f.kv_ids = map_array(kv, "int32", function(x) return x and 0 or -1 end)
+  check_positions(f, fname, 2)
   return new(f)
 end
 
@@ -585,13 +629,14 @@ function M.from_cu_seqlens(cu_q, opts)
   trace("type", "from_cu_seqlens")
   local fname = "from_cu_seqlens"
   if opts == nil then argerr(fname, 2, "options table with max_q_len expected") end
-  opts = opt_table(fname, 2, opts, with(CTOR_OPTS, CU_OPTS))
+  opts = opt_table(fname, 2, opts, with(CTOR_OPTS, { max_q_len = true, cu_seqlens_kv = true, max_kv_len = true }))
   local cu_opts = { max_q_len = opts.max_q_len, cu_seqlens_kv = opts.cu_seqlens_kv, max_kv_len = opts.max_kv_len }
   local qv, kv, qa, ka = cu_masks(fname, cu_q, cu_opts)
   local f = base_fields(opts, fname, 2)
   f.q_ids = map_array(qv, "int32", function(x) return x and 0 or -1 end)
   f.kv_ids = map_array(kv, "int32", function(x) return x and 0 or -1 end)
   f.cu_q, f.cu_kv = qa, ka
+  check_positions(f, fname, 2)
   return new(f)
 end
 
@@ -605,7 +650,8 @@ function M.from_random(batch_size, q_len, kv_len, sparsity, seed, opts)
   kv_len = kv_len == nil and q_len or check_int(fname, 3, kv_len, "kv_len", 0)
   if sparsity == nil then sparsity = 0.5 end
   if type(sparsity) ~= "number" or sparsity ~= sparsity or sparsity < 0 or sparsity > 1 then
-    argerr(fname, 4, "sparsity in [0, 1] expected, got " .. tostring(sparsity))
+    argerr(fname, 4, (type(sparsity) == "number" and "sparsity in [0, 1] expected, got " or
+      "sparsity: number in [0, 1] expected, got ") .. args.show(sparsity))
   end
   seed = seed == nil and 0 or check_int(fname, 5, seed, "seed")
   opts = opt_table(fname, 6, opts, CTOR_OPTS)
@@ -618,6 +664,7 @@ function M.from_random(batch_size, q_len, kv_len, sparsity, seed, opts)
   local m, err = core.random(batch_size, 1, q_len, kv_len, 1.0 - sparsity, seed)
   if not m then fail(fname, err) end
   f.mask = m
+  check_positions(f, fname, 6)
   return new(f)
 end
 
@@ -649,9 +696,10 @@ function M.dynamic_init(t)
     else
       argerr(fname, 1, "one of mask_info, attention_mask, input_ids, inputs_embeds, or batch_size and seq_len expected")
     end
+    guard(fname, B * L, 8, "an all-ones padding mask")
     local ones = {}
     for i = 1, B * L do ones[i] = 1 end
-    return M.from_segments(core.array("bool", { B, L }, ones), { is_attn_mask = true })
+    return M.from_segments(new_array(fname, "bool", { B, L }, ones), { is_attn_mask = true })
   end
   local a = core.is_array(am) and am or mask_arg(fname, 1, am, "attention_mask", "float")
   if a:dtype() ~= "bool" then
@@ -686,13 +734,14 @@ end
 function methods.q_segment_ids(self)
   local f = fields(self, "q_segment_ids")
   trace_property("q_segment_ids")
-  return (seg_ids(f, false, "q_segment_ids"))
+  return f.q_ids or (seg_ids(f, false, "q_segment_ids"))
 end
 
 --- Key segment ids: stored, or derived from the mask.
 function methods.kv_segment_ids(self)
   local f = fields(self, "kv_segment_ids")
   trace_property("kv_segment_ids")
+  if f.kv_ids then return f.kv_ids end
   local _, kv = seg_ids(f, false, "kv_segment_ids")
   return kv
 end
@@ -702,7 +751,8 @@ end
 function methods.get_or_compute_segment_ids(self, per_head)
   local f = fields(self, "get_or_compute_segment_ids")
   trace("MaskInfo", "get_or_compute_segment_ids")
-  return seg_ids(f, per_head and true or false, "get_or_compute_segment_ids")
+  per_head = opt_bool("get_or_compute_segment_ids", 1, per_head, nil, false)
+  return seg_ids(f, per_head, "get_or_compute_segment_ids")
 end
 
 --- A MaskInfo whose attention mask is stored (in dtype).
@@ -719,7 +769,8 @@ function methods.materialize_segment_ids(self, per_head)
   local f = fields(self, "materialize_segment_ids")
   trace("MaskInfo", "materialize_segment_ids")
   if f.q_ids and f.kv_ids then return new(copy_fields(f)) end
-  local q, kv = seg_ids(f, per_head and true or false, "materialize_segment_ids")
+  per_head = opt_bool("materialize_segment_ids", 1, per_head, nil, false)
+  local q, kv = seg_ids(f, per_head, "materialize_segment_ids")
   return derive(f, { q_ids = q, kv_ids = kv })
 end
 
@@ -767,7 +818,7 @@ local function fa_cu_seqlens(ids, max_segments, fname)
     acc = acc + counts[i]
     out[i + 2] = acc
   end
-  return core.array("int32", { max_segments + 1 }, out)
+  return new_array(fname, "int32", { max_segments + 1 }, out)
 end
 
 local function qkv_cu(f, max_segments, fname)
@@ -827,7 +878,7 @@ local function lens(ids)
       local v = flat[i]
       if v >= 0 then c[v + 1] = c[v + 1] + 1 end
     end
-    return core.array("int32", { mx + 1 }, c)
+    return new_array("q_lens", "int32", { mx + 1 }, c)
   end
   local s = a:shape()
   local B, L = s[1], s[2]
@@ -837,7 +888,7 @@ local function lens(ids)
     for j = 1, L do if flat[b * L + j] >= 0 then n = n + 1 end end
     c[b + 1] = n
   end
-  return core.array("int32", { B }, c)
+  return new_array("q_lens", "int32", { B }, c)
 end
 
 --- Per-segment query lengths (packed), or per-batch valid counts; nil when
@@ -858,14 +909,14 @@ end
 --- 1 for valid query tokens, 0 for padding (int32, the shape of the ids).
 function methods.q_attention_mask(self)
   local f = fields(self, "q_attention_mask")
-  local q = seg_ids(f, false, "q_attention_mask")
+  local q = f.q_ids or seg_ids(f, false, "q_attention_mask")
   return map_array(q, "int32", function(x) return x == -1 and 0 or 1 end)
 end
 
 --- Positions restarting at each query segment; padding gets -1.
 function methods.q_position_ids(self)
   local f = fields(self, "q_position_ids")
-  local q = seg_ids(f, false, "q_position_ids")
+  local q = f.q_ids or seg_ids(f, false, "q_position_ids")
   return core.positions(q, -1)
 end
 
@@ -988,7 +1039,7 @@ function methods.get_shardings(self, opts)
   trace("MaskInfo", fname)
   opts = opt_table(fname, 1, opts, { mesh = true, sequence_parallel = true })
   local mesh = sharding.check_mesh(fname, opts.mesh)
-  local sp = opts.sequence_parallel and true or false
+  local sp = opt_bool(fname, 1, opts.sequence_parallel, "sequence_parallel", false)
   local stored = {
     mask = f.mask and { f.mask:shape() } or nil,
     q_ids = f.q_ids and f.q_ids:shape(), kv_ids = f.kv_ids and f.kv_ids:shape(),
@@ -1041,7 +1092,18 @@ function methods.replace(self, t)
       if ch[key] == false then ch[key] = args.NONE end
     end
   end
-  return derive(f, ch)
+  local out = derive(f, ch)
+  local g = fields(out, fname)
+  if ch.mask or ch.q_ids or ch.kv_ids then
+    check_consistent(g, fname, 1)
+    if g.q_ids and g.kv_ids then args.same_batch(fname, 1, g.q_ids, g.kv_ids) end
+  end
+  if (ch.q_pos and ch.q_pos ~= args.NONE) or (ch.kv_pos and ch.kv_pos ~= args.NONE) then
+    check_positions({ q_ids = g.q_ids, kv_ids = g.kv_ids, mask = g.mask,
+      q_pos = ch.q_pos ~= args.NONE and ch.q_pos or nil, kv_pos = ch.kv_pos ~= args.NONE and ch.kv_pos or nil },
+      fname, 1)
+  end
+  return out
 end
 
 local function py_bool(b) return b and "True" or "False" end
@@ -1076,7 +1138,48 @@ require("maskinfo.render")(M._internal)
 
 core.set_maskinfo_methods(methods, meta)
 
-M.Array = { new = core.array }
+--- A new Array.
+-- @tparam string dtype bool, int32, float32, float16 or bfloat16
+-- @tparam table shape dimensions (non-negative integers)
+-- @tparam[opt] table values flat values in row-major order (zeros if nil)
+local function array_new(dtype, shape, values)
+  local fname = "Array.new"
+  dtype = check_dtype(fname, 1, dtype)
+  if type(shape) ~= "table" then argerr(fname, 2, "shape: table expected, got " .. args.typename(shape)) end
+  local n = 1
+  for i, d in ipairs(shape) do
+    local di = math.tointeger(d)
+    if di == nil or di < 0 then
+      argerr(fname, 2, ("shape[%d]: non-negative integer expected, got %s"):format(i, args.show(d)))
+    end
+    n = n * di
+  end
+  if #shape > 8 then argerr(fname, 2, "at most 8 dimensions") end
+  guard(fname, n, DTYPE_SIZE[dtype], "an array")
+  if values ~= nil then
+    if type(values) ~= "table" then argerr(fname, 3, "values: table expected, got " .. args.typename(values)) end
+    if #values ~= n then argerr(fname, 3, ("%d values expected, got %d"):format(n, #values)) end
+    for i = 1, n do
+      local v = values[i]
+      local ok
+      if dtype == "bool" then
+        ok = type(v) == "boolean" or (type(v) == "number" and v == v)
+      elseif dtype == "int32" then
+        local iv = math.tointeger(v)
+        ok = iv ~= nil and iv >= -2147483648 and iv <= 2147483647
+      else
+        ok = type(v) == "number"
+      end
+      if not ok then
+        argerr(fname, 3, ("values[%d]: %s expected, got %s"):format(i,
+          dtype == "bool" and "boolean or number" or (dtype == "int32" and "int32 integer" or "number"), args.show(v)))
+      end
+    end
+  end
+  return new_array(fname, dtype, shape, values)
+end
+
+M.Array = { new = array_new }
 M.util = require("maskinfo.util")
 M.core = core
 return M

@@ -185,7 +185,7 @@ return function(I)
     if qs[1] ~= ks[1] then
       argerr(fname, 2, ("batch sizes differ: %d query rows and %d key rows of token types"):format(qs[1], ks[1]))
     end
-    if qs[1] ~= B and qs[1] ~= 1 and B ~= 1 then
+    if qs[1] ~= B then
       argerr(fname, 1, ("token types have %d batch rows, the mask has %d"):format(qs[1], B))
     end
     if qs[2] ~= Q then argerr(fname, 1, ("token types have length %d, the mask has %d queries"):format(qs[2], Q)) end
@@ -200,8 +200,7 @@ return function(I)
     else
       new_mask = eq
     end
-    local update = opts.update_segment_ids
-    if update == nil then update = combine ~= "union" end
+    local update = args.opt_bool(fname, 2, opts.update_segment_ids, "update_segment_ids", combine ~= "union")
     local ch = { mask = new_mask, mask_dtype = "bool", token_type_ids = true }
     if update then
       local function zero_pad(x) return x == 0 and -1 or x end

@@ -69,10 +69,8 @@ return function(I)
     local batch = index_opt(fname, 1, opts.batch, "batch", B, 0)
     local head = index_opt(fname, 1, opts.head, "head", H, 0)
     local charset = args.check_option(fname, 1, opts.charset, "charset", { "unicode", "ascii" }, "unicode")
-    local show = opts.show_segments
-    if show == nil then show = true end
-    local fit = opts.fit_in_screen
-    if fit == nil then fit = true end
+    local show = args.opt_bool(fname, 1, opts.show_segments, "show_segments", true)
+    local fit = args.opt_bool(fname, 1, opts.fit_in_screen, "fit_in_screen", true)
     local t = {
       block_q = bq, block_kv = bk, batch = batch, head = head, fit_in_screen = fit and true or false,
       max_rows = positive(fname, 1, opts.max_rows, "max_rows", 32),
@@ -96,7 +94,7 @@ return function(I)
     local t = {
       batch = index_opt(fname, n, opts.batch, "batch", B, 0),
       head = index_opt(fname, n, opts.head, "head", H, 0),
-      plain = opts.plain and true or false,
+      plain = args.opt_bool(fname, n, opts.plain, "plain", false),
       grid = opts.grid,
     }
     if opts.scale ~= nil and (opts.width ~= nil or opts.height ~= nil) then
@@ -124,9 +122,9 @@ return function(I)
       t.title = opts.title
     end
     t.colormap = args.check_option(fname, n, opts.colormap, "colormap", { "grey", "viridis", "magma" }, "grey")
-    local show = opts.show_segments
-    if show == nil then show = true end
-    t.show_segments = show and true or false
+    local show = args.opt_bool(fname, n, opts.show_segments, "show_segments", true)
+    t.show_segments = show
+    if opts.grid ~= nil then t.grid = args.opt_bool(fname, n, opts.grid, "grid", nil) end
     local qi, ki
     if show and not t.plain and f.q_ids and f.kv_ids then
       qi, ki = plane_ids(f.q_ids, t.batch, t.head), plane_ids(f.kv_ids, t.batch, t.head)

@@ -21,7 +21,8 @@ function S.check_mesh(fname, mesh)
     end
     local iv = math.tointeger(v)
     if not iv or iv <= 0 then
-      args.argerr(fname, 1, ("option 'mesh': size of axis '%s' must be a positive integer, got %s"):format(k, tostring(v)))
+      args.argerr(fname, 1, ("option 'mesh': size of axis '%s' must be a positive integer, got %s"):format(k,
+        type(v) == "boolean" and tostring(v) or args.show(v)))
     end
     out[k] = iv
   end
