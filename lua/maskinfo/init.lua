@@ -319,9 +319,7 @@ function M.mask_to_segment_ids(mask, per_head)
   local fname = "mask_to_segment_ids"
   local a = mask_arg(fname, 1, mask, "mask")
   local m4, nd = four_d(a, fname)
-  if per_head ~= nil and type(per_head) ~= "boolean" then
-    argerr(fname, 2, "boolean expected, got " .. type(per_head))
-  end
+  per_head = opt_bool(fname, 2, per_head, nil, false)
   local q, kv = dense_mask(m4, fname):segment_ids(per_head and nd == 4)
   if not q then fail(fname, kv) end
   if nd == 2 then
@@ -458,7 +456,7 @@ end
 
 local function cu_to_valid(flat, max_len, dtype, fname)
   local B = #flat // 2
-  guard(fname, B * max_len, 8, "a padding mask")
+  guard(fname, B * 1.0 * max_len, 8, "a padding mask")
   local out = {}
   for b = 0, B - 1 do
     local s, e = flat[2 * b + 1], flat[2 * b + 2]
@@ -696,7 +694,7 @@ function M.dynamic_init(t)
     else
       argerr(fname, 1, "one of mask_info, attention_mask, input_ids, inputs_embeds, or batch_size and seq_len expected")
     end
-    guard(fname, B * L, 8, "an all-ones padding mask")
+    guard(fname, B * 1.0 * L, 8, "an all-ones padding mask")
     local ones = {}
     for i = 1, B * L do ones[i] = 1 end
     return M.from_segments(new_array(fname, "bool", { B, L }, ones), { is_attn_mask = true })
@@ -1152,10 +1150,11 @@ local function array_new(dtype, shape, values)
     if di == nil or di < 0 then
       argerr(fname, 2, ("shape[%d]: non-negative integer expected, got %s"):format(i, args.show(d)))
     end
-    n = n * di
+    n = n * 1.0 * di
   end
   if #shape > 8 then argerr(fname, 2, "at most 8 dimensions") end
   guard(fname, n, DTYPE_SIZE[dtype], "an array")
+  n = math.tointeger(n)
   if values ~= nil then
     if type(values) ~= "table" then argerr(fname, 3, "values: table expected, got " .. args.typename(values)) end
     if #values ~= n then argerr(fname, 3, ("%d values expected, got %d"):format(n, #values)) end

@@ -348,7 +348,7 @@ return function(I)
     if t.q_len == nil then argerr(fname, 1, "option 'q_len' is required") end
     local Q = check_int(fname, 1, t.q_len, "q_len", 0)
     local K = t.kv_len == nil and Q or check_int(fname, 1, t.kv_len, "kv_len", 0)
-    local okc, err = core.check_alloc(B * H * Q, 24)
+    local okc, err = core.check_alloc(B * 1.0 * H * Q, 24)
     if not okc then fail(fname, err) end
     return B, H, Q, K, t.fn
   end
@@ -365,7 +365,7 @@ return function(I)
   function M.from_function(t)
     local fname = "from_function"
     local B, H, Q, K, fn = shape_opts(fname, t)
-    local okc, err = core.check_alloc(B * H * Q * K, 1)
+    local okc, err = core.check_alloc(B * 1.0 * H * Q * K, 1)
     if not okc then fail(fname, err) end
     local offs, iv, n = { 0 }, {}, 0
     for b = 0, B - 1 do
