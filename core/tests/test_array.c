@@ -5,16 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int passed, failed;
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (cond)                                                            \
-            passed++;                                                        \
-        else {                                                               \
-            failed++;                                                        \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
-        }                                                                    \
-    } while (0)
+#include "check.h"
 
 static void test_new(void)
 {
@@ -288,6 +279,5 @@ int main(void)
     test_get_set();
     test_astype();
     test_equal_copy_reshape();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return check_summary();
 }

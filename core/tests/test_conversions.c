@@ -8,30 +8,14 @@
 #include <omp.h>
 #endif
 
-static int passed, failed;
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (cond)                                                            \
-            passed++;                                                        \
-        else {                                                               \
-            failed++;                                                        \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
-        }                                                                    \
-    } while (0)
+#include "check.h"
+#define TEST_RNG_SEED 0x1234567887654321ull
+#include "rng.h"
 
 static int same32(const int32_t *a, const int32_t *b, int64_t n)
 {
     return memcmp(a, b, (size_t)n * sizeof *a) == 0;
 }
-
-/* small deterministic generator for the property tests */
-static uint64_t rng_state = 0x1234567887654321ull;
-static uint32_t rnd(void)
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(rng_state >> 33);
-}
-static int64_t rndi(int64_t n) { return (int64_t)(rnd() % (uint32_t)n); }
 
 static maskinfo_mask *from_cells(int64_t B, int64_t H, int64_t Q, int64_t K,
                                  const uint8_t *cells)
@@ -522,6 +506,5 @@ int main(void)
     test_long_sequence();
     test_validity();
     test_positions();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return check_summary();
 }

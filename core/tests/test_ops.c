@@ -10,27 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (cond)                                                            \
-            passed++;                                                        \
-        else {                                                               \
-            failed++;                                                        \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
-        }                                                                    \
-    } while (0)
-
-/* small deterministic generator (LCG) for the property tests */
-static uint64_t rng_state = 0x0123456789abcdefull;
-static uint32_t rnd(void)
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(rng_state >> 33);
-}
-static int64_t rndi(int64_t n) { return n <= 0 ? 0 : (int64_t)(rnd() % (uint32_t)n); }
-/* uniform in [lo, hi] */
-static int64_t rndr(int64_t lo, int64_t hi) { return lo + rndi(hi - lo + 1); }
+#include "check.h"
+#define TEST_RNG_SEED 0x0123456789abcdefull
+#include "rng.h"
 
 /* A reference mask: cells of shape (B, H, Q, K), one byte each. */
 typedef struct {
@@ -1028,10 +1010,9 @@ static void test_million(void)
     CHECK(!maskinfo_mask_is_dense(m));
     CHECK(maskinfo_mask_bytes(m) < ((uint64_t)64 << 20));
     uint64_t t = 0;
-    CHECK(maskinfo_mask_count(m, &t, NULL) == MASKINFO_OK && t == want);
-    if (t != want)
-        printf("  1M tokens: count %llu, closed form %llu\n", (unsigned long long)t,
-               (unsigned long long)want);
+    CHECKF(maskinfo_mask_count(m, &t, NULL) == MASKINFO_OK && t == want,
+           "1M tokens: count %llu, closed form %llu", (unsigned long long)t,
+           (unsigned long long)want);
     uint64_t e = 0;
     CHECK(maskinfo_mask_empty_rows(m, &e, NULL) == MASKINFO_OK && e == (uint64_t)pad);
     /* rows: [max(start, q - w), q + 1), sampled */
@@ -1085,6 +1066,5 @@ int main(void)
     test_slice();
     test_nesting();
     test_million();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }

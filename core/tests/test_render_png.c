@@ -18,16 +18,7 @@
 #include <omp.h>
 #endif
 
-static int passed, failed;
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (cond)                                                          \
-            passed++;                                                      \
-        else {                                                             \
-            failed++;                                                      \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);         \
-        }                                                                  \
-    } while (0)
+#include "check.h"
 
 /* Colours documented in render_png.c. */
 static const uint8_t WHITE[3] = {255, 255, 255};
@@ -636,8 +627,8 @@ int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/mi_png_XXXXXX");
     if (!mkdtemp(dir)) {
-        printf("FAIL cannot create a temporary directory\n0 passed, 1 failed\n");
-        return 1;
+        check_fail_msg("cannot create a temporary directory");
+        return check_summary();
     }
     test_plain_scale1();
     test_scale3();
@@ -649,6 +640,5 @@ int main(void)
     test_threads();
     test_million();
     rm_tree(dir);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }

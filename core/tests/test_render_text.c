@@ -11,17 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (cond) {                                                          \
-            passed++;                                                        \
-        } else {                                                             \
-            failed++;                                                        \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
-        }                                                                    \
-    } while (0)
+#include "check.h"
 
 /* ------------------------------------------------ expected (seed output) */
 static const char EXP_CAUSAL8_U[] =
@@ -401,9 +391,7 @@ static void test_errors(void)
         b.max_cols = bad[i].cols;
         out = (char *)1;
         int st = maskinfo_render_text(m, &b, ids, ids, NULL, &out, &len);
-        if (st != MASKINFO_EINVAL)
-            printf("bad case %zu: status %d\n", i, st);
-        CHECK(st == MASKINFO_EINVAL && out == NULL);
+        CHECKF(st == MASKINFO_EINVAL && out == NULL, "bad case %zu: status %d", i, st);
     }
     /* segments shown but no ids */
     CHECK(maskinfo_render_text(m, &o, NULL, ids, NULL, &out, &len) == MASKINFO_EINVAL);
@@ -428,6 +416,5 @@ int main(void)
     test_thresholds();
     test_float32_ratio();
     test_errors();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return check_summary();
 }

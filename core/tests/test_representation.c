@@ -11,25 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (cond)                                                            \
-            passed++;                                                        \
-        else {                                                               \
-            failed++;                                                        \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
-        }                                                                    \
-    } while (0)
-
-/* small deterministic generator (LCG) for the property tests */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint32_t rnd(void)
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(rng_state >> 33);
-}
-static int64_t rndi(int64_t n) { return n <= 0 ? 0 : (int64_t)(rnd() % (uint32_t)n); }
+#include "check.h"
+#define TEST_RNG_SEED 0x9e3779b97f4a7c15ull
+#include "rng.h"
 
 static uint8_t *random_cells(int64_t n, int percent)
 {
@@ -705,12 +689,11 @@ static void test_diff(void)
         int64_t first[4], wfirst[4];
         naive_diff(ca, cb, B, H, Hb, Q, K, &wnd, wfirst);
         CHECK(maskinfo_mask_diff(ma, mb, &nd, first) == MASKINFO_OK && nd == wnd);
-        CHECK(memcmp(first, wfirst, sizeof first) == 0);
-        if (memcmp(first, wfirst, sizeof first) != 0)
-            printf("  diff trial %d: first (%lld,%lld,%lld,%lld) want (%lld,%lld,%lld,%lld)\n",
-                   trial, (long long)first[0], (long long)first[1], (long long)first[2],
-                   (long long)first[3], (long long)wfirst[0], (long long)wfirst[1],
-                   (long long)wfirst[2], (long long)wfirst[3]);
+        CHECKF(memcmp(first, wfirst, sizeof first) == 0,
+               "diff trial %d: first (%lld,%lld,%lld,%lld) want (%lld,%lld,%lld,%lld)",
+               trial, (long long)first[0], (long long)first[1], (long long)first[2],
+               (long long)first[3], (long long)wfirst[0], (long long)wfirst[1],
+               (long long)wfirst[2], (long long)wfirst[3]);
         /* symmetric, and a mask equals itself */
         CHECK(maskinfo_mask_diff(mb, ma, &nd, first) == MASKINFO_OK && nd == wnd &&
               memcmp(first, wfirst, sizeof first) == 0);
@@ -794,8 +777,7 @@ static void test_to_array(void)
                 if (((const uint16_t *)d)[i] != (on ? one16[dt] : 0)) ok = 0;
             }
         }
-        CHECK(ok);
-        if (!ok) printf("  to_array %s differs\n", maskinfo_dtype_name((maskinfo_dtype)dt));
+        CHECKF(ok, "to_array %s differs", maskinfo_dtype_name((maskinfo_dtype)dt));
         maskinfo_array_free(a);
     }
     /* structured masks fill the same way */
@@ -1164,6 +1146,5 @@ int main(void)
     test_grid_counts();
     test_guard();
     test_threads();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }
