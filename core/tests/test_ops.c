@@ -13,6 +13,7 @@
 #include "check.h"
 #define TEST_RNG_SEED 0x0123456789abcdefull
 #include "rng.h"
+#include "mask_ref.h"
 
 /* A reference mask: cells of shape (B, H, Q, K), one byte each. */
 typedef struct {
@@ -36,116 +37,11 @@ static uint8_t *cell(const ref *r, int64_t b, int64_t h, int64_t q, int64_t k)
     return r->c + ((b * r->H + h) * r->Q + q) * r->K + k;
 }
 
-/* Compare a mask with a reference through maskinfo_mask_row (sorted,
- * disjoint, non-empty intervals in [0, K) covering exactly the allowed
- * cells), maskinfo_mask_get on small masks, and the count.  Prints the first
+/* Compare a mask with a reference (see mask_ref.h); prints the first
  * disagreement under `label`. */
 static int same(const maskinfo_mask *m, const ref *r, const char *label)
 {
-    int64_t sh[4];
-    maskinfo_mask_shape(m, sh);
-    if (sh[0] != r->B || sh[1] != r->H || sh[2] != r->Q || sh[3] != r->K) {
-        printf("  %s: shape (%lld,%lld,%lld,%lld), want (%lld,%lld,%lld,%lld)\n",
-               label, (long long)sh[0], (long long)sh[1], (long long)sh[2],
-               (long long)sh[3], (long long)r->B, (long long)r->H,
-               (long long)r->Q, (long long)r->K);
-        return 0;
-    }
-    maskinfo_scratch *s = maskinfo_scratch_new();
-    int ok = 1;
-    uint64_t want = 0;
-    int64_t K = r->K;
-    for (int64_t b = 0; b < r->B && ok; b++)
-        for (int64_t h = 0; h < r->H && ok; h++)
-            for (int64_t q = 0; q < r->Q && ok; q++) {
-                const uint8_t *row = cell(r, b, h, q, 0);
-                const int64_t *iv;
-                int64_t n, prev = 0;
-                if (maskinfo_mask_row(m, b, h, q, s, &iv, &n) != MASKINFO_OK) {
-                    printf("  %s: row (%lld,%lld,%lld) failed\n", label,
-                           (long long)b, (long long)h, (long long)q);
-                    ok = 0;
-                    break;
-                }
-                for (int64_t i = 0; i <= n && ok; i++) {
-                    int64_t lo = i < n ? iv[2 * i] : K, hi = i < n ? iv[2 * i + 1] : K;
-                    if (lo < prev || (i < n && (lo >= hi || hi > K))) {
-                        printf("  %s: row (%lld,%lld,%lld) interval %lld = [%lld,%lld) bad\n",
-                               label, (long long)b, (long long)h, (long long)q,
-                               (long long)i, (long long)lo, (long long)hi);
-                        ok = 0;
-                        break;
-                    }
-                    for (int64_t k = prev; k < hi && ok; k++)
-                        if ((row[k] != 0) != (k >= lo)) {
-                            printf("  %s: cell (%lld,%lld,%lld,%lld) is %d\n",
-                                   label, (long long)b, (long long)h,
-                                   (long long)q, (long long)k, k >= lo);
-                            ok = 0;
-                        }
-                    prev = hi;
-                }
-                for (int64_t k = 0; k < K; k++) want += row[k] != 0;
-            }
-    maskinfo_scratch_free(s);
-    if (ok && r->B * r->H * r->Q * K <= 3000) {
-        for (int64_t b = 0; b < r->B && ok; b++)
-            for (int64_t h = 0; h < r->H && ok; h++)
-                for (int64_t q = 0; q < r->Q && ok; q++)
-                    for (int64_t k = 0; k < K && ok; k++) {
-                        int v = -1;
-                        if (maskinfo_mask_get(m, b, h, q, k, &v) != MASKINFO_OK ||
-                            v != (*cell(r, b, h, q, k) != 0)) {
-                            printf("  %s: get (%lld,%lld,%lld,%lld) = %d\n", label,
-                                   (long long)b, (long long)h, (long long)q,
-                                   (long long)k, v);
-                            ok = 0;
-                        }
-                    }
-    }
-    if (ok) {
-        uint64_t t = 0;
-        if (maskinfo_mask_count(m, &t, NULL) != MASKINFO_OK || t != want) {
-            printf("  %s: count %llu, want %llu\n", label, (unsigned long long)t,
-                   (unsigned long long)want);
-            ok = 0;
-        }
-    }
-    /* the whole-mask paths: empty-row flags, and bool / float32 dense output */
-    int64_t rows = r->B * r->H * r->Q;
-    if (ok && rows * K <= (1 << 20)) {
-        uint8_t *flags = malloc((size_t)(rows > 0 ? rows : 1));
-        uint64_t e = 0, we = 0;
-        int st = maskinfo_mask_empty_rows(m, &e, flags);
-        for (int64_t i = 0; i < rows && !st; i++) {
-            int empty = 1;
-            for (int64_t k = 0; k < K; k++) if (r->c[i * K + k]) empty = 0;
-            we += (uint64_t)empty;
-            if (flags[i] != empty) st = -1;
-        }
-        if (st || e != we) {
-            printf("  %s: empty_rows differ\n", label);
-            ok = 0;
-        }
-        free(flags);
-        for (int dt = 0; dt < 2 && ok; dt++) {
-            maskinfo_array *a = NULL;
-            maskinfo_dtype t = dt ? MASKINFO_FLOAT32 : MASKINFO_BOOL;
-            if (maskinfo_mask_to_array(m, t, &a, NULL) != MASKINFO_OK) {
-                printf("  %s: to_array failed\n", label);
-                ok = 0;
-                break;
-            }
-            for (int64_t i = 0; i < rows * K && ok; i++)
-                if (maskinfo_array_get(a, i) != (r->c[i] ? 1.0 : 0.0)) {
-                    printf("  %s: to_array(%s) cell %lld\n", label,
-                           maskinfo_dtype_name(t), (long long)i);
-                    ok = 0;
-                }
-            maskinfo_array_free(a);
-        }
-    }
-    return ok;
+    return mask_matches_cells(m, r->c, r->B, r->H, r->Q, r->K, label);
 }
 
 /* ---------------------------------------------------------------- references */

@@ -14,6 +14,7 @@
 #include "check.h"
 #define TEST_RNG_SEED 0x9e3779b97f4a7c15ull
 #include "rng.h"
+#include "mask_ref.h"
 
 static uint8_t *random_cells(int64_t n, int percent)
 {
@@ -21,110 +22,6 @@ static uint8_t *random_cells(int64_t n, int percent)
     for (int64_t i = 0; i < n; i++)
         c[i] = rndi(100) < percent ? (uint8_t)(1 + rndi(255)) : 0;
     return c;
-}
-
-/*
- * Compare a mask with a reference cell array (nonzero = allowed), through
- * every public reading path: the shape, maskinfo_mask_row (sorted, disjoint,
- * non-empty intervals inside [0, K) that cover exactly the allowed cells),
- * maskinfo_mask_get on every cell of small masks, the total and per-head
- * counts and a bool to_array.  Prints the first disagreement.
- */
-static int same_as_ref(const maskinfo_mask *m, const uint8_t *ref, int64_t B,
-                       int64_t H, int64_t Q, int64_t K, const char *label)
-{
-    int64_t sh[4];
-    maskinfo_mask_shape(m, sh);
-    if (sh[0] != B || sh[1] != H || sh[2] != Q || sh[3] != K) {
-        printf("  %s: shape (%lld,%lld,%lld,%lld)\n", label, (long long)sh[0],
-               (long long)sh[1], (long long)sh[2], (long long)sh[3]);
-        return 0;
-    }
-    maskinfo_scratch *s = maskinfo_scratch_new();
-    int ok = 1;
-    uint64_t total_ref = 0;
-    uint64_t *ph_ref = calloc((size_t)(B * H > 0 ? B * H : 1), sizeof *ph_ref);
-    for (int64_t b = 0; b < B && ok; b++)
-        for (int64_t h = 0; h < H && ok; h++)
-            for (int64_t q = 0; q < Q && ok; q++) {
-                const uint8_t *row = ref + ((b * H + h) * Q + q) * K;
-                const int64_t *iv;
-                int64_t n, prev = 0;
-                if (maskinfo_mask_row(m, b, h, q, s, &iv, &n) != MASKINFO_OK) {
-                    printf("  %s: row (%lld,%lld,%lld) failed\n", label,
-                           (long long)b, (long long)h, (long long)q);
-                    ok = 0;
-                    break;
-                }
-                for (int64_t i = 0; i <= n && ok; i++) {
-                    int64_t lo = i < n ? iv[2 * i] : K, hi = i < n ? iv[2 * i + 1] : K;
-                    if (lo < prev || (i < n && (lo >= hi || hi > K))) {
-                        printf("  %s: row (%lld,%lld,%lld) interval %lld bad\n",
-                               label, (long long)b, (long long)h, (long long)q,
-                               (long long)i);
-                        ok = 0;
-                        break;
-                    }
-                    for (int64_t k = prev; k < hi && ok; k++) {
-                        int want = k >= lo;
-                        if ((row[k] != 0) != want) {
-                            printf("  %s: cell (%lld,%lld,%lld,%lld) is %d\n",
-                                   label, (long long)b, (long long)h,
-                                   (long long)q, (long long)k, want);
-                            ok = 0;
-                        }
-                    }
-                    prev = hi;
-                }
-                for (int64_t k = 0; k < K; k++)
-                    if (row[k]) {
-                        total_ref++;
-                        ph_ref[b * H + h]++;
-                    }
-            }
-    maskinfo_scratch_free(s);
-    int64_t cells = B * H * Q * K;
-    if (ok && cells <= 6000) {
-        for (int64_t i = 0; i < cells && ok; i++) {
-            int v = -1;
-            int64_t k = i % K, q = (i / K) % Q, h = (i / K / Q) % H, b = i / K / Q / H;
-            if (maskinfo_mask_get(m, b, h, q, k, &v) != MASKINFO_OK ||
-                v != (ref[i] != 0)) {
-                printf("  %s: get (%lld,%lld,%lld,%lld) = %d\n", label,
-                       (long long)b, (long long)h, (long long)q, (long long)k, v);
-                ok = 0;
-            }
-        }
-    }
-    if (ok) {
-        uint64_t total = 0;
-        uint64_t *ph = calloc((size_t)(B * H > 0 ? B * H : 1), sizeof *ph);
-        if (maskinfo_mask_count(m, &total, ph) != MASKINFO_OK || total != total_ref ||
-            memcmp(ph, ph_ref, (size_t)(B * H) * sizeof *ph) != 0) {
-            printf("  %s: count %llu, expected %llu\n", label,
-                   (unsigned long long)total, (unsigned long long)total_ref);
-            ok = 0;
-        }
-        free(ph);
-    }
-    if (ok && cells <= (1 << 22)) {
-        maskinfo_array *a = NULL;
-        if (maskinfo_mask_to_array(m, MASKINFO_BOOL, &a, NULL) != MASKINFO_OK) {
-            printf("  %s: to_array failed\n", label);
-            ok = 0;
-        } else {
-            const uint8_t *d = maskinfo_array_cdata(a);
-            for (int64_t i = 0; i < cells && ok; i++)
-                if (d[i] != (ref[i] != 0)) {
-                    printf("  %s: to_array cell %lld is %d\n", label,
-                           (long long)i, d[i]);
-                    ok = 0;
-                }
-            maskinfo_array_free(a);
-        }
-    }
-    free(ph_ref);
-    return ok;
 }
 
 /* ---------------------------------------------------------------- constants */
@@ -135,7 +32,7 @@ static void test_constant(void)
     uint8_t ones[120], zeros[120];
     memset(ones, 1, sizeof ones);
     memset(zeros, 0, sizeof zeros);
-    CHECK(same_as_ref(m, ones, 2, 3, 4, 5, "constant 1"));
+    CHECK(mask_matches_cells(m, ones, 2, 3, 4, 5, "constant 1"));
     CHECK(!maskinfo_mask_is_dense(m));
     CHECK(maskinfo_mask_bytes(m) > 0 && maskinfo_mask_bytes(m) < 4096);
     uint64_t e = 99;
@@ -143,18 +40,18 @@ static void test_constant(void)
     maskinfo_mask_unref(m);
 
     CHECK(maskinfo_mask_constant(&m, 2, 3, 4, 5, 0) == MASKINFO_OK);
-    CHECK(same_as_ref(m, zeros, 2, 3, 4, 5, "constant 0"));
+    CHECK(mask_matches_cells(m, zeros, 2, 3, 4, 5, "constant 0"));
     CHECK(maskinfo_mask_empty_rows(m, &e, NULL) == MASKINFO_OK && e == 24);
     maskinfo_mask_unref(m);
 
     /* any nonzero value means "allowed" */
     CHECK(maskinfo_mask_constant(&m, 2, 3, 4, 5, 7) == MASKINFO_OK);
-    CHECK(same_as_ref(m, ones, 2, 3, 4, 5, "constant 7"));
+    CHECK(mask_matches_cells(m, ones, 2, 3, 4, 5, "constant 7"));
     /* the reference count: a second reference keeps the mask alive */
     maskinfo_mask *r = maskinfo_mask_ref(m);
     CHECK(r == m);
     maskinfo_mask_unref(m);
-    CHECK(same_as_ref(r, ones, 2, 3, 4, 5, "constant after unref"));
+    CHECK(mask_matches_cells(r, ones, 2, 3, 4, 5, "constant after unref"));
     maskinfo_mask_unref(r);
     maskinfo_mask_unref(NULL); /* a no-op */
 
@@ -218,7 +115,7 @@ static void test_segments(void)
             0, 0, 0, 0, 0, 1, /* q4 id 9 */
             0, 0, 0, 0, 0, 0, /* q5 padding */
         };
-        CHECK(same_as_ref(m, want, 1, 1, 6, 6, "segments hand"));
+        CHECK(mask_matches_cells(m, want, 1, 1, 6, 6, "segments hand"));
         CHECK(!maskinfo_mask_is_dense(m));
         /* row 0 is exactly [0,1) [2,4) */
         maskinfo_scratch *s = maskinfo_scratch_new();
@@ -229,7 +126,7 @@ static void test_segments(void)
         /* the arrays were copied: changing them changes nothing */
         qv[2] = 5;
         kv[1] = 5;
-        CHECK(same_as_ref(m, want, 1, 1, 6, 6, "segments after source change"));
+        CHECK(mask_matches_cells(m, want, 1, 1, 6, 6, "segments after source change"));
         uint64_t e = 0;
         uint8_t flags[6];
         CHECK(maskinfo_mask_empty_rows(m, &e, flags) == MASKINFO_OK && e == 1 &&
@@ -247,7 +144,7 @@ static void test_segments(void)
         uint8_t want[20] = {0};
         want[2 * 5 + 2] = 1;
         want[3 * 5 + 4] = 1;
-        CHECK(same_as_ref(m, want, 1, 1, 4, 5, "segments sentinels"));
+        CHECK(mask_matches_cells(m, want, 1, 1, 4, 5, "segments sentinels"));
         maskinfo_mask_unref(m);
     }
     /* all padding */
@@ -258,19 +155,19 @@ static void test_segments(void)
         maskinfo_mask *m = NULL;
         CHECK(maskinfo_mask_segments(&m, 2, 1, 1, 7, 9, qv, kv) == MASKINFO_OK);
         uint8_t want[2 * 7 * 9] = {0};
-        CHECK(same_as_ref(m, want, 2, 1, 7, 9, "segments all padding"));
+        CHECK(mask_matches_cells(m, want, 2, 1, 7, 9, "segments all padding"));
         uint64_t e = 0;
         CHECK(maskinfo_mask_empty_rows(m, &e, NULL) == MASKINFO_OK && e == 14);
         maskinfo_mask_unref(m);
         /* padding queries against real keys, and the reverse */
         for (int i = 0; i < 18; i++) kv[i] = i % 3;
         CHECK(maskinfo_mask_segments(&m, 2, 1, 1, 7, 9, qv, kv) == MASKINFO_OK);
-        CHECK(same_as_ref(m, want, 2, 1, 7, 9, "segments padded queries"));
+        CHECK(mask_matches_cells(m, want, 2, 1, 7, 9, "segments padded queries"));
         maskinfo_mask_unref(m);
         for (int i = 0; i < 14; i++) qv[i] = i % 3;
         for (int i = 0; i < 18; i++) kv[i] = MASKINFO_NOMATCH_KV;
         CHECK(maskinfo_mask_segments(&m, 2, 1, 1, 7, 9, qv, kv) == MASKINFO_OK);
-        CHECK(same_as_ref(m, want, 2, 1, 7, 9, "segments padded keys"));
+        CHECK(mask_matches_cells(m, want, 2, 1, 7, 9, "segments padded keys"));
         maskinfo_mask_unref(m);
     }
     /* random ids, every head layout */
@@ -295,7 +192,7 @@ static void test_segments(void)
             char label[64];
             snprintf(label, sizeof label, "segments trial %d (Hq %lld Hk %lld)",
                      trial, (long long)Hq, (long long)Hk);
-            CHECK(same_as_ref(m, ref, B, Hq > Hk ? Hq : Hk, Q, K, label));
+            CHECK(mask_matches_cells(m, ref, B, Hq > Hk ? Hq : Hk, Q, K, label));
             free(ref);
             maskinfo_mask_unref(m);
         }
@@ -330,7 +227,7 @@ static void test_dense(void)
         CHECK(maskinfo_mask_from_bytes(&m, B, H, Q, K, cells, NULL) == MASKINFO_OK);
         char label[48];
         snprintf(label, sizeof label, "from_bytes K=%lld", (long long)K);
-        CHECK(same_as_ref(m, cells, B, H, Q, K, label));
+        CHECK(mask_matches_cells(m, cells, B, H, Q, K, label));
         CHECK(maskinfo_mask_is_dense(m));
         /* bit-packed: at least one bit per cell, far less than a byte each */
         uint64_t bytes = maskinfo_mask_bytes(m);
@@ -381,7 +278,7 @@ static void test_dense(void)
             char label[48];
             snprintf(label, sizeof label, "from_array %s",
                      maskinfo_dtype_name((maskinfo_dtype)dt));
-            CHECK(same_as_ref(m, ref, 2, 3, 4, 5, label));
+            CHECK(mask_matches_cells(m, ref, 2, 3, 4, 5, label));
             CHECK(maskinfo_mask_is_dense(m));
             maskinfo_mask_unref(m);
         }
@@ -503,7 +400,7 @@ static void test_intervals(void)
         for (int k = 0; k < 2; k++) want[12 + k] = 1;
         for (int k = 10; k < 12; k++) want[12 + k] = 1;
         for (int k = 4; k < 8; k++) want[36 + k] = 1;
-        CHECK(same_as_ref(m, want, 1, 2, 2, 12, "intervals hand"));
+        CHECK(mask_matches_cells(m, want, 1, 2, 2, 12, "intervals hand"));
         maskinfo_scratch *s = maskinfo_scratch_new();
         const int64_t *r;
         int64_t n = 0;
@@ -542,7 +439,7 @@ static void test_intervals(void)
         if (m) {
             char label[40];
             snprintf(label, sizeof label, "intervals trial %d", trial);
-            CHECK(same_as_ref(m, ref, B, H, Q, K, label));
+            CHECK(mask_matches_cells(m, ref, B, H, Q, K, label));
             maskinfo_mask_unref(m);
         }
         free(off);
@@ -558,7 +455,7 @@ static void test_intervals(void)
         want[9 + 6] = want[9 + 1] = 1;
         maskinfo_mask *m = NULL;
         CHECK(maskinfo_mask_from_intervals(&m, 1, 1, 2, 9, off, iv, NULL) == MASKINFO_OK);
-        CHECK(m && same_as_ref(m, want, 1, 1, 2, 9, "intervals from offset 2"));
+        CHECK(m && mask_matches_cells(m, want, 1, 1, 2, 9, "intervals from offset 2"));
         maskinfo_mask_unref(m);
     }
     /* bad extents; the memory guard applies to the interval storage */
