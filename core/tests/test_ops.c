@@ -44,6 +44,17 @@ static int same(const maskinfo_mask *m, const ref *r, const char *label)
     return mask_matches_cells(m, r->c, r->B, r->H, r->Q, r->K, label);
 }
 
+/* Two checks: `call` (which writes the mask to `m`) succeeds, and its mask
+ * matches the reference `want`; then the mask is dropped.  A macro, so that a
+ * failure names the caller's line. */
+#define CHECK_MAKES(call, want, label)                                       \
+    do {                                                                     \
+        CHECK((call) == MASKINFO_OK);                                        \
+        CHECK(m && same(m, (want), (label)));                                \
+        maskinfo_mask_unref(m);                                              \
+        m = NULL;                                                            \
+    } while (0)
+
 /* ---------------------------------------------------------------- references */
 
 static int64_t floordiv(int64_t n, int64_t d)
@@ -340,50 +351,33 @@ static void test_rules(void)
         int64_t big[2] = {INT64_MAX, INT64_MAX}, small[2] = {INT64_MIN, INT64_MIN};
         int64_t zero[2] = {0, 0};
         /* k <= q + off with off = INT64_MAX: every key */
-        CHECK(maskinfo_mask_causal(&m, 2, 5, 7, big) == MASKINFO_OK);
-        CHECK(m && same(m, &full, "causal, offset INT64_MAX"));
-        maskinfo_mask_unref(m);
-        m = NULL;
-        CHECK(maskinfo_mask_causal(&m, 2, 5, 7, small) == MASKINFO_OK);
-        CHECK(m && same(m, &none, "causal, offset INT64_MIN"));
-        maskinfo_mask_unref(m);
-        m = NULL;
+        CHECK_MAKES(maskinfo_mask_causal(&m, 2, 5, 7, big),
+                    &full, "causal, offset INT64_MAX");
+        CHECK_MAKES(maskinfo_mask_causal(&m, 2, 5, 7, small),
+                    &none, "causal, offset INT64_MIN");
         /* left = INT64_MAX, right = 0: exactly causal */
-        CHECK(maskinfo_mask_window(&m, 2, 5, 7, 1, big, zero, NULL) == MASKINFO_OK);
-        CHECK(m && same(m, &tril, "window, left INT64_MAX"));
-        maskinfo_mask_unref(m);
-        m = NULL;
+        CHECK_MAKES(maskinfo_mask_window(&m, 2, 5, 7, 1, big, zero, NULL),
+                    &tril, "window, left INT64_MAX");
         /* right = INT64_MAX as well: every key */
-        CHECK(maskinfo_mask_window(&m, 2, 5, 7, 1, big, big, NULL) == MASKINFO_OK);
-        CHECK(m && same(m, &full, "window, left and right INT64_MAX"));
-        maskinfo_mask_unref(m);
-        m = NULL;
-        CHECK(maskinfo_mask_window(&m, 2, 5, 7, 1, zero, zero, small) == MASKINFO_OK);
-        CHECK(m && same(m, &none, "window, offset INT64_MIN"));
-        maskinfo_mask_unref(m);
-        m = NULL;
+        CHECK_MAKES(maskinfo_mask_window(&m, 2, 5, 7, 1, big, big, NULL),
+                    &full, "window, left and right INT64_MAX");
+        CHECK_MAKES(maskinfo_mask_window(&m, 2, 5, 7, 1, zero, zero, small),
+                    &none, "window, offset INT64_MIN");
         /* one chunk of INT64_MAX keys: exactly causal */
-        CHECK(maskinfo_mask_chunked(&m, 2, 5, 7, INT64_MAX, NULL) == MASKINFO_OK);
-        CHECK(m && same(m, &tril, "chunked, chunk INT64_MAX"));
-        maskinfo_mask_unref(m);
-        m = NULL;
+        CHECK_MAKES(maskinfo_mask_chunked(&m, 2, 5, 7, INT64_MAX, NULL),
+                    &tril, "chunked, chunk INT64_MAX");
         /* chunk 3 with offset INT64_MAX: whole chunks */
         ref r3 = ref_chunk(2, 5, 7, 3, zero);
         for (int64_t i = 0; i < 70; i++) {
             int64_t q = (i / 7) % 5, k = i % 7;
             r3.c[i] = q / 3 == k / 3;
         }
-        CHECK(maskinfo_mask_chunked(&m, 2, 5, 7, 3, big) == MASKINFO_OK);
-        CHECK(m && same(m, &r3, "chunked, offset INT64_MAX"));
-        maskinfo_mask_unref(m);
-        m = NULL;
-        CHECK(maskinfo_mask_key_range(&m, 2, 5, 7, small, big) == MASKINFO_OK);
-        CHECK(m && same(m, &full, "key_range [INT64_MIN, INT64_MAX)"));
-        maskinfo_mask_unref(m);
-        m = NULL;
-        CHECK(maskinfo_mask_key_range(&m, 2, 5, 7, big, big) == MASKINFO_OK);
-        CHECK(m && same(m, &none, "key_range [INT64_MAX, INT64_MAX)"));
-        maskinfo_mask_unref(m);
+        CHECK_MAKES(maskinfo_mask_chunked(&m, 2, 5, 7, 3, big),
+                    &r3, "chunked, offset INT64_MAX");
+        CHECK_MAKES(maskinfo_mask_key_range(&m, 2, 5, 7, small, big),
+                    &full, "key_range [INT64_MIN, INT64_MAX)");
+        CHECK_MAKES(maskinfo_mask_key_range(&m, 2, 5, 7, big, big),
+                    &none, "key_range [INT64_MAX, INT64_MAX)");
         free(full.c);
         free(none.c);
         free(tril.c);
