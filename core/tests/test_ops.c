@@ -55,6 +55,15 @@ static int same(const maskinfo_mask *m, const ref *r, const char *label)
         m = NULL;                                                            \
     } while (0)
 
+/* Release two operand masks and their references. */
+static void drop_operands(maskinfo_mask *a, maskinfo_mask *b, ref *ra, ref *rb)
+{
+    maskinfo_mask_unref(a);
+    maskinfo_mask_unref(b);
+    free(ra->c);
+    free(rb->c);
+}
+
 /* ---------------------------------------------------------------- references */
 
 static int64_t floordiv(int64_t n, int64_t d)
@@ -420,10 +429,7 @@ static void test_algebra(void)
         maskinfo_mask *b = operand(kb, B, H, Q, K, &rb);
         CHECK(a && b);
         if (!a || !b) {
-            maskinfo_mask_unref(a);
-            maskinfo_mask_unref(b);
-            free(ra.c);
-            free(rb.c);
+            drop_operands(a, b, &ra, &rb);
             continue;
         }
         for (int op = OP_AND; op <= OP_NOT; op++) {
@@ -440,10 +446,7 @@ static void test_algebra(void)
             maskinfo_mask_unref(m);
             free(want.c);
         }
-        maskinfo_mask_unref(a);
-        maskinfo_mask_unref(b);
-        free(ra.c);
-        free(rb.c);
+        drop_operands(a, b, &ra, &rb);
     }
     /* explicit broadcasting: (1,1) with (3,1), (1,4) with (3,1), (3,4) with (1,1) */
     {
@@ -458,26 +461,18 @@ static void test_algebra(void)
             maskinfo_mask *a = NULL, *b = NULL;
             CHECK(maskinfo_mask_from_bytes(&a, ra.B, ra.H, Q, K, ra.c, NULL) == MASKINFO_OK);
             CHECK(maskinfo_mask_from_bytes(&b, rb.B, rb.H, Q, K, rb.c, NULL) == MASKINFO_OK);
-            for (int op = OP_AND; op <= OP_ANDNOT; op++) {
-                maskinfo_mask *m = NULL;
-                CHECK(apply(op, &m, a, b) == MASKINFO_OK);
-                ref want = ref_op(op, &ra, &rb);
-                snprintf(label, sizeof label, "broadcast %s case %d", op_name[op], i);
-                CHECK(m && same(m, &want, label));
-                maskinfo_mask_unref(m);
-                free(want.c);
-                /* the other way round */
-                CHECK(apply(op, &m, b, a) == MASKINFO_OK);
-                want = ref_op(op, &rb, &ra);
-                snprintf(label, sizeof label, "broadcast %s case %d reversed", op_name[op], i);
-                CHECK(m && same(m, &want, label));
-                maskinfo_mask_unref(m);
-                free(want.c);
-            }
-            maskinfo_mask_unref(a);
-            maskinfo_mask_unref(b);
-            free(ra.c);
-            free(rb.c);
+            for (int op = OP_AND; op <= OP_ANDNOT; op++)
+                for (int rev = 0; rev < 2; rev++) { /* rev: the other way round */
+                    maskinfo_mask *m = NULL;
+                    CHECK(apply(op, &m, rev ? b : a, rev ? a : b) == MASKINFO_OK);
+                    ref want = rev ? ref_op(op, &rb, &ra) : ref_op(op, &ra, &rb);
+                    snprintf(label, sizeof label, "broadcast %s case %d%s", op_name[op], i,
+                             rev ? " reversed" : "");
+                    CHECK(m && same(m, &want, label));
+                    maskinfo_mask_unref(m);
+                    free(want.c);
+                }
+            drop_operands(a, b, &ra, &rb);
         }
     }
     /* the operands may be released right away: the result holds them */
