@@ -3,54 +3,20 @@
 -- crashes and never returns a silently wrong result.  Exact texts are compared on the raw
 -- message (luassert's has_error strips a "file:line:" prefix; these errors have none).
 -- Also: Arrays are accepted everywhere a table is.
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
+local E = dofile(here .. "/helpers/errors.lua")
+local P = dofile(here .. "/helpers/proc.lua")
 local maskinfo = require("maskinfo")
 
 local T, F = true, false
 local NaN = 0 / 0
 local A = maskinfo.Array.new
 
-local function errmsg(fn, ...)
-  local ok, err = pcall(fn, ...)
-  if ok then return nil end
-  return tostring(err)
-end
-
-local function assert_error(fn, text)
-  assert.has_error(fn, text)
-  assert.are.equal(text, errmsg(fn))
-end
-
-local function assert_error_has(fn, parts)
-  local msg = errmsg(fn)
-  assert(msg, "expected an error, got none")
-  for _, p in ipairs(parts) do
-    assert(msg:find(p, 1, true), ("error %q does not mention %q"):format(msg, p))
-  end
-  return msg
-end
-
-local function repo_root()
-  local src = debug.getinfo(1, "S").source:sub(2)
-  local dir = src:match("^(.*)/tests/[^/]*$")
-  local p = io.popen("pwd")
-  local cwd = p:read("l")
-  p:close()
-  if not dir or dir == "." then return cwd end
-  if dir:sub(1, 1) ~= "/" then return cwd .. "/" .. dir end
-  return dir
-end
-local ROOT = repo_root()
+local errmsg, assert_error, assert_error_has = E.errmsg, E.assert_error, E.assert_error_has
 
 -- Run code in a child lua5.4 limited to `kb` KiB of address space, so that an unguarded
 -- huge allocation ends in "not enough memory" instead of taking the machine's memory.
-local function run_limited(code, kb)
-  local cmd = ("cd '%s' && ulimit -v %d && env -u MASKINFO_DEBUG -u MASKINFO_MAX_BYTES LUA_PATH_5_4='%s/lua/?.lua;%s/lua/?/init.lua;;' LUA_CPATH_5_4='%s/build/?.so;;' lua5.4 -e %q 2>&1")
-    :format(ROOT, kb, ROOT, ROOT, ROOT, code)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  p:close()
-  return out
-end
+local function run_limited(code, kb) return P.run_lua(code, nil, kb) end
 
 local DTYPES = "(expected bool, int32, float32, float16 or bfloat16)"
 

@@ -1,17 +1,15 @@
 -- maskinfo Arrays: shape, dtype, totable (booleans for bool), flat, get (0-based), size,
 -- reshape, minmax, astype, #, == and tostring for each dtype; float16 and bfloat16 values
 -- round-trip for representable numbers and round to nearest-even otherwise.
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
+local E = dofile(here .. "/helpers/errors.lua")
 local maskinfo = require("maskinfo")
 
 local A = maskinfo.Array.new
 local T, F = true, false
 local DTYPES = { "bool", "int32", "float32", "float16", "bfloat16" }
 
-local function errmsg(fn, ...)
-  local ok, err = pcall(fn, ...)
-  if ok then return nil end
-  return tostring(err)
-end
+local errmsg = E.errmsg
 
 describe("Array basics for each dtype", function()
   for _, dt in ipairs(DTYPES) do

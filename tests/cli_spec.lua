@@ -2,21 +2,11 @@
 -- Each case runs `lua5.4 scripts/maskinfo.lua ...` through io.popen with LUA_PATH_5_4 and
 -- LUA_CPATH_5_4 pointing at this repo's lua/ and build/ (absolute paths), and checks the
 -- output against the library itself (recipes built in this process).
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
+local P = dofile(here .. "/helpers/proc.lua")
 local maskinfo = require("maskinfo")
 
-local function repo_root()
-  local src = debug.getinfo(1, "S").source:sub(2)
-  local dir = src:match("^(.*)/tests/[^/]*$")
-  local p = io.popen("pwd")
-  local cwd = p:read("l")
-  p:close()
-  if not dir or dir == "." then return cwd end
-  if dir:sub(1, 1) ~= "/" then return cwd .. "/" .. dir end
-  return dir
-end
-local ROOT = repo_root()
-
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local ROOT, shell_quote, lines_of = P.ROOT, P.shell_quote, P.lines_of
 
 -- Run the command with args; returns stdout, stderr, exit code.
 local function run(args)
@@ -24,8 +14,8 @@ local function run(args)
   local parts = {}
   for i, a in ipairs(args) do parts[i] = shell_quote(a) end
   local cmd = ("cd %s && env -u MASKINFO_DEBUG -u MASKINFO_MAX_BYTES LUA_PATH_5_4=%s LUA_CPATH_5_4=%s lua5.4 scripts/maskinfo.lua %s 2>%s; echo \"@rc=$?\"")
-    :format(shell_quote(ROOT), shell_quote(ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;"),
-      shell_quote(ROOT .. "/build/?.so;;"), table.concat(parts, " "), shell_quote(err_file))
+    :format(shell_quote(ROOT), shell_quote(P.LUA_PATH), shell_quote(P.LUA_CPATH),
+      table.concat(parts, " "), shell_quote(err_file))
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   p:close()
@@ -36,12 +26,6 @@ local function run(args)
   local rc = tonumber(out:match("@rc=(%d+)%s*$"))
   out = out:gsub("@rc=%d+%s*$", "")
   return out, err, rc
-end
-
-local function lines_of(s)
-  local t = {}
-  for l in s:gmatch("[^\n]+") do t[#t + 1] = l end
-  return t
 end
 
 -- Width and height from a PNG's IHDR chunk.

@@ -5,34 +5,13 @@
 -- first, so the install build never touches the build/ that `make test` uses.
 -- Set MASKINFO_KEEP_TMP=1 to keep the temporary directory for inspection.
 
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
+local P = dofile(here .. "/helpers/proc.lua")
+
 local ROCKSPEC = "maskinfo-scm-1.rockspec"
 
--- Quote for /bin/sh.
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
--- Run a shell command; return ok, combined output.
-local function sh(cmd)
-  local p = assert(io.popen("(" .. cmd .. ") 2>&1"))
-  local out = p:read("a")
-  local ok = p:close()
-  return ok == true, out
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+-- q quotes for /bin/sh; sh runs a shell command and returns ok, combined output.
+local q, sh, read_file, exists = P.shell_quote, P.sh, P.read_file, P.exists
 
 -- Strip the variables through which the outer `make test` (or the user's
 -- shell) could steer the inner build or the inner Lua: MAKEFLAGS carries

@@ -6,6 +6,9 @@
 -- position 0 is t[1].  Error texts are compared exactly, including the absence of a
 -- "file:line:" prefix (luassert's has_error strips such a prefix, so the raw message is
 -- checked as well).
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
+local E = dofile(here .. "/helpers/errors.lua")
+local P = dofile(here .. "/helpers/proc.lua")
 local maskinfo = require("maskinfo")
 
 local T, F = true, false
@@ -13,28 +16,8 @@ local F32_LOWEST = -3.4028234663852886e38
 local F16_LOWEST = -65504
 local BF16_LOWEST = -3.3895313892515355e38
 
--- The raw error message of fn(...), or nil when it does not raise.
-local function errmsg(fn, ...)
-  local ok, err = pcall(fn, ...)
-  if ok then return nil end
-  return tostring(err)
-end
-
--- fn must raise exactly `text` (no position prefix).
-local function assert_error(fn, text)
-  assert.has_error(fn, text)
-  assert.are.equal(text, errmsg(fn))
-end
-
--- fn must raise a message containing every plain substring in `parts`.
-local function assert_error_has(fn, parts)
-  local msg = errmsg(fn)
-  assert(msg, "expected an error, got none")
-  for _, p in ipairs(parts) do
-    assert(msg:find(p, 1, true), ("error %q does not mention %q"):format(msg, p))
-  end
-  return msg
-end
+-- Exact error texts and substrings (helpers/errors.lua).
+local assert_error, assert_error_has = E.assert_error, E.assert_error_has
 
 -- print() lines written while fn runs.
 local function capture(fn)
@@ -55,33 +38,8 @@ local function contains(lines, line)
   return false
 end
 
-local function repo_root()
-  local src = debug.getinfo(1, "S").source:sub(2)
-  local dir = src:match("^(.*)/tests/[^/]*$")
-  local p = io.popen("pwd")
-  local cwd = p:read("l")
-  p:close()
-  if not dir or dir == "." then return cwd end
-  if dir:sub(1, 1) ~= "/" then return cwd .. "/" .. dir end
-  return dir
-end
-local ROOT = repo_root()
-
 -- Run a Lua snippet in a child lua5.4 with the repo's modules; returns stdout+stderr.
-local function run_child(code, env)
-  local cmd = ("cd '%s' && env -u MASKINFO_DEBUG -u MASKINFO_MAX_BYTES %s LUA_PATH_5_4='%s/lua/?.lua;%s/lua/?/init.lua;;' LUA_CPATH_5_4='%s/build/?.so;;' lua5.4 -e %q 2>&1")
-    :format(ROOT, env or "", ROOT, ROOT, ROOT, code)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  p:close()
-  return out
-end
-
-local function lines_of(s)
-  local t = {}
-  for l in s:gmatch("[^\n]+") do t[#t + 1] = l end
-  return t
-end
+local run_child, lines_of = P.run_lua, P.lines_of
 
 local SEG = { { 0, 0, 1, 1, -1 } }
 -- the mask SEG implies, (1, 1, 5, 5)

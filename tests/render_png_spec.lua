@@ -1,5 +1,7 @@
 -- PNG heatmaps through the Lua API: sizes read back from the PNG header,
 -- clear errors for bad input, and failures that leave no file behind.
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
+local P = dofile(here .. "/helpers/proc.lua")
 local maskinfo = require("maskinfo")
 
 -- Width, height and colour type from the IHDR chunk (bytes 17-24 and 26).
@@ -15,19 +17,7 @@ local function png_header(path)
   return { width = w, height = h, colour_type = head:byte(26) }
 end
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
-end
+local slurp, exists = P.read_file, P.exists
 
 local function listdir(dir)
   local names = {}

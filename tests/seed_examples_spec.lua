@@ -4,6 +4,7 @@
 -- Lua tables are 1-based, so the seed's x[0] is x[1] here.
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
 local C = dofile(here .. "/helpers/conformance.lua")
+local P = dofile(here .. "/helpers/proc.lua")
 local maskinfo = require("maskinfo")
 
 local T, F = true, false
@@ -19,22 +20,8 @@ local function same(actual, expected, what)
   C.assert_equal("[seed docstring example] " .. what, actual, expected, what)
 end
 
--- Runs a Lua snippet in a child interpreter with this process's module paths; returns its stdout.
-local function run_child(code, env)
-  local lua = "lua5.4"
-  local cmd = string.format("%sLUA_PATH=%q LUA_CPATH=%q %s -e %q 2>&1", env or "", package.path, package.cpath,
-    lua, code)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  p:close()
-  return out
-end
-
-local function lines_of(s)
-  local t = {}
-  for l in s:gmatch("[^\n]+") do t[#t + 1] = l end
-  return t
-end
+-- Runs a Lua snippet in a child lua5.4 with this checkout's modules; returns its output.
+local run_child, lines_of = P.run_lua, P.lines_of
 
 describe("seed docstring examples: debug mode", function()
   it("get_debug_mode() is false by default; set_debug_mode(true/false) flips it and prints the seed's lines", function()

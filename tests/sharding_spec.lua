@@ -2,22 +2,15 @@
 -- seed's get_corrected_named_sharding rule (an axis absent from the mesh, or whose size does
 -- not divide the dimension, becomes None = false; all None -> {}), tuple batch axes, axis
 -- checks, mesh-size checks and custom axis names.
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
+local E = dofile(here .. "/helpers/errors.lua")
 local maskinfo = require("maskinfo")
 
 local F = false
 local KEYS = { "attention_mask", "q_segment_ids", "kv_segment_ids", "cu_seqlens_q", "cu_seqlens_kv",
   "q_positions", "kv_positions" }
 
-local function errmsg(fn, ...)
-  local ok, err = pcall(fn, ...)
-  if ok then return nil end
-  return tostring(err)
-end
-
-local function assert_error(fn, text)
-  assert.has_error(fn, text)
-  assert.are.equal(text, errmsg(fn))
-end
+local assert_error = E.assert_error
 
 -- (2, 4) ids, no mask stored
 local ids = maskinfo.from_segments({ { 0, 0, 1, 1 }, { 0, 0, 0, -1 } })
