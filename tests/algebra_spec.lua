@@ -5,23 +5,14 @@
 -- both operands store identical ids, flags are OR-ed; ~a drops ids and flags).
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
 local R = dofile(here .. "/helpers/dense_ref.lua")
+local E = dofile(here .. "/helpers/errors.lua")
 local maskinfo = require("maskinfo")
 local core = maskinfo.core
 
 local rnd = math.random
 
-local function raises(msg, f)
-  local ok, e = pcall(f)
-  assert(not ok, "no error raised; expected: " .. msg)
-  assert.are.equal(msg, e)
-end
-
-local function ref_of(mi) return R.from_mask(mi:attention_mask():totable()) end
-
-local function check_ref(mi, s, ctx)
-  local ok, msg = R.compare_mask(mi:attention_mask():totable(), s)
-  assert(ok, (ctx or "") .. ": " .. tostring(msg))
-end
+local raises = E.raises
+local ref_of, check_ref = R.of, R.assert_mask
 
 local function stored_mask(mi) return core.fields(mi, "test").mask end
 
@@ -44,20 +35,7 @@ local function gen_ids(B, L)
   return t
 end
 
-local function gen_bool4(B, H, Q, K, p)
-  local m = {}
-  for b = 1, B do
-    m[b] = {}
-    for h = 1, H do
-      m[b][h] = {}
-      for q = 1, Q do
-        m[b][h][q] = {}
-        for k = 1, K do m[b][h][q][k] = rnd() < p end
-      end
-    end
-  end
-  return m
-end
+local gen_bool4 = R.random_mask
 
 -- A random MaskInfo of shape (B, H, Q, K): from_random, a from_segments
 -- chain, or from_attention_mask.  H > 1 only through from_attention_mask.

@@ -3,22 +3,17 @@
 -- MultiHeadMask: head h is list[h+1]).
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
 local R = dofile(here .. "/helpers/dense_ref.lua")
+local E = dofile(here .. "/helpers/errors.lua")
 local maskinfo = require("maskinfo")
 local core = maskinfo.core
 
 local rnd = math.random
 
-local function raises(msg, f)
-  local ok, e = pcall(f)
-  assert(not ok, "no error raised; expected: " .. msg)
-  assert.are.equal(msg, e)
-end
+local raises = E.raises
 
 -- Every cell of mi against pred(b, h, q, kv).
 local function check_pred(mi, B, H, Q, K, pred, ctx)
-  local s = { B = B, H = H, Q = Q, K = K, m = R.new_mask(B, H, Q, K, pred) }
-  local ok, msg = R.compare_mask(mi:attention_mask():totable(), s)
-  assert(ok, (ctx or "") .. ": " .. tostring(msg))
+  R.assert_mask(mi, { B = B, H = H, Q = Q, K = K, m = R.new_mask(B, H, Q, K, pred) }, ctx)
 end
 
 ---------------------------------------------------------------- predicates

@@ -5,17 +5,13 @@
 -- examples; baked-in flags; immutability; per-head windows; error messages.
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
 local R = dofile(here .. "/helpers/dense_ref.lua")
+local E = dofile(here .. "/helpers/errors.lua")
 local maskinfo = require("maskinfo")
 
 local rnd = math.random
 
--- The exact error text (assert.has_error strips a "file:line: " prefix, which
--- would hide a position prefix the API must not add).
-local function raises(msg, f)
-  local ok, e = pcall(f)
-  assert(not ok, "no error raised; expected: " .. msg)
-  assert.are.equal(msg, e)
-end
+-- The exact error text (see helpers/errors.lua).
+local raises = E.raises
 
 ---------------------------------------------------------------- generators
 
@@ -56,20 +52,7 @@ local function gen_ids(B, L)
   return t
 end
 
-local function gen_bool4(B, H, Q, K, p)
-  local m = {}
-  for b = 1, B do
-    m[b] = {}
-    for h = 1, H do
-      m[b][h] = {}
-      for q = 1, Q do
-        m[b][h][q] = {}
-        for k = 1, K do m[b][h][q][k] = rnd() < p end
-      end
-    end
-  end
-  return m
-end
+local gen_bool4 = R.random_mask
 
 local function gen_positions(B, L)
   local t = {}
@@ -100,7 +83,7 @@ local function gen_base()
   elseif kind == 5 then
     local K = rnd(1, 20)
     local mi = maskinfo.from_random(B, Q, K, rnd() * 0.8, rnd(0, 1000))
-    return mi, R.from_mask(mi:attention_mask():totable()), "from_random"
+    return mi, R.of(mi), "from_random"
   else
     local K, H = rnd(1, 20), rnd(1, 2)
     local m = gen_bool4(B, H, Q, K, 0.6)

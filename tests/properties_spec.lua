@@ -2,6 +2,8 @@
 -- and masks, between cu_seqlens and masks, from_attention_mask(m):attention_mask() == m,
 -- dtype round trips, and count() against the dense mask.  Every case is checked against a
 -- small pure-Lua reference written here; failure messages name the seed and the case.
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
+local R = dofile(here .. "/helpers/dense_ref.lua")
 local maskinfo = require("maskinfo")
 
 local F32_LOWEST = -3.4028234663852886e38
@@ -54,23 +56,9 @@ local function ref_seg_mask(q, kv)
   return out
 end
 
-local function rand_mask3(B, Q, K, p)
-  local m = {}
-  for b = 1, B do
-    m[b] = {}
-    for i = 1, Q do
-      m[b][i] = {}
-      for j = 1, K do m[b][i][j] = math.random() < p end
-    end
-  end
-  return m
-end
-
-local function rand_mask4(B, H, Q, K, p)
-  local m = {}
-  for b = 1, B do m[b] = rand_mask3(H, Q, K, p) end
-  return m
-end
+-- Random (B, Q, K) and (B, H, Q, K) masks, one math.random() per cell.
+local function rand_mask3(B, Q, K, p) return R.random_mask(1, B, Q, K, p)[1] end
+local rand_mask4 = R.random_mask
 
 local function count_true(t)
   if type(t) == "boolean" then return t and 1 or 0 end

@@ -2,30 +2,14 @@
 -- empty_rows, equals, diff, each against the dense reference on random masks.
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
 local R = dofile(here .. "/helpers/dense_ref.lua")
+local E = dofile(here .. "/helpers/errors.lua")
 local maskinfo = require("maskinfo")
 
 local rnd = math.random
 
-local function raises(msg, f)
-  local ok, e = pcall(f)
-  assert(not ok, "no error raised; expected: " .. msg)
-  assert.are.equal(msg, e)
-end
+local raises = E.raises
 
-local function gen_bool4(B, H, Q, K, p)
-  local m = {}
-  for b = 1, B do
-    m[b] = {}
-    for h = 1, H do
-      m[b][h] = {}
-      for q = 1, Q do
-        m[b][h][q] = {}
-        for k = 1, K do m[b][h][q][k] = rnd() < p end
-      end
-    end
-  end
-  return m
-end
+local gen_bool4 = R.random_mask
 
 local function gen_ids(B, L)
   local t = {}
@@ -58,7 +42,7 @@ local function gen_case()
     return maskinfo.from_attention_mask(m), R.from_mask(m)
   else
     local mi = maskinfo.from_random(B, Q, K, rnd(), rnd(0, 999))
-    return mi, R.from_mask(mi:attention_mask():totable())
+    return mi, R.of(mi)
   end
 end
 

@@ -40,6 +40,13 @@ local function new_mask(B, H, Q, K, fn)
 end
 R.new_mask = new_mask
 
+--- A random (B, H, Q, K) mask: each cell allowed with probability p.  Draws
+-- math.random() once per cell in row-major order, so a seeded spec gets the
+-- same masks as before.  random_mask(1, B, Q, K, p)[1] is a (B, Q, K) mask.
+function R.random_mask(B, H, Q, K, p)
+  return new_mask(B, H, Q, K, function() return math.random() < p end)
+end
+
 local function state(B, H, Q, K, m, extra)
   local s = { B = B, H = H, Q = Q, K = K, m = m,
     flags = { causal = false, sliding_window = false, chunked = false, token_type_ids = false } }
@@ -474,6 +481,16 @@ function R.compare_mask(t, s)
     end
   end
   return true
+end
+
+--- The reference state of a MaskInfo's stored (B, H, Q, K) mask.
+function R.of(mi) return R.from_mask(mi:attention_mask():totable()) end
+
+--- A busted assertion: mi's mask equals the state's, else it fails with
+-- "ctx: <first differing cell>".
+function R.assert_mask(mi, s, ctx)
+  local ok, msg = R.compare_mask(mi:attention_mask():totable(), s)
+  require("luassert")(ok, (ctx or "") .. ": " .. tostring(msg))
 end
 
 --- Compare two nested integer tables (e.g. segment ids).
