@@ -266,6 +266,44 @@ static int array_reshape(lua_State *L) {
     return 1;
 }
 
+/* a:gather(starts, len, shape) -> a new Array of the same dtype holding,
+ * for each 0-based flat start in the sequence starts, the len elements from
+ * there, reshaped to shape.  The Lua layer's slicing (decode windows, head
+ * 0 of per-head ids, one plane's ids) goes through here instead of copying
+ * whole arrays into Lua tables. */
+static int array_gather(lua_State *L) {
+    maskinfo_array *a = check_array(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_Integer len = luaL_checkinteger(L, 3);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    int64_t ns = (int64_t)lua_rawlen(L, 2), size = maskinfo_array_size(a);
+    int nd = (int)lua_rawlen(L, 4);
+    luaL_argcheck(L, len >= 0 && nd <= MASKINFO_MAX_DIMS, 3, "bad length or shape");
+    int64_t shape[MASKINFO_MAX_DIMS], n = 1;
+    for (int i = 0; i < nd; i++) {
+        lua_rawgeti(L, 4, i + 1);
+        shape[i] = (int64_t)luaL_checkinteger(L, -1);
+        lua_pop(L, 1);
+        n *= shape[i];
+    }
+    luaL_argcheck(L, n == ns * len, 4, "shape does not hold starts * len elements");
+    maskinfo_array *out;
+    int st = maskinfo_array_new(&out, maskinfo_array_dtype(a), nd, shape, LIMITS(L));
+    if (st) return fail(L, st);
+    push_array(L, out);
+    size_t esz = maskinfo_dtype_size(maskinfo_array_dtype(a));
+    const uint8_t *src = maskinfo_array_cdata(a);
+    uint8_t *dst = maskinfo_array_data(out);
+    for (int64_t i = 0; i < ns; i++) {
+        lua_rawgeti(L, 2, (lua_Integer)(i + 1));
+        lua_Integer s0 = luaL_checkinteger(L, -1);
+        lua_pop(L, 1);
+        luaL_argcheck(L, s0 >= 0 && s0 <= size - len, 2, "start out of range");
+        memcpy(dst + (size_t)(i * len) * esz, src + (size_t)s0 * esz, (size_t)len * esz);
+    }
+    return 1;
+}
+
 /* a:minmax() -> min, max (nil, nil when empty) */
 static int array_minmax(lua_State *L) {
     maskinfo_array *a = check_array(L, 1);
@@ -1183,6 +1221,7 @@ static const luaL_Reg array_methods[] = {
     {"shape", array_shape},   {"dtype", array_dtype}, {"totable", array_totable},
     {"flat", array_flat},     {"astype", array_astype}, {"get", array_get},
     {"size", array_size},     {"reshape", array_reshape}, {"minmax", array_minmax},
+    {"gather", array_gather},
     {NULL, NULL}};
 
 static const luaL_Reg mask_methods[] = {

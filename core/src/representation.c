@@ -876,7 +876,24 @@ typedef struct {
     maskinfo_array *out;
     int bias;
     double on, off;
+    uint8_t on_pat[8], off_pat[8]; /* the element bytes of on / off */
+    int on_nz, off_nz;             /* pattern has a non-zero byte */
 } fill_ctx;
+
+/* The bytes maskinfo_array_set would store for v in dtype dt. */
+static int elem_pattern(maskinfo_dtype dt, double v, uint8_t pat[8]) {
+    memset(pat, 0, 8);
+    switch (dt) {
+    case MASKINFO_BOOL: pat[0] = v != 0.0; break;
+    case MASKINFO_INT32: { int32_t x = (int32_t)v; memcpy(pat, &x, 4); break; }
+    case MASKINFO_FLOAT32: { float x = (float)v; memcpy(pat, &x, 4); break; }
+    case MASKINFO_FLOAT16: { uint16_t x = maskinfo_f32_to_f16((float)v); memcpy(pat, &x, 2); break; }
+    case MASKINFO_BFLOAT16: { uint16_t x = maskinfo_f32_to_bf16((float)v); memcpy(pat, &x, 2); break; }
+    }
+    for (int i = 0; i < 8; i++)
+        if (pat[i]) return 1;
+    return 0;
+}
 
 static void fill_row(void *ctx, int64_t r, const int64_t *iv, int64_t n) {
     fill_ctx *c = ctx;
@@ -889,15 +906,18 @@ static void fill_row(void *ctx, int64_t r, const int64_t *iv, int64_t n) {
             memset(d + iv[2 * i], 1, (size_t)(iv[2 * i + 1] - iv[2 * i]));
         return;
     }
-    /* the array starts zeroed: write the "off" value where it is non-zero */
+    /* The array starts zeroed: write the "on" and "off" values where they
+     * are non-zero, as raw element patterns (one conversion per call, not
+     * per cell). */
+    size_t esz = maskinfo_dtype_size(dt);
+    uint8_t *d = (uint8_t *)maskinfo_array_data(c->out) + (size_t)base * esz;
     int64_t prev = 0;
     for (int64_t i = 0; i <= n; i++) {
         int64_t lo = i < n ? iv[2 * i] : K;
-        if (c->off != 0.0)
-            for (int64_t k = prev; k < lo; k++) maskinfo_array_set(c->out, base + k, c->off);
-        if (i < n && c->on != 0.0)
-            for (int64_t k = lo; k < iv[2 * i + 1]; k++)
-                maskinfo_array_set(c->out, base + k, c->on);
+        if (c->off_nz)
+            for (int64_t k = prev; k < lo; k++) memcpy(d + (size_t)k * esz, c->off_pat, esz);
+        if (i < n && c->on_nz)
+            for (int64_t k = lo; k < iv[2 * i + 1]; k++) memcpy(d + (size_t)k * esz, c->on_pat, esz);
         if (i < n) prev = iv[2 * i + 1];
     }
 }
@@ -918,7 +938,9 @@ static int fill_array(const maskinfo_mask *m, maskinfo_dtype dt, double on,
     maskinfo_array *a;
     int st = maskinfo_array_new(&a, dt, 4, shape, lim);
     if (st) return st;
-    fill_ctx c = {m, a, bias, on, off};
+    fill_ctx c = {m, a, bias, on, off, {0}, {0}, 0, 0};
+    c.on_nz = elem_pattern(dt, on, c.on_pat);
+    c.off_nz = elem_pattern(dt, off, c.off_pat);
     st = for_rows(m, 0, m->B * m->H * m->Q, fill_row,
                   (dt == MASKINFO_BOOL && !bias) ? fill_bits_row : NULL, &c);
     if (st) {

@@ -69,37 +69,28 @@ end
 -- a[b, ..., start[b] + j] for j < len.
 local function slice_last(a, starts, len)
   local s = a:shape()
-  local L = s[#s]
-  local B = s[1]
+  local L, B = s[#s], s[1]
   local inner = 1
   for i = 2, #s - 1 do inner = inner * s[i] end
-  local flat = a:flat()
-  local out, n = {}, 0
+  local st, n = {}, 0
   for b = 0, B - 1 do
-    local st = starts[b + 1]
     for r = 0, inner - 1 do
-      local base = (b * inner + r) * L + st
-      for j = 1, len do
-        n = n + 1
-        out[n] = flat[base + j]
-      end
+      n = n + 1
+      st[n] = (b * inner + r) * L + starts[b + 1]
     end
   end
   local ns = {}
   for i = 1, #s - 1 do ns[i] = s[i] end
   ns[#s] = len
-  return new_array("maskinfo", a:dtype(), ns, out)
+  return a:gather(st, len, ns)
 end
 
 -- Row `batch` (and `head` for 3-D ids) of an ids array, as a 1-D int32 array.
 local function plane_ids(a, batch, head)
   local s = a:shape()
   local L = s[#s]
-  local start
-  if #s == 3 then start = (batch * s[2] + head) * L else start = batch * L end
-  local flat, out = a:flat(), {}
-  for j = 1, L do out[j] = flat[start + j] end
-  return new_array("maskinfo", "int32", {L}, out)
+  local start = #s == 3 and (batch * s[2] + head) * L or batch * L
+  return a:gather({ start }, L, { L })
 end
 
 -- Head 0 of 3-D ids, as the seed does with ids[:, 0, :].
@@ -107,11 +98,9 @@ local function head0(a)
   local s = a:shape()
   if #s ~= 3 then return a end
   local B, H, L = s[1], s[2], s[3]
-  local flat, out = a:flat(), {}
-  for b = 0, B - 1 do
-    for j = 1, L do out[b * L + j] = flat[(b * H) * L + j] end
-  end
-  return new_array("maskinfo", "int32", {B, L}, out)
+  local st = {}
+  for b = 0, B - 1 do st[b + 1] = b * H * L end
+  return a:gather(st, L, { B, L })
 end
 
 local function shape_str(s)
