@@ -216,9 +216,21 @@ static int array_tostring(lua_State *L) {
 static const char *const dtype_names[] = {"bool", "int32", "float32", "float16",
                                           "bfloat16", NULL};
 
+/* A dtype name at idx, raising a position-less error naming fname. */
+static int check_dtype_arg(lua_State *L, int idx, const char *fname) {
+    const char *name = lua_tostring(L, idx);
+    for (int i = 0; name && dtype_names[i]; i++)
+        if (strcmp(dtype_names[i], name) == 0) return i;
+    lua_pushfstring(L,
+                    "bad argument #1 to '%s' (invalid dtype '%s' (expected bool, int32, float32, "
+                    "float16 or bfloat16))",
+                    fname, name ? name : luaL_typename(L, idx));
+    return lua_error(L);
+}
+
 static int array_astype(lua_State *L) {
     maskinfo_array *a = check_array(L, 1);
-    int dt = luaL_checkoption(L, 2, NULL, dtype_names);
+    int dt = check_dtype_arg(L, 2, "astype");
     maskinfo_array *out;
     int st = maskinfo_array_astype(a, (maskinfo_dtype)dt, &out, LIMITS(L));
     if (st) return raise(L, "astype: %s%s", maskinfo_strerror(st), "");
@@ -229,8 +241,13 @@ static int array_astype(lua_State *L) {
 /* a:get(i) - flat 0-based element */
 static int array_get(lua_State *L) {
     maskinfo_array *a = check_array(L, 1);
-    lua_Integer i = luaL_checkinteger(L, 2);
-    luaL_argcheck(L, i >= 0 && i < maskinfo_array_size(a), 2, "index out of range");
+    int ok;
+    lua_Integer i = lua_tointegerx(L, 2, &ok);
+    if (!ok || i < 0 || i >= maskinfo_array_size(a)) {
+        lua_pushfstring(L, "bad argument #1 to 'get' (flat index in [0, %I) expected)",
+                        (lua_Integer)maskinfo_array_size(a));
+        return lua_error(L);
+    }
     push_elem(L, a, i);
     return 1;
 }

@@ -159,7 +159,7 @@ describe("bad input: non-integers", function()
 
   it("positions", function()
     assert_error(function() maskinfo.from_segments({ { 0, 0 } }, { q_positions = { { 0, 0.5 } } }) end,
-      "bad argument #3 to 'from_segments' (q_positions: non-integer at [1][2])")
+      "bad argument #2 to 'from_segments' (q_positions: non-integer at [1][2])")
   end)
 
   it("a float32 Array of ids with a fraction", function()
@@ -245,7 +245,7 @@ end)
 describe("bad input: flags must be booleans (0 is true in Lua but False in the seed)", function()
   it("from_segments is_attn_mask", function()
     assert_error_has(function() maskinfo.from_segments({ { 1, 0 } }, { is_attn_mask = 0 }) end,
-      { "bad argument #3 to 'from_segments'", "is_attn_mask", "boolean" })
+      { "bad argument #2 to 'from_segments'", "is_attn_mask", "boolean" })
   end)
 
   it("from_attention_mask mask_is_valid", function()
@@ -334,9 +334,9 @@ describe("bad input: mismatched batch sizes", function()
 
   it("positions whose shape differs from the ids", function()
     assert_error_has(function() maskinfo.from_segments({ { 0, 0, 1 } }, { q_positions = { { 5, 6 } } }) end,
-      { "bad argument #3 to 'from_segments'", "q_positions" })
+      { "bad argument #2 to 'from_segments'", "q_positions" })
     assert_error_has(function() maskinfo.from_segments({ { 0, 0 } }, { kv_positions = { { 1, 2 }, { 3, 4 } } }) end,
-      { "bad argument #3 to 'from_segments'", "kv_positions" })
+      { "bad argument #2 to 'from_segments'", "kv_positions" })
   end)
 
   it("replace with a mask whose shape disagrees with the stored ids", function()
@@ -465,7 +465,7 @@ end)
 describe("bad input: unknown option names", function()
   it("from_segments", function()
     assert_error(function() maskinfo.from_segments({ { 0, 0 } }, { foo = 1 }) end,
-      "bad argument #3 to 'from_segments' (unknown option 'foo' (expected one of: batch_axis_name, is_attn_mask, "
+      "bad argument #2 to 'from_segments' (unknown option 'foo' (expected one of: batch_axis_name, is_attn_mask, "
       .. "kv_positions, kvheads_axis_name, q_positions, qheads_axis_name, sequence_axis_name))")
   end)
 
@@ -477,7 +477,7 @@ describe("bad input: unknown option names", function()
 
   it("segment_ids_to_mask", function()
     assert_error(function() maskinfo.segment_ids_to_mask({ { 0, 1 } }, { foo = 1 }) end,
-      "bad argument #3 to 'segment_ids_to_mask' (unknown option 'foo' (expected one of: dtype, return_separate_masks))")
+      "bad argument #2 to 'segment_ids_to_mask' (unknown option 'foo' (expected one of: dtype, return_separate_masks))")
   end)
 
   it("attention_mask_to_qkv_cu_seqlens", function()
@@ -519,11 +519,11 @@ describe("bad input: unknown option names", function()
 
   it("bad axis names", function()
     assert_error(function() maskinfo.from_segments({ { 0 } }, { batch_axis_name = 5 }) end,
-      "bad argument #3 to 'from_segments' (option 'batch_axis_name': string, list of strings or false expected, got number)")
+      "bad argument #2 to 'from_segments' (option 'batch_axis_name': string, list of strings or false expected, got number)")
     assert_error(function() maskinfo.from_segments({ { 0 } }, { batch_axis_name = {} }) end,
-      "bad argument #3 to 'from_segments' (option 'batch_axis_name': empty axis name list)")
+      "bad argument #2 to 'from_segments' (option 'batch_axis_name': empty axis name list)")
     assert_error(function() maskinfo.from_segments({ { 0 } }, { batch_axis_name = { "a", 1 } }) end,
-      "bad argument #3 to 'from_segments' (option 'batch_axis_name': axis names must be strings)")
+      "bad argument #2 to 'from_segments' (option 'batch_axis_name': axis names must be strings)")
   end)
 end)
 

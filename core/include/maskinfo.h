@@ -62,8 +62,8 @@ float maskinfo_bf16_to_f32(uint16_t h);
 
 /* ---------------------------------------------------------------- guard */
 /* Largest dense allocation (bytes) the core will make.  0 means the default
- * (half of physical memory, or MASKINFO_MAX_BYTES from the environment is
- * read by the binding, not here). */
+ * of 12 GiB.  (The Lua binding reads MASKINFO_MAX_BYTES from the
+ * environment; the core reads no environment.) */
 typedef struct {
     uint64_t max_bytes;
 } maskinfo_limits;

@@ -273,11 +273,12 @@ end
 ---------------------------------------------------------------- module conversions
 
 -- Split (ids [, kv] [, opts]) where the second argument may be the options.
+-- Returns kv, opts and the argument number the options came in.
 local function split_kv_opts(kv, opts)
   if opts == nil and type(kv) == "table" and not core.is_array(kv) and kv[1] == nil and next(kv) ~= nil then
-    return nil, kv
+    return nil, kv, 2
   end
-  return kv, opts
+  return kv, opts, 3
 end
 
 local function valid_of(ids, dtype)
@@ -360,10 +361,11 @@ end
 function M.segment_ids_to_mask(q, kv, opts)
   trace(nil, "segment_ids_to_mask")
   local fname = "segment_ids_to_mask"
-  kv, opts = split_kv_opts(kv, opts)
-  opts = opt_table(fname, 3, opts, { dtype = true, return_separate_masks = true })
-  local dtype = check_dtype(fname, 3, opts.dtype, "bool")
-  local separate = opt_bool(fname, 3, opts.return_separate_masks, "return_separate_masks", false)
+  local on
+  kv, opts, on = split_kv_opts(kv, opts)
+  opts = opt_table(fname, on, opts, { dtype = true, return_separate_masks = true })
+  local dtype = check_dtype(fname, on, opts.dtype, "bool")
+  local separate = opt_bool(fname, on, opts.return_separate_masks, "return_separate_masks", false)
   local qa = ids_arg(fname, 1, q, "segment ids")
   local ka = kv ~= nil and ids_arg(fname, 2, kv, "kv segment ids") or qa
   args.same_batch(fname, 2, qa, ka)
@@ -565,10 +567,11 @@ end
 function M.from_segments(q, kv, opts)
   trace("type", "from_segments")
   local fname = "from_segments"
-  kv, opts = split_kv_opts(kv, opts)
-  opts = opt_table(fname, 3, opts, with(CTOR_OPTS, { is_attn_mask = true }))
-  local f = base_fields(opts, fname, 3)
-  if opt_bool(fname, 3, opts.is_attn_mask, "is_attn_mask", false) then
+  local on
+  kv, opts, on = split_kv_opts(kv, opts)
+  opts = opt_table(fname, on, opts, with(CTOR_OPTS, { is_attn_mask = true }))
+  local f = base_fields(opts, fname, on)
+  if opt_bool(fname, on, opts.is_attn_mask, "is_attn_mask", false) then
     local qa = bool2d(fname, 1, q, "padding mask")
     local ka = kv ~= nil and bool2d(fname, 2, kv, "kv padding mask") or qa
     local m, qi, ki = outer_mask(qa, ka, fname)
@@ -578,7 +581,7 @@ function M.from_segments(q, kv, opts)
     f.kv_ids = kv ~= nil and ids_arg(fname, 2, kv, "kv segment ids") or f.q_ids
     args.same_batch(fname, 2, f.q_ids, f.kv_ids)
   end
-  check_positions(f, fname, 3)
+  check_positions(f, fname, on)
   return new(f)
 end
 
