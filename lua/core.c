@@ -368,7 +368,17 @@ static int nest_shape(lua_State *L, int idx, nest_info *ni) {
         }
         lua_Unsigned n = lua_rawlen(L, -1);
         ni->shape[ni->ndim++] = (int64_t)n;
-        if (n == 0) break;
+        if (n == 0) {
+            lua_pushnil(L);
+            int keyed = lua_next(L, -2);
+            if (keyed) lua_pop(L, 2);
+            if (keyed) {
+                lua_pop(L, 1);
+                snprintf(ni->err, sizeof ni->err, "sequence expected, got a table with keys only");
+                return 0;
+            }
+            break;
+        }
         lua_rawgeti(L, -1, 1);
         lua_remove(L, -2);
     }
@@ -473,6 +483,16 @@ static int l_from_nested(lua_State *L) {
                     }
                 }
             }
+        }
+        if (kind == 1) { /* NaN is neither allowed nor masked */
+            maskinfo_dtype sd = maskinfo_array_dtype(src);
+            int64_t n = maskinfo_array_size(src);
+            for (int64_t i = 0; sd != MASKINFO_BOOL && sd != MASKINFO_INT32 && i < n; i++)
+                if (isnan(maskinfo_array_get(src, i))) {
+                    lua_pushnil(L);
+                    lua_pushfstring(L, "NaN value in %s array", maskinfo_dtype_name(sd));
+                    return 2;
+                }
         }
         int st = maskinfo_array_astype(src, dt, &out, LIMITS(L));
         if (st) return fail(L, st);

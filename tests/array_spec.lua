@@ -38,8 +38,8 @@ describe("Array basics for each dtype", function()
       end)
 
       it("get() out of range is an error", function()
-        assert.has_error(function() a:get(6) end, "bad argument #1 to 'get' (index out of range)")
-        assert.has_error(function() a:get(-1) end, "bad argument #1 to 'get' (index out of range)")
+        assert.has_error(function() a:get(6) end, "bad argument #1 to 'get' (flat index in [0, 6) expected)")
+        assert.has_error(function() a:get(-1) end, "bad argument #1 to 'get' (flat index in [0, 6) expected)")
       end)
 
       it("size() and # (first dimension)", function()

@@ -339,7 +339,8 @@ end
 local function guard_dense(m, dtype, fname)
   local B, H, Q, K = m:shape()
   local cells = B * H * Q * K
-  local ok, err = core.check_alloc(B * 1.0 * H * Q * K, DTYPE_SIZE[dtype])
+  -- a row costs work even when it holds no cells (K = 0)
+  local ok, err = core.check_alloc(math.max(B * 1.0 * H * Q * K * DTYPE_SIZE[dtype], B * 1.0 * H * Q), 1)
   if not ok then
     fail(fname, ("a dense (%d, %d, %d, %d) %s array needs %s: %s (limit %s, see maskinfo.set_memory_limit)"):format(
       B, H, Q, K, dtype, human(cells * 1.0 * DTYPE_SIZE[dtype]), err, human(M.get_memory_limit())))
@@ -647,7 +648,7 @@ function M.from_random(batch_size, q_len, kv_len, sparsity, seed, opts)
   opts = opt_table(fname, 6, opts, CTOR_OPTS)
   local f = base_fields(opts, fname, 6)
   local bytes = batch_size * 1.0 * q_len * ((kv_len + 63) // 64) * 8
-  if not core.check_alloc(bytes, 1) then
+  if not core.check_alloc(math.max(bytes, batch_size * 1.0 * q_len), 1) then
     fail(fname, ("a random (%d, 1, %d, %d) mask needs %s of bits: over the memory guard (limit %s)"):format(
       batch_size, q_len, kv_len, human(bytes), human(M.get_memory_limit())))
   end
@@ -793,6 +794,7 @@ end
 
 -- FlashAttention-style cumulative lengths over all segments of the batch.
 local function fa_cu_seqlens(ids, max_segments, fname)
+  guard(fname, max_segments, 8, "cumulative lengths")
   local counts = {}
   for i = 0, max_segments - 1 do counts[i] = 0 end
   for _, v in ipairs(ids:flat()) do
@@ -862,6 +864,7 @@ local function lens(ids)
   local mx = -1
   for i = 1, #flat do if flat[i] > mx then mx = flat[i] end end
   if mx > 0 then
+    guard("q_lens", mx + 1.0, 8, "per-segment lengths")
     local c = {}
     for i = 0, mx do c[i + 1] = 0 end
     for i = 1, #flat do
@@ -1071,8 +1074,11 @@ function methods.replace(self, t)
     elseif key == "cu_q" or key == "cu_kv" or key == "q_pos" or key == "kv_pos" then
       if v == false then
         ch[key] = args.NONE
+      elseif key == "cu_q" or key == "cu_kv" then
+        local len = key == "cu_q" and q_len(f) or kv_len(f)
+        ch[key] = cu_arg(fname, 1, v, len, k)
       else
-        ch[key] = ids_arg(fname, 1, v, k, { min = false, flat = key:sub(1, 2) == "cu" })
+        ch[key] = ids_arg(fname, 1, v, k, { min = false })
       end
     elseif key == "causal" or key == "sliding_window" or key == "chunked" or key == "token_type_ids" then
       if type(v) ~= "boolean" then argerr(fname, 1, ("option '%s': boolean expected, got %s"):format(k, type(v))) end

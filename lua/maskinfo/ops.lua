@@ -65,6 +65,9 @@ return function(I)
     if type(w) ~= "table" then
       argerr(fname, 1, "window: integer, {left, right} or a list of per-head windows expected, got " .. type(w))
     end
+    local nkeys = 0
+    for _ in pairs(w) do nkeys = nkeys + 1 end
+    if nkeys ~= #w then argerr(fname, 1, "window: a sequence without holes expected") end
     if type(w[1]) == "table" or (#w ~= 2 and #w >= 1) then
       -- one window per head: each an integer or {left, right}
       local L, R = {}, {}
@@ -111,6 +114,7 @@ return function(I)
     -- clamp so that left + right + 1 cannot wrap around for huge windows
     local left, right = math.min(L[1], K + Q), math.min(R[1], K + Q)
     if mode == "decode" then
+      if Q == 0 then fail(fname, "mode 'decode' needs a mask with at least one query") end
       local idx = per_batch(fname, 2, opts.index, "index", B)
       local width = math.min(left + right + 1, K)
       local qs, ks = {}, {}
@@ -282,10 +286,12 @@ return function(I)
     return combined(fa, fb, ok("__bor", ma:or_(mb)))
   end
 
-  function meta.__sub(a, b)
-    local fa, fb, ma, mb = operands("__sub", a, b)
-    return combined(fa, fb, ok("__sub", ma:andnot(mb)))
+  local function minus(fname, a, b)
+    local fa, fb, ma, mb = operands(fname, a, b)
+    return combined(fa, fb, ok(fname, ma:andnot(mb)))
   end
+
+  function meta.__sub(a, b) return minus("__sub", a, b) end
 
   function meta.__bnot(a)
     local f = fields(a, "__bnot")
@@ -296,7 +302,7 @@ return function(I)
   end
 
   --- Cells allowed in self and not in other.
-  function methods.minus(self, other) return meta.__sub(self, other) end
+  function methods.minus(self, other) return minus("minus", self, other) end
 
   ---------------------------------------------------------------- per-head and custom masks
 

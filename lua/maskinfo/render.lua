@@ -91,6 +91,12 @@ return function(I)
     opts = opt_table(fname, n, opts, allowed or PNG_OPTS)
     local m = logical(f, fname)
     local B, H, Q, K = m:shape()
+    if Q == 0 or K == 0 then
+      fail(fname, ("cannot draw an empty mask (q_len=%d, kv_len=%d)"):format(Q, K))
+    end
+    if opts.title ~= nil and type(opts.title) == "string" and opts.title:find("\0", 1, true) then
+      argerr(fname, n, "title: contains a NUL byte")
+    end
     local t = {
       batch = index_opt(fname, n, opts.batch, "batch", B, 0),
       head = index_opt(fname, n, opts.head, "head", H, 0),
@@ -144,6 +150,7 @@ return function(I)
     if type(path) ~= "string" or path == "" then
       argerr(fname, n, "path: non-empty string expected, got " .. (type(path) == "string" and "''" or type(path)))
     end
+    if path:find("\0", 1, true) then argerr(fname, n, "path: contains a NUL byte") end
     return path
   end
 

@@ -44,7 +44,7 @@ function S.correct(shape, spec, mesh)
     if e == nil or e == false then
       out[i] = false
     else
-      local prod, ok = 1, true
+      local prod, ok = 1.0, true -- float: huge sizes must not wrap
       for _, n in ipairs(names_of(e)) do
         if mesh[n] == nil then ok = false break end
         prod = prod * mesh[n]
