@@ -116,9 +116,7 @@ local function gallery(dir, o)
     local path = dir .. "/" .. n .. ".png"
     local w, h = m:render_png(path, png_opts(o, n))
     print(("wrote %s (%dx%d)"):format(path, w, h))
-    local B = m:shape()
     masks[#masks + 1], titles[#titles + 1] = m, n
-    local _ = B
   end
   local path = dir .. "/grid.png"
   local w, h = mi.render_png_grid(path, masks, { titles = titles, columns = 5, scale = o.scale or 3,

@@ -1064,11 +1064,12 @@ function methods.replace(self, t)
   for k, v in pairs(t) do
     local key = REPLACE_KEYS[k]
     if key == "mask" then
+      -- an Array keeps its dtype (the seed stores what it is given);
+      -- nested tables are bool; either way non-zero cells are allowed
       local a = core.is_array(v) and v or mask_arg(fname, 1, v, k)
-      local dt = a:dtype()
-      local m4 = four_d(a:dtype() == "bool" and a or a, fname)
-      ch.mask = dense_mask(m4, fname)
-      ch.mask_dtype = dt
+      if core.is_array(v) then mask_arg(fname, 1, v, k) end -- refuses NaN
+      ch.mask = dense_mask((four_d(a, fname)), fname)
+      ch.mask_dtype = a:dtype()
     elseif key == "q_ids" or key == "kv_ids" then
       ch[key] = ids_arg(fname, 1, v, k, { allow3 = true })
     elseif key == "cu_q" or key == "cu_kv" or key == "q_pos" or key == "kv_pos" then
