@@ -10,12 +10,14 @@
  * layer can name the public function in its error; argument type errors are
  * raised here with luaL_check*.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <lauxlib.h>
 #include <lua.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "maskinfo.h"
 
@@ -1247,6 +1249,14 @@ static int l_check_alloc(lua_State *L) {
     return 1;
 }
 
+/* core.now() -> monotonic seconds (for bench/; os.clock is CPU time) */
+static int l_now(lua_State *L) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+    return 1;
+}
+
 static int l_strerror(lua_State *L) {
     lua_pushstring(L, maskinfo_strerror((int)luaL_checkinteger(L, 1)));
     return 1;
@@ -1280,7 +1290,7 @@ static const luaL_Reg module_funcs[] = {
     {"wrap", l_wrap},               {"fields", l_fields},     {"is_maskinfo", l_is_maskinfo},
     {"is_array", l_is_array},       {"is_mask", l_is_mask},   {"set_maskinfo_methods", l_set_methods},
     {"set_max_bytes", l_set_max_bytes}, {"check_alloc", l_check_alloc},
-    {"strerror", l_strerror},       {NULL, NULL}};
+    {"strerror", l_strerror},       {"now", l_now},           {NULL, NULL}};
 
 /* metatable with __index = methods, __gc and __close = gc, __tostring */
 static void new_type(lua_State *L, const char *name, const luaL_Reg *methods,
