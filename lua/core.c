@@ -115,6 +115,9 @@ static void push_elem(lua_State *L, const maskinfo_array *a, int64_t i) {
     switch (maskinfo_array_dtype(a)) {
     case MASKINFO_BOOL: lua_pushboolean(L, v != 0.0); break;
     case MASKINFO_INT32: lua_pushinteger(L, (lua_Integer)v); break;
+    case MASKINFO_INT64: /* exact, not through the double */
+        lua_pushinteger(L, (lua_Integer)((const int64_t *)maskinfo_array_cdata(a))[i]);
+        break;
     default: lua_pushnumber(L, v); break;
     }
 }
@@ -216,7 +219,7 @@ static int array_tostring(lua_State *L) {
 }
 
 static const char *const dtype_names[] = {"bool", "int32", "float32", "float16",
-                                          "bfloat16", NULL};
+                                          "bfloat16", "int64", NULL};
 
 /* A dtype name at idx, raising a position-less error naming fname. */
 static int check_dtype_arg(lua_State *L, int idx, const char *fname) {
@@ -308,7 +311,7 @@ static int array_gather(lua_State *L) {
     luaL_argcheck(L, n == ns * len, 4, "shape does not hold starts * len elements");
     maskinfo_array *out;
     int st = maskinfo_array_new(&out, maskinfo_array_dtype(a), nd, shape, LIMITS(L));
-    if (st) return fail(L, st);
+    if (st) return raise(L, "gather: %s%s", maskinfo_strerror(st), "");
     push_array(L, out);
     size_t esz = maskinfo_dtype_size(maskinfo_array_dtype(a));
     const uint8_t *src = maskinfo_array_cdata(a);
@@ -573,7 +576,7 @@ static int l_positions(lua_State *L) {
     int64_t n = maskinfo_array_size(ids);
     maskinfo_array *out;
     int st = maskinfo_array_new(&out, MASKINFO_INT32, nd, maskinfo_array_shape(ids), LIMITS(L));
-    if (st) return fail(L, st);
+    if (st) return raise(L, "positions: %s%s", maskinfo_strerror(st), "");
     push_array(L, out);
     if (len > 0)
         maskinfo_positions_from_segments(maskinfo_array_cdata(ids), n / len, len,
@@ -862,21 +865,21 @@ static int mask_broadcast(lua_State *L) {
     return push_mask_result(L, box, st, m);
 }
 
-/* m:count() -> total, per-head int64 Array (B, H) */
+/* m:count() -> total, per-head counts as an int64 Array (B, H): exact,
+ * since a head of a 1M-token mask holds more than 2^31 cells */
 static int mask_count(lua_State *L) {
     maskinfo_mask *m = check_mask(L, 1);
     int64_t s[4];
     maskinfo_mask_shape(m, s);
-    uint64_t *ph = lua_newuserdatauv(L, (size_t)(s[0] * s[1] > 0 ? s[0] * s[1] : 1) * 8, 0);
+    maskinfo_array *ph;
+    int st = maskinfo_array_new(&ph, MASKINFO_INT64, 2, s, LIMITS(L));
+    if (st) return fail(L, st);
+    push_array(L, ph);
     uint64_t total;
-    int st = maskinfo_mask_count(m, &total, ph);
+    st = maskinfo_mask_count(m, &total, maskinfo_array_data(ph));
     if (st) return fail(L, st);
     lua_pushinteger(L, (lua_Integer)total);
-    lua_createtable(L, (int)(s[0] * s[1]), 0);
-    for (int64_t i = 0; i < s[0] * s[1]; i++) {
-        lua_pushinteger(L, (lua_Integer)ph[i]);
-        lua_rawseti(L, -2, (lua_Integer)(i + 1));
-    }
+    lua_insert(L, -2);
     return 2;
 }
 

@@ -119,7 +119,7 @@ describe("count()", function()
         assert.are.equal(wt, total)
         assert.are.equal("integer", math.type(total))
         assert.are.same({ s.B, s.H }, per:shape())
-        assert.are.equal("int32", per:dtype())
+        assert.are.equal("int64", per:dtype())
         assert.are.same(wp, per:totable())
       end
     end)

@@ -44,7 +44,8 @@ typedef enum {
     MASKINFO_INT32,
     MASKINFO_FLOAT32,
     MASKINFO_FLOAT16,
-    MASKINFO_BFLOAT16
+    MASKINFO_BFLOAT16,
+    MASKINFO_INT64       /* exact counts (count per head); not a mask dtype */
 } maskinfo_dtype;
 
 #define MASKINFO_MAX_DIMS 8

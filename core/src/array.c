@@ -24,7 +24,7 @@ struct maskinfo_array {
 
 static int dtype_ok(maskinfo_dtype dt)
 {
-    return (int)dt >= (int)MASKINFO_BOOL && (int)dt <= (int)MASKINFO_BFLOAT16;
+    return (int)dt >= (int)MASKINFO_BOOL && (int)dt <= (int)MASKINFO_INT64;
 }
 
 /*
@@ -130,6 +130,8 @@ double maskinfo_array_get(const maskinfo_array *a, int64_t i)
         return (double)maskinfo_f16_to_f32(((const uint16_t *)a->data)[i]);
     case MASKINFO_BFLOAT16:
         return (double)maskinfo_bf16_to_f32(((const uint16_t *)a->data)[i]);
+    case MASKINFO_INT64:
+        return (double)((const int64_t *)a->data)[i];
     }
     return NAN;
 }
@@ -170,6 +172,10 @@ void maskinfo_array_set(maskinfo_array *a, int64_t i, double v)
         break;
     case MASKINFO_BFLOAT16:
         ((uint16_t *)a->data)[i] = maskinfo__double_to_bf16(v);
+        break;
+    case MASKINFO_INT64: /* saturating, NaN -> 0, like int32 */
+        ((int64_t *)a->data)[i] = v != v ? 0 : v >= 9223372036854775807.0 ? INT64_MAX
+                                  : v <= -9223372036854775808.0 ? INT64_MIN : (int64_t)v;
         break;
     }
 }

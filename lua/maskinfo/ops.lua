@@ -162,7 +162,7 @@ return function(I)
       for i = 1, #flat do
         out[i] = flat[i] < 0 and -1 or ((i - 1) % L) // chunk + 1
       end
-      return core.array("int32", s, out)
+      return args.new_array(fname, "int32", s, out)
     end
     return derive(f, { mask = band(fname, logical(f, fname), rule), mask_dtype = "bool",
       q_ids = chunk_ids(q), kv_ids = chunk_ids(kv), chunked = true })
@@ -453,18 +453,14 @@ return function(I)
     return v
   end
 
-  --- The number of allowed cells, and a (batch, heads) Array of counts per
-  -- head (int32 when every count fits, else float32).
+  --- The number of allowed cells, and a (batch, heads) int64 Array of
+  -- exact counts per head (a head of a 1M-token mask exceeds int32).
   function methods.count(self)
     local fname = "count"
     local f = fields(self, fname)
-    local m = logical(f, fname)
-    local B, H = m:shape()
-    local total, per = m:count()
+    local total, per = logical(f, fname):count()
     if not total then fail(fname, per) end
-    local dt = "int32"
-    for _, v in ipairs(per) do if v > 2147483647 then dt = "float32" end end
-    return total, core.array(dt, { B, H }, per)
+    return total, per
   end
 
   --- Allowed cells over all cells (0 for an empty shape).
