@@ -4,15 +4,13 @@
  * The struct is private to this file; everyone else goes through the public
  * accessors.  Every allocation is checked against the memory guard first.
  */
-#include "maskinfo.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* status.c: round a double straight to a half format (no double rounding) */
-uint16_t maskinfo__double_to_f16(double d);
-uint16_t maskinfo__double_to_bf16(double d);
 
 struct maskinfo_array {
     int ndim;

@@ -287,7 +287,7 @@ static int seg_plane(seg_ctx *c, int64_t b, int64_t h, int32_t *q_out,
             c->rh2[q] = a2;
             c->rc[q] = cnt;
         }
-#pragma omp critical(maskinfo_conv_err)
+#pragma omp critical
         if (!err)
             err = my_err;
     }
@@ -547,7 +547,7 @@ int maskinfo_mask_validity(const maskinfo_mask *m, int head_mode,
                 if (q_valid)
                     q_valid[b * Q + q] = (uint8_t)ne;
             }
-#pragma omp critical(maskinfo_conv_err)
+#pragma omp critical
             if (!err)
                 err = my_err;
         }

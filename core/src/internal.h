@@ -32,7 +32,7 @@ struct maskinfo_mask {
     int value;                 /* MI_CONST */
     /* MI_SEG */
     int64_t hq, hk;            /* head extents of qv / kv (1 or H) */
-    int64_t *qv, *kv;          /* (B, hq, Q) and (B, hk, K) */
+    int64_t *qv, *kv;          /* (B, hq, Q); kv is unused (rows read runs) */
     int64_t *run_off;          /* B*hk + 1 offsets into the run arrays */
     int64_t *run_id, *run_lo, *run_hi; /* kv runs sorted by (id, lo) */
     /* MI_DENSE: rows of `words` 64-bit words, hd heads (1 or H) */
@@ -53,14 +53,19 @@ struct maskinfo_mask {
     uint64_t bytes;            /* memory held by this node alone */
 };
 
+/* Half-precision rounding straight from double (status.c): going through
+ * float first could round twice. */
+uint16_t maskinfo__double_to_f16(double d);
+uint16_t maskinfo__double_to_bf16(double d);
+
 /* A zeroed node with one reference, or NULL. */
-maskinfo_mask *mi_node_new(mi_kind kind, int64_t B, int64_t H, int64_t Q,
+maskinfo_mask *maskinfo__node_new(mi_kind kind, int64_t B, int64_t H, int64_t Q,
                            int64_t K);
 /* Copy n int64 values (NULL src -> zeros) into a new buffer counted in
  * node->bytes; NULL on allocation failure. */
-int64_t *mi_node_i64(maskinfo_mask *node, const int64_t *src, int64_t n);
+int64_t *maskinfo__node_i64(maskinfo_mask *node, const int64_t *src, int64_t n);
 /* Checked product of non-negative sizes; -1 on overflow. */
-int64_t mi_mul(int64_t a, int64_t b);
+int64_t maskinfo__mul(int64_t a, int64_t b);
 
 static inline int64_t mi_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t mi_max64(int64_t a, int64_t b) { return a > b ? a : b; }

@@ -11,7 +11,7 @@
 
 static int rule_dims(int64_t B, int64_t Q, int64_t K) {
     if (B < 0 || Q < 0 || K < 0) return MASKINFO_EINVAL;
-    if (mi_mul(mi_mul(B, Q), K) < 0) return MASKINFO_EOVERFLOW;
+    if (maskinfo__mul(maskinfo__mul(B, Q), K) < 0) return MASKINFO_EOVERFLOW;
     return MASKINFO_OK;
 }
 
@@ -20,9 +20,9 @@ static int rule_new(maskinfo_mask **out, mi_kind kind, int64_t B, int64_t H,
                     int64_t Q, int64_t K, const int64_t *off) {
     int st = rule_dims(B, Q, K);
     if (st) return st;
-    maskinfo_mask *m = mi_node_new(kind, B, H, Q, K);
+    maskinfo_mask *m = maskinfo__node_new(kind, B, H, Q, K);
     if (!m) return MASKINFO_ENOMEM;
-    m->off = mi_node_i64(m, off, B);
+    m->off = maskinfo__node_i64(m, off, B);
     if (!m->off) {
         maskinfo_mask_unref(m);
         return MASKINFO_ENOMEM;
@@ -46,8 +46,8 @@ int maskinfo_mask_window(maskinfo_mask **out, int64_t B, int64_t Q, int64_t K,
     int st = rule_new(&m, MI_WINDOW, B, nh, Q, K, off);
     if (st) return st;
     m->nh = nh;
-    m->left = mi_node_i64(m, left, nh);
-    m->right = mi_node_i64(m, right, nh);
+    m->left = maskinfo__node_i64(m, left, nh);
+    m->right = maskinfo__node_i64(m, right, nh);
     if (!m->left || !m->right) {
         maskinfo_mask_unref(m);
         return MASKINFO_ENOMEM;
@@ -72,10 +72,10 @@ int maskinfo_mask_key_range(maskinfo_mask **out, int64_t B, int64_t Q,
     if (!hi) return MASKINFO_EINVAL;
     int st = rule_dims(B, Q, K);
     if (st) return st;
-    maskinfo_mask *m = mi_node_new(MI_KRANGE, B, 1, Q, K);
+    maskinfo_mask *m = maskinfo__node_new(MI_KRANGE, B, 1, Q, K);
     if (!m) return MASKINFO_ENOMEM;
-    m->lo = mi_node_i64(m, lo, B);
-    m->hi = mi_node_i64(m, hi, B);
+    m->lo = maskinfo__node_i64(m, lo, B);
+    m->hi = maskinfo__node_i64(m, hi, B);
     if (!m->lo || !m->hi) {
         maskinfo_mask_unref(m);
         return MASKINFO_ENOMEM;
@@ -95,7 +95,7 @@ static int binary(maskinfo_mask **out, mi_kind kind, maskinfo_mask *a,
     if (a->H != b->H && a->H != 1 && b->H != 1) return MASKINFO_ESHAPE;
     int64_t B = a->B > b->B ? a->B : b->B, H = a->H > b->H ? a->H : b->H;
     if (a->B == 0 || b->B == 0) B = 0;
-    maskinfo_mask *m = mi_node_new(kind, B, H, a->Q, a->K);
+    maskinfo_mask *m = maskinfo__node_new(kind, B, H, a->Q, a->K);
     if (!m) return MASKINFO_ENOMEM;
     m->a = maskinfo_mask_ref(a);
     m->b = maskinfo_mask_ref(b);
@@ -118,7 +118,7 @@ int maskinfo_mask_andnot(maskinfo_mask **out, maskinfo_mask *a,
 
 int maskinfo_mask_not(maskinfo_mask **out, maskinfo_mask *a) {
     if (!a) return MASKINFO_EINVAL;
-    maskinfo_mask *m = mi_node_new(MI_NOT, a->B, a->H, a->Q, a->K);
+    maskinfo_mask *m = maskinfo__node_new(MI_NOT, a->B, a->H, a->Q, a->K);
     if (!m) return MASKINFO_ENOMEM;
     m->a = maskinfo_mask_ref(a);
     *out = m;
@@ -134,7 +134,7 @@ int maskinfo_mask_stack_heads(maskinfo_mask **out, maskinfo_mask **parts,
             parts[i]->K != parts[0]->K)
             return MASKINFO_ESHAPE;
     }
-    maskinfo_mask *m = mi_node_new(MI_STACK, parts[0]->B, n, parts[0]->Q, parts[0]->K);
+    maskinfo_mask *m = maskinfo__node_new(MI_STACK, parts[0]->B, n, parts[0]->Q, parts[0]->K);
     if (!m) return MASKINFO_ENOMEM;
     m->parts = calloc((size_t)n, sizeof *m->parts);
     if (!m->parts) {
@@ -152,12 +152,12 @@ int maskinfo_mask_broadcast(maskinfo_mask **out, maskinfo_mask *a, int64_t B,
     if (!a) return MASKINFO_EINVAL;
     if ((a->B != B && a->B != 1) || (a->H != H && a->H != 1) || H < 1 || B < 0)
         return MASKINFO_ESHAPE;
-    if (mi_mul(mi_mul(mi_mul(B, H), a->Q), a->K) < 0) return MASKINFO_EOVERFLOW;
+    if (maskinfo__mul(maskinfo__mul(maskinfo__mul(B, H), a->Q), a->K) < 0) return MASKINFO_EOVERFLOW;
     if (a->B == B && a->H == H) {
         *out = maskinfo_mask_ref(a);
         return MASKINFO_OK;
     }
-    maskinfo_mask *m = mi_node_new(MI_BCAST, B, H, a->Q, a->K);
+    maskinfo_mask *m = maskinfo__node_new(MI_BCAST, B, H, a->Q, a->K);
     if (!m) return MASKINFO_ENOMEM;
     m->a = maskinfo_mask_ref(a);
     *out = m;
@@ -174,10 +174,10 @@ int maskinfo_mask_slice(maskinfo_mask **out, maskinfo_mask *a,
         if (qs < 0 || qs > a->Q - newQ || ks < 0 || ks > a->K - newK)
             return MASKINFO_EINVAL;
     }
-    maskinfo_mask *m = mi_node_new(MI_SLICE, a->B, a->H, newQ, newK);
+    maskinfo_mask *m = maskinfo__node_new(MI_SLICE, a->B, a->H, newQ, newK);
     if (!m) return MASKINFO_ENOMEM;
-    m->qstart = mi_node_i64(m, qstart, a->B);
-    m->kstart = mi_node_i64(m, kstart, a->B);
+    m->qstart = maskinfo__node_i64(m, qstart, a->B);
+    m->kstart = maskinfo__node_i64(m, kstart, a->B);
     if (!m->qstart || !m->kstart) {
         maskinfo_mask_unref(m);
         return MASKINFO_ENOMEM;

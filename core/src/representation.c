@@ -17,13 +17,13 @@
 
 /* ------------------------------------------------------------ node basics */
 
-int64_t mi_mul(int64_t a, int64_t b) {
+int64_t maskinfo__mul(int64_t a, int64_t b) {
     if (a < 0 || b < 0) return -1;
     if (a != 0 && b > INT64_MAX / a) return -1;
     return a * b;
 }
 
-maskinfo_mask *mi_node_new(mi_kind kind, int64_t B, int64_t H, int64_t Q,
+maskinfo_mask *maskinfo__node_new(mi_kind kind, int64_t B, int64_t H, int64_t Q,
                            int64_t K) {
     maskinfo_mask *m = calloc(1, sizeof *m);
     if (!m) return NULL;
@@ -37,7 +37,7 @@ maskinfo_mask *mi_node_new(mi_kind kind, int64_t B, int64_t H, int64_t Q,
     return m;
 }
 
-int64_t *mi_node_i64(maskinfo_mask *node, const int64_t *src, int64_t n) {
+int64_t *maskinfo__node_i64(maskinfo_mask *node, const int64_t *src, int64_t n) {
     size_t sz = (size_t)(n > 0 ? n : 1) * sizeof(int64_t);
     int64_t *p = src ? malloc(sz) : calloc(1, sz);
     if (!p) return NULL;
@@ -104,7 +104,7 @@ uint64_t maskinfo_mask_bytes(const maskinfo_mask *m) {
 
 static int check_dims(int64_t B, int64_t H, int64_t Q, int64_t K) {
     if (B < 0 || H < 1 || Q < 0 || K < 0) return MASKINFO_EINVAL;
-    if (mi_mul(mi_mul(mi_mul(B, H), Q), K) < 0) return MASKINFO_EOVERFLOW;
+    if (maskinfo__mul(maskinfo__mul(maskinfo__mul(B, H), Q), K) < 0) return MASKINFO_EOVERFLOW;
     return MASKINFO_OK;
 }
 
@@ -112,7 +112,7 @@ int maskinfo_mask_constant(maskinfo_mask **out, int64_t B, int64_t H,
                            int64_t Q, int64_t K, int value) {
     int st = check_dims(B, H, Q, K);
     if (st) return st;
-    maskinfo_mask *m = mi_node_new(MI_CONST, B, H, Q, K);
+    maskinfo_mask *m = maskinfo__node_new(MI_CONST, B, H, Q, K);
     if (!m) return MASKINFO_ENOMEM;
     m->value = value != 0;
     *out = m;
@@ -142,18 +142,18 @@ int maskinfo_mask_segments(maskinfo_mask **out, int64_t B, int64_t Hq,
     int64_t H = Hq > Hk ? Hq : Hk;
     int st = check_dims(B, H, Q, K);
     if (st) return st;
-    maskinfo_mask *m = mi_node_new(MI_SEG, B, H, Q, K);
+    maskinfo_mask *m = maskinfo__node_new(MI_SEG, B, H, Q, K);
     if (!m) return MASKINFO_ENOMEM;
     m->hq = Hq;
     m->hk = Hk;
     int64_t nplanes = B * Hk;
     seg_run *runs = NULL;
-    m->qv = mi_node_i64(m, qv, B * Hq * Q);
-    m->kv = mi_node_i64(m, kv, B * Hk * K);
-    m->run_off = mi_node_i64(m, NULL, nplanes + 1);
+    /* the kv ids live on only as runs: rows need nothing else */
+    m->qv = maskinfo__node_i64(m, qv, B * Hq * Q);
+    m->run_off = maskinfo__node_i64(m, NULL, nplanes + 1);
     /* count runs first */
     int64_t total = 0;
-    if (!m->qv || !m->kv || !m->run_off) goto oom;
+    if (!m->qv || !m->run_off) goto oom;
     for (int64_t p = 0; p < nplanes; p++) {
         const int64_t *row = kv + p * K;
         m->run_off[p] = total;
@@ -163,9 +163,9 @@ int maskinfo_mask_segments(maskinfo_mask **out, int64_t B, int64_t Hq,
     }
     m->run_off[nplanes] = total;
     runs = malloc((size_t)(total > 0 ? total : 1) * sizeof *runs);
-    m->run_id = mi_node_i64(m, NULL, total);
-    m->run_lo = mi_node_i64(m, NULL, total);
-    m->run_hi = mi_node_i64(m, NULL, total);
+    m->run_id = maskinfo__node_i64(m, NULL, total);
+    m->run_lo = maskinfo__node_i64(m, NULL, total);
+    m->run_hi = maskinfo__node_i64(m, NULL, total);
     if (!runs || !m->run_id || !m->run_lo || !m->run_hi) goto oom;
     for (int64_t p = 0; p < nplanes; p++) {
         const int64_t *row = kv + p * K;
@@ -206,11 +206,11 @@ static int dense_alloc(maskinfo_mask **out, int64_t B, int64_t H, int64_t Q,
     if (st) return st;
     int64_t words = K / 64 + (K % 64 != 0);
     int64_t rows = B * H * Q;
-    int64_t n = mi_mul(rows, words);
+    int64_t n = maskinfo__mul(rows, words);
     if (n < 0) return MASKINFO_EOVERFLOW;
     st = maskinfo_check_alloc(lim, (uint64_t)n, 8);
     if (st) return st;
-    maskinfo_mask *m = mi_node_new(MI_DENSE, B, H, Q, K);
+    maskinfo_mask *m = maskinfo__node_new(MI_DENSE, B, H, Q, K);
     if (!m) return MASKINFO_ENOMEM;
     m->words = words;
     m->hd = H;
@@ -314,14 +314,18 @@ int maskinfo_mask_from_intervals(maskinfo_mask **out, int64_t B, int64_t H,
     int st = check_dims(B, H, Q, K);
     if (st) return st;
     int64_t rows = B * H * Q;
+    /* the offsets index iv: they must be >= 0 and never decrease */
+    if (!offsets || offsets[0] < 0) return MASKINFO_EINVAL;
+    for (int64_t r = 0; r < rows; r++)
+        if (offsets[r + 1] < offsets[r]) return MASKINFO_EINVAL;
     int64_t n = offsets[rows];
     st = maskinfo_check_alloc(lim, (uint64_t)n, 16);
     if (st) return st;
-    maskinfo_mask *m = mi_node_new(MI_IVL, B, H, Q, K);
+    maskinfo_mask *m = maskinfo__node_new(MI_IVL, B, H, Q, K);
     if (!m) return MASKINFO_ENOMEM;
     ivpair *tmp = malloc((size_t)(n > 0 ? n : 1) * sizeof *tmp);
-    m->iv_off = mi_node_i64(m, NULL, rows + 1);
-    m->iv = mi_node_i64(m, NULL, 2 * n);
+    m->iv_off = maskinfo__node_i64(m, NULL, rows + 1);
+    m->iv = maskinfo__node_i64(m, NULL, 2 * n);
     if (!tmp || !m->iv_off || !m->iv) {
         free(tmp);
         maskinfo_mask_unref(m);
@@ -626,6 +630,15 @@ static int bit_depth(const maskinfo_mask *m) {
         return 1 + (da > db ? da : db);
     }
     case MI_NOT: return 1 + bit_depth(m->a);
+    case MI_BCAST: return bit_depth(m->a);
+    case MI_STACK: {
+        int d = 0;
+        for (int64_t i = 0; i < m->H; i++) {
+            int di = bit_depth(m->parts[i]);
+            if (di > d) d = di;
+        }
+        return d;
+    }
     default: return 0;
     }
 }
@@ -671,6 +684,10 @@ static int eval_bits(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q,
         else
             for (int64_t j = 0; j < nw; j++) w[j] &= ~pool[j];
         return MASKINFO_OK;
+    case MI_STACK:
+        return eval_bits(m->parts[h], b, 0, q, w, nw, pool, s);
+    case MI_BCAST:
+        return eval_bits(m->a, b, h, q, w, nw, pool, s);
     case MI_NOT:
         if ((st = eval_bits(m->a, b, h, q, w, nw, pool, s))) return st;
         for (int64_t j = 0; j < nw; j++) w[j] = ~w[j];

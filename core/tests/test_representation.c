@@ -458,6 +458,14 @@ static void test_intervals(void)
         CHECK(m && mask_matches_cells(m, want, 1, 1, 2, 9, "intervals from offset 2"));
         maskinfo_mask_unref(m);
     }
+    /* decreasing or negative offsets would index outside iv: refused */
+    {
+        int64_t bad1[4] = {0, 7, 0, 7}, bad2[4] = {-1, 0, 1, 2};
+        int64_t iv[14] = {0};
+        maskinfo_mask *m = NULL;
+        CHECK(maskinfo_mask_from_intervals(&m, 1, 1, 3, 9, bad1, iv, NULL) == MASKINFO_EINVAL);
+        CHECK(maskinfo_mask_from_intervals(&m, 1, 1, 3, 9, bad2, iv, NULL) == MASKINFO_EINVAL);
+    }
     /* bad extents; the memory guard applies to the interval storage */
     int64_t off[3] = {0, 0, 0};
     int64_t iv[2] = {0, 1};
