@@ -31,10 +31,13 @@
 typedef struct { maskinfo_array *a; } ArrayBox;
 typedef struct { maskinfo_mask *m; } MaskBox;
 
+/* nil, message, status: the Lua layer words the error, and can tell a
+ * file failure (MASKINFO_EIO, MASKINFO_EPNG) from a refusal by the code. */
 static int fail(lua_State *L, int st) {
     lua_pushnil(L);
     lua_pushstring(L, maskinfo_strerror(st));
-    return 2;
+    lua_pushinteger(L, st);
+    return 3;
 }
 
 /* An error without a position prefix, like the Lua layer's errors. */
@@ -675,14 +678,6 @@ static int64_t check_size(lua_State *L, int idx) {
     return (int64_t)v;
 }
 
-static int l_constant(lua_State *L) {
-    int64_t B = check_size(L, 1), H = check_size(L, 2), Q = check_size(L, 3), K = check_size(L, 4);
-    int v = lua_toboolean(L, 5);
-    MaskBox *box = new_mask_box(L);
-    maskinfo_mask *m = NULL;
-    int st = maskinfo_mask_constant(&m, B, H, Q, K, v);
-    return push_mask_result(L, box, st, m);
-}
 
 /* ids -> int64 values with the no-match sentinel for invalid entries.
  * mode 0: segments (id < 0 never matches); 1: token types with zeros
@@ -856,14 +851,6 @@ static int mask_slice(lua_State *L) {
     return push_mask_result(L, box, st, m);
 }
 
-static int mask_broadcast(lua_State *L) {
-    maskinfo_mask *a = check_mask(L, 1);
-    int64_t B = check_size(L, 2), H = check_size(L, 3);
-    MaskBox *box = new_mask_box(L);
-    maskinfo_mask *m = NULL;
-    int st = maskinfo_mask_broadcast(&m, a, B, H);
-    return push_mask_result(L, box, st, m);
-}
 
 /* m:count() -> total, per-head counts as an int64 Array (B, H): exact,
  * since a head of a 1M-token mask holds more than 2^31 cells */
@@ -1015,7 +1002,7 @@ static int mask_diff(lua_State *L) {
     return 2;
 }
 
-/* m:grid_counts(b, h, row_edges, col_edges) -> flat counts (row-major) */
+/* m:grid_counts(b, h, row_edges, col_edges) -> int64 Array (rows, cols) */
 static int mask_grid_counts(lua_State *L) {
     maskinfo_mask *m = check_mask(L, 1);
     lua_Integer b = luaL_checkinteger(L, 2), h = luaL_checkinteger(L, 3);
@@ -1025,14 +1012,13 @@ static int mask_grid_counts(lua_State *L) {
     luaL_argcheck(L, nr >= 0, 4, "at least one edge expected");
     luaL_argcheck(L, nc >= 0, 5, "at least one edge expected");
     int64_t *re = opt_i64(L, 4, nr + 1, 0, NULL), *ce = opt_i64(L, 5, nc + 1, 0, NULL);
-    uint64_t *counts = lua_newuserdatauv(L, (size_t)(nr * nc > 0 ? nr * nc : 1) * 8, 0);
-    int st = maskinfo_mask_grid_counts(m, b, h, re, nr, ce, nc, counts);
+    int64_t shape[2] = {nr, nc};
+    maskinfo_array *out;
+    int st = maskinfo_array_new(&out, MASKINFO_INT64, 2, shape, LIMITS(L));
     if (st) return fail(L, st);
-    lua_createtable(L, (int)(nr * nc), 0);
-    for (int64_t i = 0; i < nr * nc; i++) {
-        lua_pushinteger(L, (lua_Integer)counts[i]);
-        lua_rawseti(L, -2, (lua_Integer)(i + 1));
-    }
+    push_array(L, out);
+    st = maskinfo_mask_grid_counts(m, b, h, re, nr, ce, nc, maskinfo_array_data(out));
+    if (st) return fail(L, st);
     return 1;
 }
 
@@ -1200,6 +1186,13 @@ static int maskinfo_close(lua_State *L) {
     return 0;
 }
 
+/* core.is_open(mi): a MaskInfo that __close has not emptied */
+static int l_is_open(lua_State *L) {
+    int open = luaL_testudata(L, 1, MASKINFO_T) && lua_getiuservalue(L, 1, 1) == LUA_TTABLE;
+    lua_pushboolean(L, open);
+    return 1;
+}
+
 static int l_is_maskinfo(lua_State *L) {
     lua_pushboolean(L, luaL_testudata(L, 1, MASKINFO_T) != NULL);
     return 1;
@@ -1210,10 +1203,6 @@ static int l_is_array(lua_State *L) {
     return 1;
 }
 
-static int l_is_mask(lua_State *L) {
-    lua_pushboolean(L, luaL_testudata(L, 1, MASK_T) != NULL);
-    return 1;
-}
 
 /* core.set_maskinfo_methods(methods, metamethods): __index = methods, and
  * each metamethod (__tostring, __band, ...) copied into the metatable. */
@@ -1238,6 +1227,11 @@ static int l_set_max_bytes(lua_State *L) {
     maskinfo_limits *lim = LIMITS(L);
     lua_pushinteger(L, (lua_Integer)lim->max_bytes);
     lim->max_bytes = (uint64_t)v;
+    return 1;
+}
+
+static int l_get_max_bytes(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)LIMITS(L)->max_bytes);
     return 1;
 }
 
@@ -1277,7 +1271,7 @@ static const luaL_Reg array_methods[] = {
 static const luaL_Reg mask_methods[] = {
     {"shape", mask_shape},       {"is_dense", mask_is_dense}, {"bytes", mask_bytes},
     {"and_", mask_and},          {"or_", mask_or},            {"not_", mask_not},
-    {"andnot", mask_andnot},     {"slice", mask_slice},       {"broadcast", mask_broadcast},
+    {"andnot", mask_andnot},     {"slice", mask_slice},       
     {"count", mask_count},       {"row", mask_row},           {"get", mask_get},
     {"to_array", mask_to_array}, {"to_bias", mask_to_bias},   {"segment_ids", mask_segment_ids},
     {"validity", mask_validity}, {"empty_rows", mask_empty_rows}, {"diff", mask_diff},
@@ -1286,13 +1280,15 @@ static const luaL_Reg mask_methods[] = {
 
 static const luaL_Reg module_funcs[] = {
     {"from_nested", l_from_nested}, {"array", l_array},       {"positions", l_positions},
-    {"constant", l_constant},       {"segments", l_segments}, {"dense", l_dense},
+    {"segments", l_segments},       {"dense", l_dense},
     {"random", l_random},           {"causal", l_causal},     {"window", l_window},
     {"chunked", l_chunked},         {"key_range", l_key_range}, {"intervals", l_intervals},
     {"stack_heads", l_stack_heads}, {"render_png_grid", l_render_png_grid},
     {"wrap", l_wrap},               {"fields", l_fields},     {"is_maskinfo", l_is_maskinfo},
-    {"is_array", l_is_array},       {"is_mask", l_is_mask},   {"set_maskinfo_methods", l_set_methods},
-    {"set_max_bytes", l_set_max_bytes}, {"check_alloc", l_check_alloc},
+    {"is_open", l_is_open},
+    {"is_array", l_is_array},       {"set_maskinfo_methods", l_set_methods},
+    {"set_max_bytes", l_set_max_bytes}, {"get_max_bytes", l_get_max_bytes},
+    {"check_alloc", l_check_alloc},
     {"strerror", l_strerror},       {"now", l_now},           {NULL, NULL}};
 
 /* metatable with __index = methods, __gc and __close = gc, __tostring */

@@ -109,7 +109,8 @@ function commands.render(argv)
 end
 
 local function gallery(dir, o)
-  os.execute('mkdir -p "' .. dir .. '"')
+  -- single-quote the directory for the shell (a quote inside becomes '\'')
+  os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
   local masks, titles = {}, {}
   for _, n in ipairs(recipe_names()) do
     local m = build(n, o)

@@ -330,3 +330,95 @@ describe("diff()", function()
       function() maskinfo.from_segments({ { 0 } }):diff("x") end)
   end)
 end)
+
+describe("key_ranges(b, h, q)", function()
+  it("gives each row's allowed keys as sorted half-open ranges, on random masks", function()
+    math.randomseed(11)
+    for _ = 1, 10 do
+      local B, H, Q, K = rnd(1, 2), rnd(1, 2), rnd(1, 9), rnd(1, 12)
+      local cells = gen_bool4(B, H, Q, K, 0.5)
+      local mi = maskinfo.from_attention_mask(cells)
+      for b = 0, B - 1 do
+        for h = 0, H - 1 do
+          for q = 0, Q - 1 do
+            local want, run = {}, nil
+            for k = 0, K do
+              local v = k < K and cells[b + 1][h + 1][q + 1][k + 1]
+              if v and not run then run = k end
+              if not v and run then want[#want + 1] = run; want[#want + 1] = k; run = nil end
+            end
+            assert.are.same(want, mi:key_ranges(b, h, q))
+          end
+        end
+      end
+    end
+  end)
+
+  it("follows the ops (a decode slice keeps one row of the window)", function()
+    local mi = maskinfo.from_segments({ { 0, 0, 0, 0, 0, 0 } }):apply_causal()
+      :apply_sliding_window({ 2, 0 }, { mode = "decode", index = 4 })
+    assert.are.same({ 0, 3 }, mi:key_ranges(0, 0, 0))
+  end)
+
+  it("checks its indices", function()
+    raises("bad argument #3 to 'key_ranges' (query 5 out of range [0, 5))",
+      function() maskinfo.from_segments({ { 0, 0, 0, 0, 0 } }):key_ranges(0, 0, 5) end)
+  end)
+end)
+
+describe("block_counts{block_size=, batch=, head=}", function()
+  it("sums allowed cells per block, with smaller tail blocks, on random masks", function()
+    math.randomseed(12)
+    for _ = 1, 10 do
+      local B, H, Q, K = rnd(1, 2), rnd(1, 2), rnd(1, 13), rnd(1, 13)
+      local bq, bk = rnd(1, 5), rnd(1, 5)
+      local cells = gen_bool4(B, H, Q, K, 0.4)
+      local mi = maskinfo.from_attention_mask(cells)
+      local b, h = rnd(0, B - 1), rnd(0, H - 1)
+      local got = mi:block_counts { block_size = { bq, bk }, batch = b, head = h }
+      assert.are.equal("int64", got:dtype())
+      assert.are.same({ (Q + bq - 1) // bq, (K + bk - 1) // bk }, got:shape())
+      local t = got:totable()
+      for i = 1, #t do
+        for j = 1, #t[i] do
+          local n = 0
+          for q = (i - 1) * bq, math.min(i * bq, Q) - 1 do
+            for k = (j - 1) * bk, math.min(j * bk, K) - 1 do
+              if cells[b + 1][h + 1][q + 1][k + 1] then n = n + 1 end
+            end
+          end
+          assert.are.equal(n, t[i][j])
+        end
+      end
+    end
+  end)
+
+  it("works at 1M tokens without expanding the mask", function()
+    local n = 1048576
+    local mi = maskinfo.from_segments({ maskinfo.util.fill(n, 0) }):apply_causal()
+    local got = mi:block_counts { block_size = 65536 }
+    local t = got:totable()
+    assert.are.equal(16, #t)
+    assert.are.equal(65536 * 65537 // 2, t[1][1])   -- diagonal block: a triangle
+    assert.are.equal(65536 * 65536, t[2][1])        -- below the diagonal: full
+    assert.are.equal(0, t[1][2])                    -- above: empty
+  end)
+
+  it("refuses a block size below 1", function()
+    raises("bad argument #1 to 'block_counts' (block_size must be >= 1, got 0)",
+      function() maskinfo.from_segments({ { 0, 0 } }):block_counts { block_size = 0 } end)
+  end)
+end)
+
+describe("MaskInfo as a to-be-closed variable", function()
+  it("can be used in its scope and is closed after it", function()
+    local kept
+    do
+      local mi <close> = maskinfo.from_segments({ { 0, 0, 1 } })
+      kept = mi
+      assert.are.equal(5, (mi:count()))
+    end
+    assert.are.equal("MaskInfo(closed)", tostring(kept))
+    raises("bad argument #1 to 'count' (MaskInfo is closed)", function() kept:count() end)
+  end)
+end)

@@ -126,8 +126,7 @@ end
 
 --- The current dense allocation limit in bytes.
 function M.get_memory_limit()
-  local cur = core.set_max_bytes(0)
-  core.set_max_bytes(cur)
+  local cur = core.get_max_bytes()
   return cur == 0 and DEFAULT_LIMIT or cur
 end
 
@@ -1105,7 +1104,10 @@ end
 
 local function py_bool(b) return b and "True" or "False" end
 
+--- tostring(mi): the seed's __repr__ (stored fields only), e.g.
+-- `MaskInfo(q_segment_ids.shape=(1, 5), kv_segment_ids.shape=(1, 5), self_attn=True)`.
 function meta.__tostring(self)
+  if not core.is_open(self) then return "MaskInfo(closed)" end
   local f = fields(self, "__tostring")
   local items = {}
   if f.mask then items[#items + 1] = "attention_mask.shape=" .. shape_str({ f.mask:shape() }) end
@@ -1122,12 +1124,11 @@ function meta.__tostring(self)
   return "MaskInfo(" .. table.concat(items, ", ") .. ")"
 end
 
+-- What ops.lua and render.lua need from here.
 M._internal = {
   core = core, fields = fields, new = new, derive = derive, logical = logical, seg_ids = seg_ids,
   slice_last = slice_last, plane_ids = plane_ids, map_array = map_array, shape_str = shape_str,
-  copy_fields = copy_fields, head0 = head0, to_array = to_array, seg_mask = seg_mask,
-  dense_mask = dense_mask, four_d = four_d, trace = trace, FLAG_KEYS = FLAG_KEYS,
-  methods = methods, meta = meta, M = M,
+  trace = trace, FLAG_KEYS = FLAG_KEYS, methods = methods, meta = meta, M = M,
 }
 
 require("maskinfo.ops")(M._internal)

@@ -207,6 +207,13 @@ return function(I)
     local update = args.opt_bool(fname, 2, opts.update_segment_ids, "update_segment_ids", combine ~= "union")
     local ch = { mask = new_mask, mask_dtype = "bool", token_type_ids = true }
     if update then
+      -- the types become segment ids, which must be >= -1
+      for _, t in ipairs({ qt, kt }) do
+        local lo = t:minmax()
+        if lo and lo < -1 then
+          argerr(fname, 1, ("token types must be >= -1 when they become segment ids, got %d"):format(lo))
+        end
+      end
       local function zero_pad(x) return x == 0 and -1 or x end
       ch.q_ids = map_array(qt, "int32", zero_pad)
       ch.kv_ids = map_array(kt, "int32", zero_pad)
@@ -227,6 +234,9 @@ return function(I)
     local q_len = check_int(fname, 2, opts.q_len, "q_len", 0)
     local B, _, Q, K = dims(f, fname)
     local lens = per_batch(fname, 1, kv_lengths, "kv_lengths", B)
+    for b = 1, B do
+      if lens[b] < 0 then argerr(fname, 1, ("kv_lengths must be >= 0, got %d"):format(lens[b])) end
+    end
     if q_len > Q then
       argerr(fname, 2, ("q_len (%d) exceeds the mask's query length (%d)"):format(q_len, Q))
     end
@@ -276,11 +286,14 @@ return function(I)
     return derive(fa, ch)
   end
 
+  --- a & b: cells allowed in both.  Shapes agree (heads may broadcast);
+  -- segment ids are kept only when both store the same ones; flags OR-ed.
   function meta.__band(a, b)
     local fa, fb, ma, mb = operands("__band", a, b)
     return combined(fa, fb, ok("__band", ma:and_(mb)))
   end
 
+  --- a | b: cells allowed in either (same rules as &).
   function meta.__bor(a, b)
     local fa, fb, ma, mb = operands("__bor", a, b)
     return combined(fa, fb, ok("__bor", ma:or_(mb)))
@@ -291,8 +304,10 @@ return function(I)
     return combined(fa, fb, ok(fname, ma:andnot(mb)))
   end
 
+  --- a - b: cells allowed in a and not in b (same rules as &).
   function meta.__sub(a, b) return minus("__sub", a, b) end
 
+  --- ~a: the complement; drops segment ids and clears the flags.
   function meta.__bnot(a)
     local f = fields(a, "__bnot")
     local ch = { mask = ok("__bnot", logical(f, "__bnot"):not_()), mask_dtype = "bool",
@@ -487,6 +502,49 @@ return function(I)
   local function other_mask(fname, other)
     if not core.is_maskinfo(other) then argerr(fname, 1, "MaskInfo expected, got " .. type(other)) end
     return logical(fields(other, fname), fname)
+  end
+
+  local function plane_index(fname, m, b, h, q)
+    local B, H, Q = m:shape()
+    local function idx(n, v, what, size)
+      v = check_int(fname, n, v, what)
+      if v < 0 or v >= size then argerr(fname, n, ("%s %d out of range [0, %d)"):format(what, v, size)) end
+      return v
+    end
+    return idx(1, b, "batch", B), idx(2, h, "head", H), q and idx(3, q, "query", Q)
+  end
+
+  --- The allowed keys of one query row as half-open ranges: a flat
+  -- sequence {lo1, hi1, lo2, hi2, ...} (0-based, sorted, disjoint).
+  function methods.key_ranges(self, b, h, q)
+    local fname = "key_ranges"
+    local m = logical(fields(self, fname), fname)
+    local bb, hh, qq = plane_index(fname, m, b, h, q)
+    return ok(fname, m:row(bb, hh, qq))
+  end
+
+  --- Allowed cells per block of one (batch, head) plane: an int64 Array of
+  -- shape (ceil(q_len / bq), ceil(kv_len / bk)); tail blocks are smaller.
+  -- A block is full when its count equals its area, empty when 0 (the
+  -- classification FlexAttention's block tables and splash's block masks use).
+  -- @tparam[opt] table opts block_size (integer or {q, kv}, default 128), batch, head
+  function methods.block_counts(self, opts)
+    local fname = "block_counts"
+    local m = logical(fields(self, fname), fname)
+    opts = opt_table(fname, 1, opts, { block_size = true, batch = true, head = true })
+    local bs = opts.block_size == nil and 128 or opts.block_size
+    local bq, bk
+    if type(bs) == "table" then bq, bk = bs[1], bs[2] else bq, bk = bs, bs end
+    bq, bk = check_int(fname, 1, bq, "block_size", 1), check_int(fname, 1, bk, "block_size", 1)
+    local b, h = plane_index(fname, m, opts.batch or 0, opts.head or 0)
+    local _, _, Q, K = m:shape()
+    local function edges(n, step)
+      local e = { 0 }
+      for i = step, n - 1, step do e[#e + 1] = i end
+      if n > 0 then e[#e + 1] = n end
+      return e
+    end
+    return ok(fname, m:grid_counts(b, h, edges(Q, bq), edges(K, bk)))
   end
 
   --- Number of cells where self and other differ, and the first one as

@@ -138,9 +138,10 @@ return function(I)
     return m, t, qi, ki
   end
 
-  -- Only file and encoder failures are about the path.
-  local function write_error(path, msg)
-    if msg == core.strerror(6) or msg == core.strerror(7) then
+  -- Only file and encoder failures (MASKINFO_EIO = 6, MASKINFO_EPNG = 7)
+  -- are about the path; a guard refusal is not.
+  local function write_error(path, msg, code)
+    if code == 6 or code == 7 then
       return ("cannot write '%s': %s"):format(path, msg)
     end
     return msg
@@ -163,8 +164,8 @@ return function(I)
     local f = fields(self, fname)
     path = path_arg(fname, 1, path)
     local m, t, qi, ki = png_opts(fname, 2, f, opts)
-    local w, h = m:render_png(path, t, qi, ki)
-    if not w then fail(fname, write_error(path, h)) end
+    local w, h, code = m:render_png(path, t, qi, ki)
+    if not w then fail(fname, write_error(path, h, code)) end
     return w, h
   end
 
@@ -194,8 +195,8 @@ return function(I)
       t.q_ids, t.kv_ids = qi, ki
       masks[i], popts[i] = m, t
     end
-    local w, h = core.render_png_grid(path, masks, popts, columns)
-    if not w then fail(fname, write_error(path, h)) end
+    local w, h, code = core.render_png_grid(path, masks, popts, columns)
+    if not w then fail(fname, write_error(path, h, code)) end
     return w, h
   end
 end
