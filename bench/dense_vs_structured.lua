@@ -8,6 +8,7 @@ local now = mi.core.now
 local function median_ms(f, reps)
   local t = {}
   for i = 1, reps or 5 do
+    collectgarbage() -- each run starts with the previous run's garbage freed
     local t0 = now()
     f()
     t[i] = (now() - t0) * 1000

@@ -231,7 +231,7 @@ static int check_dtype_arg(lua_State *L, int idx, const char *fname) {
         if (strcmp(dtype_names[i], name) == 0) return i;
     lua_pushfstring(L,
                     "bad argument #1 to '%s' (invalid dtype '%s' (expected bool, int32, float32, "
-                    "float16 or bfloat16))",
+                    "float16, bfloat16 or int64))",
                     fname, name ? name : luaL_typename(L, idx));
     return lua_error(L);
 }
@@ -568,10 +568,12 @@ static int l_array(lua_State *L) {
     return 1;
 }
 
-/* core.positions(ids_array, pad) -> int32 array of the same shape */
+/* core.positions(ids_array, pad [, fname]) -> int32 array of the same
+ * shape; a guard refusal is raised in fname's name */
 static int l_positions(lua_State *L) {
     maskinfo_array *ids = check_array(L, 1);
     lua_Integer pad = luaL_checkinteger(L, 2);
+    const char *fname = luaL_optstring(L, 3, "positions");
     luaL_argcheck(L, maskinfo_array_dtype(ids) == MASKINFO_INT32, 1, "int32 array expected");
     int nd = maskinfo_array_ndim(ids);
     luaL_argcheck(L, nd >= 1, 1, "at least 1-D expected");
@@ -579,7 +581,7 @@ static int l_positions(lua_State *L) {
     int64_t n = maskinfo_array_size(ids);
     maskinfo_array *out;
     int st = maskinfo_array_new(&out, MASKINFO_INT32, nd, maskinfo_array_shape(ids), LIMITS(L));
-    if (st) return raise(L, "positions: %s%s", maskinfo_strerror(st), "");
+    if (st) return raise(L, "%s: %s", fname, maskinfo_strerror(st));
     push_array(L, out);
     if (len > 0)
         maskinfo_positions_from_segments(maskinfo_array_cdata(ids), n / len, len,

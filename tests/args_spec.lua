@@ -544,7 +544,7 @@ describe("bad input: unknown dtype", function()
     assert_error(function() maskinfo.segment_ids_to_mask({ { 0, 1 } }, nil, { dtype = "int8" }) end,
       "bad argument #3 to 'segment_ids_to_mask' (invalid dtype 'int8' " .. DTYPES .. ")")
     assert_error(function() maskinfo.segment_ids_to_qkv_masks({ { 0, 1 } }, "float64") end,
-      "bad argument #3 to 'segment_ids_to_qkv_masks' (invalid dtype 'float64' " .. DTYPES .. ")")
+      "bad argument #2 to 'segment_ids_to_qkv_masks' (invalid dtype 'float64' " .. DTYPES .. ")")
     assert_error(function() maskinfo.cu_seqlens_to_mask({ 0, 2 }, 4, "int8") end,
       "bad argument #3 to 'cu_seqlens_to_mask' (invalid dtype 'int8' " .. DTYPES .. ")")
     assert_error(function() maskinfo.qkv_cu_seqlens_to_attention_mask({ 0, 1 }, { max_q_len = 2, dtype = "x" }) end,

@@ -597,7 +597,7 @@ describe("methods: bias", function()
 
   it("create_bias of an unknown dtype is an error", function()
     assert_error(function() m:create_bias("float64") end,
-      "bad argument #1 to 'create_bias' (invalid dtype 'float64' (expected bool, int32, float32, float16 or bfloat16))")
+      "bad argument #1 to 'create_bias' (float dtype expected (float32, float16 or bfloat16), got float64)")
   end)
 
   it("a float-stored mask gives the same bias as its bool mask", function()

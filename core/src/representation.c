@@ -1016,7 +1016,6 @@ int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
     for (int64_t j = 0; j < ncols; j++)
         if (col_edges[j] < 0 || col_edges[j] > col_edges[j + 1] || col_edges[j + 1] > m->K)
             return MASKINFO_EINVAL;
-    memset(counts, 0, (size_t)(nrows * ncols) * sizeof *counts);
     if (nrows == 0 || ncols == 0) return MASKINFO_OK;
     int64_t c0 = col_edges[0], cN = col_edges[ncols];
     int err = MASKINFO_OK;
@@ -1029,6 +1028,9 @@ int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
         for (int64_t i = 0; i < nrows; i++) {
             if (lerr) continue;
             uint64_t *cnt = counts + i * ncols;
+            /* zeroed here, by the thread that fills the row: the first
+             * touch of a large table is then shared between threads */
+            memset(cnt, 0, (size_t)ncols * sizeof *cnt);
             memset(diff, 0, (size_t)(ncols + 1) * sizeof *diff);
             for (int64_t q = row_edges[i]; q < row_edges[i + 1] && !lerr; q++) {
                 s->len = 0;

@@ -380,8 +380,9 @@ end
 function M.segment_ids_to_qkv_masks(q, kv, dtype)
   trace(nil, "segment_ids_to_qkv_masks")
   local fname = "segment_ids_to_qkv_masks"
-  if dtype == nil and type(kv) == "string" then kv, dtype = nil, kv end
-  dtype = check_dtype(fname, 3, dtype, "bool")
+  local dn = 3
+  if dtype == nil and type(kv) == "string" then kv, dtype, dn = nil, kv, 2 end
+  dtype = check_dtype(fname, dn, dtype, "bool")
   local qa = ids_arg(fname, 1, q, "segment ids")
   local ka = kv ~= nil and ids_arg(fname, 2, kv, "kv segment ids") or qa
   args.same_batch(fname, 2, qa, ka)
@@ -909,7 +910,7 @@ end
 function methods.q_position_ids(self)
   local f = fields(self, "q_position_ids")
   local q = f.q_ids or seg_ids(f, false, "q_position_ids")
-  return core.positions(q, -1)
+  return core.positions(q, -1, "q_position_ids")
 end
 
 --- Query and key positions: stored, or restarting per segment (padding:
@@ -920,7 +921,8 @@ function methods.get_or_compute_positions(self)
   local qp, kp = f.q_pos, f.kv_pos
   if qp and kp then return qp, kp end
   local q, kv = seg_ids(f, false, "get_or_compute_positions")
-  return qp or core.positions(q, -1), kp or core.positions(kv, INT32_MAX)
+  return qp or core.positions(q, -1, "get_or_compute_positions"),
+    kp or core.positions(kv, INT32_MAX, "get_or_compute_positions")
 end
 
 ---------------------------------------------------------------- flags and predicates
@@ -974,10 +976,11 @@ function methods.create_bias(self, dtype)
   local fname = "create_bias"
   local f = fields(self, fname)
   trace("MaskInfo", fname)
-  dtype = check_dtype(fname, 1, dtype, "float32")
-  if dtype == "bool" or dtype == "int32" then
-    argerr(fname, 1, "float dtype expected (float32, float16 or bfloat16), got " .. dtype)
+  if dtype ~= nil and dtype ~= "float32" and dtype ~= "float16" and dtype ~= "bfloat16" then
+    argerr(fname, 1, ("float dtype expected (float32, float16 or bfloat16), got %s"):format(
+      type(dtype) == "string" and dtype or args.typename(dtype)))
   end
+  dtype = dtype or "float32"
   guard_dense(logical(f, fname), dtype, fname)
   local b, err = logical(f, fname):to_bias(dtype)
   if not b then fail(fname, err) end

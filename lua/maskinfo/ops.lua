@@ -519,6 +519,7 @@ return function(I)
   function methods.key_ranges(self, b, h, q)
     local fname = "key_ranges"
     local m = logical(fields(self, fname), fname)
+    if q == nil then argerr(fname, 3, "query: integer expected, got nil") end
     local bb, hh, qq = plane_index(fname, m, b, h, q)
     return ok(fname, m:row(bb, hh, qq))
   end
