@@ -275,3 +275,25 @@ describe("Array equality and identity", function()
     assert.has_error(function() a.shape(5) end, "bad argument #1 to 'shape' (maskinfo.Array expected, got number)")
   end)
 end)
+
+describe("Array.from(nested [, dtype])", function()
+  it("infers the dtype from the first leaf", function()
+    assert.are.equal("int32", maskinfo.Array.from({ { 1, 2 }, { 3, 4 } }):dtype())
+    assert.are.equal("bool", maskinfo.Array.from({ true, false }):dtype())
+    assert.are.equal("float32", maskinfo.Array.from({ 0.5, 1 }):dtype())
+    assert.are.same({ { 1, 2 }, { 3, 4 } }, maskinfo.Array.from({ { 1, 2 }, { 3, 4 } }):totable())
+  end)
+
+  it("converts to a requested dtype", function()
+    local a = maskinfo.Array.from({ { 1, 0, 2 } }, "bool")
+    assert.are.same({ { true, false, true } }, a:totable())
+    assert.are.same({ 1.5, -2.0 }, maskinfo.Array.from({ 1.5, -2 }, "float16"):totable())
+  end)
+
+  it("refuses ragged tables and unknown dtypes", function()
+    E.assert_error(function() maskinfo.Array.from({ { 1, 2 }, { 3 } }) end,
+      "bad argument #1 to 'Array.from' (ragged nested table: length 1 at [2], expected 2)")
+    E.assert_error(function() maskinfo.Array.from({ 1 }, "int8") end,
+      "bad argument #2 to 'Array.from' (invalid dtype 'int8' (expected bool, int32, float32, float16 or bfloat16))")
+  end)
+end)

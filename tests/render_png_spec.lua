@@ -163,3 +163,31 @@ describe("render_png", function()
     end)
   end)
 end)
+
+describe("render_png_grid per-panel heads and batches", function()
+  it("shows the heads of one per-head mask side by side; each panel differs", function()
+    local base = maskinfo.from_segments({ maskinfo.util.fill(8, 0) })
+    local m = maskinfo.stack_heads { base:apply_causal(), base }
+    local dir = os.tmpname()
+    os.remove(dir)
+    os.execute("mkdir -p " .. P.shell_quote(dir))
+    local grid = dir .. "/heads.png"
+    local w, h = maskinfo.render_png_grid(grid, { m, m }, { heads = { 0, 1 }, scale = 1, plain = true })
+    local hd = png_header(grid)
+    assert.are.same({ w, h }, { hd.width, hd.height })
+    -- the same panels as separate plain renders, placed side by side
+    local a, b = dir .. "/a.png", dir .. "/b.png"
+    m:render_png(a, { head = 0, scale = 1, plain = true })
+    m:render_png(b, { head = 1, scale = 1, plain = true })
+    assert.are_not.equal(slurp(a), slurp(b))
+    assert.is_true(w >= 16 and h >= 8)
+    os.execute("rm -rf " .. P.shell_quote(dir))
+  end)
+
+  it("wants one entry per mask", function()
+    local m = maskinfo.from_segments({ { 0, 0 } })
+    local ok, err = pcall(maskinfo.render_png_grid, "/tmp/x.png", { m, m }, { heads = { 0 } })
+    assert.is_false(ok)
+    assert.are.equal("bad argument #3 to 'render_png_grid' (heads: a list with one entry per mask (2) expected)", err)
+  end)
+end)

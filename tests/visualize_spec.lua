@@ -131,3 +131,19 @@ describe("visualize: errors", function()
     assert.is_truthy(catch(mi.visualize, mi, { charset = "emoji" }):find("charset", 1, true))
   end)
 end)
+
+describe("visualize return_str", function()
+  it("return_str = false prints the text (as the seed's default) and returns nil", function()
+    local mi = maskinfo.from_segments({ { 0, 0, 1 } }):apply_causal()
+    local want = mi:visualize { block_size = 1 }
+    local printed = {}
+    local saved = print
+    _G.print = function(s) printed[#printed + 1] = s end
+    local ok, r = pcall(mi.visualize, mi, { block_size = 1, return_str = false })
+    _G.print = saved
+    assert.is_true(ok)
+    assert.is_nil(r)
+    assert.are.same({ want }, printed)
+    assert.are.equal(want, mi:visualize { block_size = 1, return_str = true })
+  end)
+end)

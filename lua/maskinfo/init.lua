@@ -1181,7 +1181,24 @@ local function array_new(dtype, shape, values)
   return new_array(fname, dtype, shape, values)
 end
 
-M.Array = { new = array_new }
+--- An Array from a nested table (or an Array), in dtype (default: int32
+-- for integers, bool for booleans, float32 otherwise).
+local function array_from(t, dtype)
+  local fname = "Array.from"
+  if dtype ~= nil then dtype = check_dtype(fname, 2, dtype) end
+  local probe = t
+  while type(probe) == "table" and not core.is_array(probe) do probe = probe[1] end
+  local kind = dtype == "bool" and "bool" or (dtype == "int32" and "int" or "float")
+  if dtype == nil then
+    kind = type(probe) == "boolean" and "bool" or (math.type(probe) == "integer" and "int" or "float")
+  end
+  local a, err = core.from_nested(t, kind)
+  if not a then argerr(fname, 1, err) end
+  if dtype and a:dtype() ~= dtype then a = a:astype(dtype) end
+  return a
+end
+
+M.Array = { new = array_new, from = array_from }
 M.util = require("maskinfo.util")
 M.core = core
 return M

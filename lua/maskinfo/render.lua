@@ -43,6 +43,7 @@ return function(I)
   end
 
   local VIS_OPTS = { block_size = true, batch = true, head = true, fit_in_screen = true, max_rows = true,
+    return_str = true,
     max_cols = true, charset = true, show_segments = true }
 
   --- The seed's block view as a string (visualize(return_str=True)).
@@ -81,6 +82,11 @@ return function(I)
     if show then qi, ki = label_ids(f, m, batch, head, fname) end
     local s, err = m:render_text(t, qi, ki, I.shape_str({ B, H, Q, K }))
     if not s then fail(fname, err) end
+    -- return_str = false prints it, as the seed's default does
+    if not args.opt_bool(fname, 1, opts.return_str, "return_str", true) then
+      print(s)
+      return nil
+    end
     return s
   end
 
@@ -176,12 +182,14 @@ return function(I)
     local fname = "render_png_grid"
     path = path_arg(fname, 1, path)
     if type(list) ~= "table" or #list == 0 then argerr(fname, 2, "non-empty list of MaskInfo expected") end
-    local allowed = { titles = true, columns = true }
+    local allowed = { titles = true, columns = true, heads = true, batches = true }
     for k in pairs(PNG_OPTS) do allowed[k] = true end
     opts = opt_table(fname, 3, opts, allowed)
     local columns = opts.columns == nil and 0 or check_int(fname, 3, opts.columns, "columns", 1)
-    if opts.titles ~= nil and type(opts.titles) ~= "table" then
-      argerr(fname, 3, "titles: list of strings expected")
+    for _, k in ipairs({ "titles", "heads", "batches" }) do
+      if opts[k] ~= nil and (type(opts[k]) ~= "table" or #opts[k] ~= #list) then
+        argerr(fname, 3, ("%s: a list with one entry per mask (%d) expected"):format(k, #list))
+      end
     end
     local masks, popts = {}, {}
     for i, mi in ipairs(list) do
@@ -190,7 +198,10 @@ return function(I)
       end
       local po = {}
       for k, v in pairs(opts) do if PNG_OPTS[k] then po[k] = v end end
-      if opts.titles and opts.titles[i] ~= nil then po.title = opts.titles[i] end
+      if opts.titles then po.title = opts.titles[i] end
+      -- per-panel head / batch: the heads of one per-head mask side by side
+      if opts.heads then po.head = opts.heads[i] end
+      if opts.batches then po.batch = opts.batches[i] end
       local m, t, qi, ki = png_opts(fname, 3, fields(mi, fname), po)
       t.q_ids, t.kv_ids = qi, ki
       masks[i], popts[i] = m, t
