@@ -7,7 +7,7 @@
  * order-independent operation (addition mod 2^64, max), and ids are assigned
  * sequentially afterwards, so results do not depend on the thread count.
  */
-#include "maskinfo.h"
+#include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -49,13 +49,6 @@ static int thread_id(void)
 
 /* ------------------------------------------------------------ hashing */
 
-static uint64_t splitmix64(uint64_t x)
-{
-    x += UINT64_C(0x9E3779B97F4A7C15);
-    x = (x ^ (x >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    x = (x ^ (x >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return x ^ (x >> 31);
-}
 
 /*
  * Pseudo-random weight of index i in family f (0..3).  Families 0/1 weight
@@ -64,7 +57,7 @@ static uint64_t splitmix64(uint64_t x)
  */
 static uint64_t weight(uint64_t i, unsigned f)
 {
-    return splitmix64(((i << 2) | f) ^ UINT64_C(0x6D61736B696E666F));
+    return maskinfo__splitmix64(((i << 2) | f) ^ UINT64_C(0x6D61736B696E666F));
 }
 
 /*

@@ -32,7 +32,7 @@ struct maskinfo_mask {
     int value;                 /* MI_CONST */
     /* MI_SEG */
     int64_t hq, hk;            /* head extents of qv / kv (1 or H) */
-    int64_t *qv, *kv;          /* (B, hq, Q); kv is unused (rows read runs) */
+    int64_t *qv;               /* (B, hq, Q); kv ids live on as runs only */
     int64_t *run_off;          /* B*hk + 1 offsets into the run arrays */
     int64_t *run_id, *run_lo, *run_hi; /* kv runs sorted by (id, lo) */
     /* MI_DENSE: rows of `words` 64-bit words, hd heads (1 or H) */
@@ -79,6 +79,15 @@ static inline int64_t mi_sat_sub(int64_t a, int64_t b) {
     int64_t r;
     if (__builtin_sub_overflow(a, b, &r)) return b < 0 ? INT64_MAX : INT64_MIN;
     return r;
+}
+
+/* splitmix64: a bijective 64-bit mixer, for counter-based random bits and
+ * hash weights that depend only on their input (so on no thread count) */
+static inline uint64_t maskinfo__splitmix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
 }
 
 /* floor division for a possibly negative numerator, d > 0 */

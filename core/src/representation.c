@@ -54,7 +54,6 @@ maskinfo_mask *maskinfo_mask_ref(maskinfo_mask *m) {
 void maskinfo_mask_unref(maskinfo_mask *m) {
     if (!m || --m->refs > 0) return;
     free(m->qv);
-    free(m->kv);
     free(m->run_off);
     free(m->run_id);
     free(m->run_lo);
@@ -270,12 +269,6 @@ int maskinfo_mask_from_array(maskinfo_mask **out, const maskinfo_array *a,
 
 /* A counter-based generator: the value of a cell depends only on the seed
  * and the cell index, so any thread count gives the same mask. */
-static uint64_t splitmix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ULL;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return x ^ (x >> 31);
-}
 
 int maskinfo_mask_random(maskinfo_mask **out, int64_t B, int64_t H, int64_t Q,
                          int64_t K, double p, uint64_t seed,
@@ -287,12 +280,12 @@ int maskinfo_mask_random(maskinfo_mask **out, int64_t B, int64_t H, int64_t Q,
     int64_t rows = B * H * Q;
     /* threshold on 53-bit uniforms; p == 1 sets every cell */
     uint64_t thr = (uint64_t)(p * 9007199254740992.0);
-    uint64_t base = splitmix64(seed ^ 0x6D61736B696E666FULL);
+    uint64_t base = maskinfo__splitmix64(seed ^ 0x6D61736B696E666FULL);
 #pragma omp parallel for schedule(static) if (rows * K > 65536)
     for (int64_t r = 0; r < rows; r++) {
         uint64_t *w = m->bits + r * m->words;
         for (int64_t k = 0; k < K; k++) {
-            uint64_t u = splitmix64(base + (uint64_t)(r * K + k)) >> 11;
+            uint64_t u = maskinfo__splitmix64(base + (uint64_t)(r * K + k)) >> 11;
             if (p >= 1.0 || u < thr) w[k >> 6] |= (uint64_t)1 << (k & 63);
         }
     }
