@@ -45,7 +45,8 @@ typedef enum {
     MASKINFO_FLOAT32,
     MASKINFO_FLOAT16,
     MASKINFO_BFLOAT16,
-    MASKINFO_INT64       /* exact counts (count per head); not a mask dtype */
+    MASKINFO_INT64,      /* exact counts (count per head); not a mask dtype */
+    MASKINFO_UINT8       /* block classes (0 empty, 1 partial, 2 full) */
 } maskinfo_dtype;
 
 #define MASKINFO_MAX_DIMS 8
@@ -279,6 +280,41 @@ int maskinfo_render_png_grid(const maskinfo_mask *const *ms,
                              int64_t columns, const char *path,
                              int64_t *width, int64_t *height,
                              const maskinfo_limits *lim);
+
+/* ---------------------------------------------------------------- exports */
+/* (export.c)  Files are written atomically: a temporary file in the same
+ * folder, fsync, rename; a failure leaves no file behind and an existing
+ * file untouched (MASKINFO_EIO). */
+
+/* NumPy .npy (format 1.0, C order, little-endian): bool |b1, int32 <i4,
+ * int64 <i8, uint8 |u1, float32 <f4, float16 <f2.  bfloat16 has no NumPy
+ * dtype: MASKINFO_EDTYPE (use safetensors). */
+int maskinfo_write_npy(const maskinfo_array *a, const char *path);
+
+/* safetensors: n arrays under unique, non-empty names (BOOL, I32, I64, U8,
+ * F32, F16, BF16), header keys in the given order, data 8-byte aligned. */
+int maskinfo_write_safetensors(const char *const *names,
+                               const maskinfo_array *const *arrays, int64_t n,
+                               const char *path);
+
+/* Block classes of every (b, h) plane for blocks of bq x bk cells: a uint8
+ * array (B, H, ceil(Q/bq), ceil(K/bk)) with 0 = no allowed cell, 2 = every
+ * cell of the block allowed (a tail block counts only its cells inside the
+ * mask), 1 = partial.  O(rows * runs + blocks); never expands the mask. */
+int maskinfo_mask_block_classes(const maskinfo_mask *m, int64_t bq, int64_t bk,
+                                maskinfo_array **out, const maskinfo_limits *lim);
+
+/* FlexAttention BlockMask tables from block classes (B, H, R, C):
+ * num (B, H, R) int32 = number of blocks of the wanted class in each row;
+ * idx (B, H, R, C) int32 = per row, the column indices of those blocks in
+ * ascending order, then every other column in ascending order (a stable
+ * descending argsort, as torch's _dense_to_ordered).  want_class is 1
+ * (partial: kv_num_blocks / kv_indices) or 2 (full: full_kv_*).  With
+ * transpose, rows and columns swap: (B, H, C) and (B, H, C, R), the q-side
+ * tables (q_num_blocks / q_indices). */
+int maskinfo_block_table(const maskinfo_array *classes, int want_class,
+                         int transpose, maskinfo_array **num,
+                         maskinfo_array **idx, const maskinfo_limits *lim);
 
 #ifdef __cplusplus
 }
