@@ -1,5 +1,5 @@
 /*
- * array.c - dense n-d arrays (row-major) in the five maskinfo dtypes.
+ * array.c - dense n-d arrays (row-major) in the seven maskinfo dtypes.
  *
  * The struct is private to this file; everyone else goes through the public
  * accessors.  Every allocation is checked against the memory guard first.
@@ -22,7 +22,7 @@ struct maskinfo_array {
 
 static int dtype_ok(maskinfo_dtype dt)
 {
-    return (int)dt >= (int)MASKINFO_BOOL && (int)dt <= (int)MASKINFO_INT64;
+    return (int)dt >= (int)MASKINFO_BOOL && (int)dt <= (int)MASKINFO_UINT8;
 }
 
 /*
@@ -130,6 +130,8 @@ double maskinfo_array_get(const maskinfo_array *a, int64_t i)
         return (double)maskinfo_bf16_to_f32(((const uint16_t *)a->data)[i]);
     case MASKINFO_INT64:
         return (double)((const int64_t *)a->data)[i];
+    case MASKINFO_UINT8:
+        return (double)((const uint8_t *)a->data)[i];
     }
     return NAN;
 }
@@ -175,6 +177,9 @@ void maskinfo_array_set(maskinfo_array *a, int64_t i, double v)
         ((int64_t *)a->data)[i] = v != v ? 0 : v >= 9223372036854775807.0 ? INT64_MAX
                                   : v <= -9223372036854775808.0 ? INT64_MIN : (int64_t)v;
         break;
+    case MASKINFO_UINT8: /* truncating and saturating to [0, 255], NaN -> 0 */
+        ((uint8_t *)a->data)[i] = v != v ? 0 : v >= 255.0 ? 255 : v <= 0.0 ? 0 : (uint8_t)v;
+        break;
     }
 }
 
@@ -193,7 +198,7 @@ int maskinfo_array_astype(const maskinfo_array *a, maskinfo_dtype dt,
     if (rc)
         return rc;
     const int64_t n = a->size;
-    /* every element converts through double, which holds all five dtypes
+    /* every element converts through double, which holds all seven dtypes
      * exactly; elements are independent, so the loop is thread-count proof */
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (int64_t i = 0; i < n; i++)
@@ -216,7 +221,8 @@ int maskinfo_array_equal(const maskinfo_array *a, const maskinfo_array *b)
         if (a->shape[i] != b->shape[i])
             return 0;
     const int64_t n = a->size;
-    if (a->dtype == MASKINFO_BOOL || a->dtype == MASKINFO_INT32)
+    if (a->dtype == MASKINFO_BOOL || a->dtype == MASKINFO_INT32 ||
+        a->dtype == MASKINFO_UINT8)
         return memcmp(a->data, b->data,
                       (size_t)n * maskinfo_dtype_size(a->dtype)) == 0;
     for (int64_t i = 0; i < n; i++)

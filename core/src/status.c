@@ -28,9 +28,9 @@ const char *maskinfo_strerror(int status)
 /* ---------------------------------------------------------------- dtypes */
 
 static const char *const dtype_names[] = {
-    "bool", "int32", "float32", "float16", "bfloat16", "int64"
+    "bool", "int32", "float32", "float16", "bfloat16", "int64", "uint8"
 };
-static const size_t dtype_sizes[] = { 1, 4, 4, 2, 2, 8 };
+static const size_t dtype_sizes[] = { 1, 4, 4, 2, 2, 8, 1 };
 #define NDTYPES ((int)(sizeof dtype_names / sizeof dtype_names[0]))
 
 const char *maskinfo_dtype_name(maskinfo_dtype dt)
