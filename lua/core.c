@@ -117,7 +117,8 @@ static void push_elem(lua_State *L, const maskinfo_array *a, int64_t i) {
     double v = maskinfo_array_get(a, i);
     switch (maskinfo_array_dtype(a)) {
     case MASKINFO_BOOL: lua_pushboolean(L, v != 0.0); break;
-    case MASKINFO_INT32: lua_pushinteger(L, (lua_Integer)v); break;
+    case MASKINFO_INT32:
+    case MASKINFO_UINT8: lua_pushinteger(L, (lua_Integer)v); break;
     case MASKINFO_INT64: /* exact, not through the double */
         lua_pushinteger(L, (lua_Integer)((const int64_t *)maskinfo_array_cdata(a))[i]);
         break;
@@ -222,7 +223,7 @@ static int array_tostring(lua_State *L) {
 }
 
 static const char *const dtype_names[] = {"bool", "int32", "float32", "float16",
-                                          "bfloat16", "int64", NULL};
+                                          "bfloat16", "int64", "uint8", NULL};
 
 /* A dtype name at idx, raising a position-less error naming fname. */
 static int check_dtype_arg(lua_State *L, int idx, const char *fname) {
@@ -231,7 +232,7 @@ static int check_dtype_arg(lua_State *L, int idx, const char *fname) {
         if (strcmp(dtype_names[i], name) == 0) return i;
     lua_pushfstring(L,
                     "bad argument #1 to '%s' (invalid dtype '%s' (expected bool, int32, float32, "
-                    "float16, bfloat16 or int64))",
+                    "float16, bfloat16, int64 or uint8))",
                     fname, name ? name : luaL_typename(L, idx));
     return lua_error(L);
 }
@@ -1149,6 +1150,63 @@ static int l_render_png_grid(lua_State *L) {
     return 2;
 }
 
+/* ------------------------------------------------------------ exports */
+
+/* core.write_npy(array, path) -> true | nil, message, status */
+static int l_write_npy(lua_State *L) {
+    maskinfo_array *a = check_array(L, 1);
+    int st = maskinfo_write_npy(a, luaL_checkstring(L, 2));
+    if (st) return fail(L, st);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.write_safetensors(path, {names}, {arrays}) -> true | nil, msg, status */
+static int l_write_safetensors(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    int64_t n = (int64_t)lua_rawlen(L, 2);
+    luaL_argcheck(L, n >= 1 && (int64_t)lua_rawlen(L, 3) == n, 3, "one Array per name expected");
+    const char **names = lua_newuserdatauv(L, (size_t)n * sizeof *names, 0);
+    const maskinfo_array **arrays = lua_newuserdatauv(L, (size_t)n * sizeof *arrays, 0);
+    for (int64_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 2, (lua_Integer)(i + 1));
+        names[i] = luaL_checkstring(L, -1); /* kept alive by the table */
+        lua_pop(L, 1);
+        lua_rawgeti(L, 3, (lua_Integer)(i + 1));
+        arrays[i] = check_array(L, -1);
+        lua_pop(L, 1);
+    }
+    int st = maskinfo_write_safetensors(names, arrays, n, path);
+    if (st) return fail(L, st);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* m:block_classes(bq, bk) -> uint8 Array (B, H, Qb, Kb) */
+static int mask_block_classes(lua_State *L) {
+    maskinfo_mask *m = check_mask(L, 1);
+    lua_Integer bq = luaL_checkinteger(L, 2), bk = luaL_checkinteger(L, 3);
+    maskinfo_array *out;
+    int st = maskinfo_mask_block_classes(m, bq, bk, &out, LIMITS(L));
+    if (st) return fail(L, st);
+    push_array(L, out);
+    return 1;
+}
+
+/* core.block_table(classes, want_class, transpose) -> num, idx */
+static int l_block_table(lua_State *L) {
+    maskinfo_array *c = check_array(L, 1);
+    int want = (int)luaL_checkinteger(L, 2), transpose = lua_toboolean(L, 3);
+    maskinfo_array *num, *idx;
+    int st = maskinfo_block_table(c, want, transpose, &num, &idx, LIMITS(L));
+    if (st) return fail(L, st);
+    push_array(L, num);
+    push_array(L, idx);
+    return 2;
+}
+
 /* ------------------------------------------------------------ MaskInfo */
 
 /* core.wrap(fields) -> MaskInfo userdata whose user value is fields */
@@ -1278,7 +1336,7 @@ static const luaL_Reg mask_methods[] = {
     {"to_array", mask_to_array}, {"to_bias", mask_to_bias},   {"segment_ids", mask_segment_ids},
     {"validity", mask_validity}, {"empty_rows", mask_empty_rows}, {"diff", mask_diff},
     {"grid_counts", mask_grid_counts}, {"render_text", mask_render_text},
-    {"render_png", mask_render_png}, {NULL, NULL}};
+    {"render_png", mask_render_png}, {"block_classes", mask_block_classes}, {NULL, NULL}};
 
 static const luaL_Reg module_funcs[] = {
     {"from_nested", l_from_nested}, {"array", l_array},       {"positions", l_positions},
@@ -1291,7 +1349,9 @@ static const luaL_Reg module_funcs[] = {
     {"is_array", l_is_array},       {"set_maskinfo_methods", l_set_methods},
     {"set_max_bytes", l_set_max_bytes}, {"get_max_bytes", l_get_max_bytes},
     {"check_alloc", l_check_alloc},
-    {"strerror", l_strerror},       {"now", l_now},           {NULL, NULL}};
+    {"strerror", l_strerror},       {"now", l_now},
+    {"write_npy", l_write_npy},     {"write_safetensors", l_write_safetensors},
+    {"block_table", l_block_table}, {NULL, NULL}};
 
 /* metatable with __index = methods, __gc and __close = gc, __tostring */
 static void new_type(lua_State *L, const char *name, const luaL_Reg *methods,

@@ -180,7 +180,7 @@ describe("Array conversions", function()
 
   it("astype() of an unknown dtype is an error", function()
     assert.has_error(function() A("int32", { 2 }, { 1, 2 }):astype("int8") end,
-      "bad argument #1 to 'astype' (invalid dtype 'int8' (expected bool, int32, float32, float16, bfloat16 or int64))")
+      "bad argument #1 to 'astype' (invalid dtype 'int8' (expected bool, int32, float32, float16, bfloat16, int64 or uint8))")
   end)
 end)
 

@@ -291,8 +291,9 @@ int maskinfo_render_png_grid(const maskinfo_mask *const *ms,
  * dtype: MASKINFO_EDTYPE (use safetensors). */
 int maskinfo_write_npy(const maskinfo_array *a, const char *path);
 
-/* safetensors: n arrays under unique, non-empty names (BOOL, I32, I64, U8,
- * F32, F16, BF16), header keys in the given order, data 8-byte aligned. */
+/* safetensors: n arrays under unique, non-empty UTF-8 names (BOOL, I32,
+ * I64, U8, F32, F16, BF16), header keys in the given order after
+ * "__metadata__" (so that name is reserved), data 8-byte aligned. */
 int maskinfo_write_safetensors(const char *const *names,
                                const maskinfo_array *const *arrays, int64_t n,
                                const char *path);

@@ -900,6 +900,7 @@ static int elem_pattern(maskinfo_dtype dt, double v, uint8_t pat[8]) {
     case MASKINFO_FLOAT16: { uint16_t x = maskinfo_f32_to_f16((float)v); memcpy(pat, &x, 2); break; }
     case MASKINFO_BFLOAT16: { uint16_t x = maskinfo_f32_to_bf16((float)v); memcpy(pat, &x, 2); break; }
     case MASKINFO_INT64: { int64_t x = (int64_t)v; memcpy(pat, &x, 8); break; }
+    case MASKINFO_UINT8: pat[0] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); break;
     }
     for (int i = 0; i < 8; i++)
         if (pat[i]) return 1;

@@ -1131,11 +1131,12 @@ end
 M._internal = {
   core = core, fields = fields, new = new, derive = derive, logical = logical, seg_ids = seg_ids,
   slice_last = slice_last, plane_ids = plane_ids, map_array = map_array, shape_str = shape_str,
-  trace = trace, FLAG_KEYS = FLAG_KEYS, methods = methods, meta = meta, M = M,
+  trace = trace, FLAG_KEYS = FLAG_KEYS, methods = methods, meta = meta, M = M, to_array = to_array,
 }
 
 require("maskinfo.ops")(M._internal)
 require("maskinfo.render")(M._internal)
+require("maskinfo.export")(M._internal)
 
 core.set_maskinfo_methods(methods, meta)
 
