@@ -44,6 +44,11 @@ do -- ANCHORS: per-row interval prototype, full block-class matrix (8192^2 block
   print(("  N=1048576 docs+causal+window 4096: block_counts{block_size=128} (%dx%d int64) %7.1f"
     .. "   (ANCHORS, interval prototype, block classes: 52-63)"):format(nb, nb,
     median_ms(function() return m:block_counts { block_size = 128 } end)))
+  print(("  N=1048576 same mask: block_classes{block_size=128} (%dx%d uint8) %7.1f"
+    .. "   (ANCHORS, interval prototype, block classes: 52-63)"):format(nb, nb,
+    median_ms(function() return m:block_classes { block_size = 128 } end)))
+  print(("  N=1048576 same mask: flex_block_mask{block_size=128} (8 int32 tables) %7.1f"):format(
+    median_ms(function() m:flex_block_mask { block_size = 128 } end)))
   -- the same pass over every row with a small output: what the rows cost
   print(("  N=1048576 same mask: block_counts{block_size=1024} (1024x1024 int64) %7.1f"):format(
     median_ms(function() return m:block_counts { block_size = 1024 } end)))
