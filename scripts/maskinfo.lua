@@ -7,6 +7,9 @@
 --   maskinfo show NAME [opts]      the seed's text view of a recipe
 --   maskinfo info NAME [opts]      shape, counts, density, memory
 --   maskinfo render NAME OUT.png [opts]
+--   maskinfo export NAME OUT.npy|OUT.safetensors [--dtype D]
+--                                  the dense mask (.npy), or the mask, ids,
+--                                  positions and cu_seqlens (.safetensors)
 --   maskinfo gallery DIR [opts]    every recipe to DIR/NAME.png and DIR/grid.png
 --
 -- Options: --len N (tokens), --block N, --ascii, --batch B, --head H,
@@ -108,6 +111,22 @@ function commands.render(argv)
   print(("wrote %s (%dx%d)"):format(rest[2], w, h))
 end
 
+function commands.export(argv)
+  local o, rest = parse_opts(argv, 2)
+  local out = rest[2]
+  if not out then die("usage: maskinfo export NAME OUT.npy|OUT.safetensors [options]") end
+  local m = build(rest[1], o)
+  if out:match("%.npy$") then
+    m:save_npy(out, { dtype = o.dtype })
+  elseif out:match("%.safetensors$") then
+    m:save_safetensors(out, { dtype = o.dtype })
+  else
+    die("export: the output must end in .npy or .safetensors")
+  end
+  local B, Q, K = m:shape()
+  print(("wrote %s (batch=%d q_len=%d kv_len=%d)"):format(out, B, Q, K))
+end
+
 local function gallery(dir, o)
   -- single-quote the directory for the shell (a quote inside becomes '\'')
   os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
@@ -153,7 +172,7 @@ end
 
 local cmd = arg[1] or "demo"
 if not commands[cmd] then
-  die(("unknown command '%s' (expected list, show, info, render, gallery or demo)"):format(cmd))
+  die(("unknown command '%s' (expected list, show, info, render, export, gallery or demo)"):format(cmd))
 end
 local ok, err = pcall(commands[cmd], arg)
 if not ok then die(tostring(err)) end

@@ -1201,5 +1201,6 @@ end
 
 M.Array = { new = array_new, from = array_from }
 M.util = require("maskinfo.util")
+M.recipes = require("maskinfo.recipes")
 M.core = core
 return M
