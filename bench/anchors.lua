@@ -4,21 +4,7 @@
 -- released (<close>) outside the timed span, and a full GC runs before each
 -- run, so every run allocates fresh memory, as a first call would.
 local mi = require("maskinfo")
-local now = mi.core.now
-
-local function median_ms(f, reps)
-  local t = {}
-  for i = 1, reps or 5 do
-    collectgarbage("collect")
-    local t0 = now()
-    do
-      local r <close> = f()
-      t[i] = (now() - t0) * 1000
-    end
-  end
-  table.sort(t)
-  return t[(#t + 1) // 2]
-end
+local median_ms = dofile((arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "bench") .. "/lib/common.lua").median_ms
 
 print(("anchors (medians of 5, ms; OMP_NUM_THREADS=%s)"):format(os.getenv("OMP_NUM_THREADS") or "unset"))
 

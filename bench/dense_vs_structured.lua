@@ -3,19 +3,7 @@
 -- the seed does for every mask (ANCHORS.md: 8k causal bool mask 170 ms in
 -- NumPy, mask_to_segment_ids at 2k 785 ms).
 local mi = require("maskinfo")
-local now = mi.core.now
-
-local function median_ms(f, reps)
-  local t = {}
-  for i = 1, reps or 5 do
-    collectgarbage() -- each run starts with the previous run's garbage freed
-    local t0 = now()
-    f()
-    t[i] = (now() - t0) * 1000
-  end
-  table.sort(t)
-  return t[(#t + 1) // 2]
-end
+local median_ms = dofile((arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "bench") .. "/lib/common.lua").median_ms
 
 local function docs(n)
   return mi.util.documents(n, { 0.3, 0.3, 0.2, 0.2 })

@@ -5,19 +5,7 @@
 -- and the process's peak resident memory.  The mask is never expanded: the
 -- renderers read block counts from the compact form.
 local mi = require("maskinfo")
-local now = mi.core.now
-
-local function median_ms(f, reps)
-  local t = {}
-  for i = 1, reps or 5 do
-    collectgarbage("collect")
-    local t0 = now()
-    f()
-    t[i] = (now() - t0) * 1000
-  end
-  table.sort(t)
-  return t[(#t + 1) // 2]
-end
+local median_ms = dofile((arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "bench") .. "/lib/common.lua").median_ms
 
 local N, W = 1048576, 4096
 local m = mi.from_segments({ mi.util.documents(N, { 0.3, 0.3, 0.2, 0.2 }) })

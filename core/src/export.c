@@ -65,78 +65,26 @@ static int write_seg(FILE *fp, const out_seg *s)
     return 0;
 }
 
-/* fsync the folder holding path so the rename itself survives a crash;
- * once renamed nothing can be undone, so a failure here is ignored. */
-static void sync_dir_of(const char *path)
+/* The segments, in order, as the content of an atomic write. */
+typedef struct {
+    const out_seg *segs;
+    int64_t n;
+} seg_list;
+
+static int fill_segs(FILE *fp, void *ctx)
 {
-    const char *slash = strrchr(path, '/');
-    size_t len = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
-    char *dir = malloc(len + 2);
-    if (dir == NULL)
-        return;
-    if (len == 0)
-        strcpy(dir, ".");
-    else {
-        memcpy(dir, path, len);
-        dir[len] = 0;
-    }
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
+    const seg_list *l = ctx;
+    for (int64_t i = 0; i < l->n; i++)
+        if (write_seg(fp, &l->segs[i]) != 0)
+            return MASKINFO_EIO;
+    return MASKINFO_OK;
 }
 
-/*
- * Write the segments to path atomically.  The temporary name is path plus
- * a mkstemp suffix, so it lives in the same folder (rename is atomic only
- * within one file system).  An existing file keeps its permission bits; a
- * new one gets 0644 (mkstemp would give 0600).  Every failure unlinks the
- * temporary file and reports MASKINFO_EIO.
- */
+/* Write the segments to path atomically (atomic_file.c). */
 static int write_atomic(const char *path, const out_seg *segs, int64_t nsegs)
 {
-    size_t plen = strlen(path);
-    if (plen == 0)
-        return MASKINFO_EIO;
-    char *tmp = malloc(plen + 12);
-    if (tmp == NULL)
-        return MASKINFO_ENOMEM;
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmpXXXXXX", 11);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        free(tmp);
-        return MASKINFO_EIO;
-    }
-    struct stat st;
-    mode_t mode = 0644;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-        mode = st.st_mode & 07777;
-    (void)fchmod(fd, mode);
-    int status = MASKINFO_OK;
-    FILE *fp = fdopen(fd, "wb");
-    if (fp == NULL) {
-        close(fd);
-        status = MASKINFO_EIO;
-    } else {
-        for (int64_t i = 0; i < nsegs && status == MASKINFO_OK; i++)
-            if (write_seg(fp, &segs[i]) != 0)
-                status = MASKINFO_EIO;
-        if (status == MASKINFO_OK && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))
-            status = MASKINFO_EIO;
-        if (fclose(fp) != 0 && status == MASKINFO_OK)
-            status = MASKINFO_EIO;
-    }
-    if (status == MASKINFO_OK && rename(tmp, path) != 0)
-        status = MASKINFO_EIO;
-    if (status != MASKINFO_OK)
-        unlink(tmp);
-    else
-        sync_dir_of(path);
-    free(tmp);
-    return status;
+    seg_list l = {segs, nsegs};
+    return maskinfo__write_atomic(path, fill_segs, &l);
 }
 
 /* A growable text buffer for headers (which are small). */

@@ -7,6 +7,8 @@
 
 #include "maskinfo.h"
 
+#include <stdio.h>
+
 typedef enum {
     MI_CONST,   /* every cell = value */
     MI_SEG,     /* qv[b,hq,q] == kv[b,hk,k] */
@@ -57,6 +59,13 @@ struct maskinfo_mask {
  * float first could round twice. */
 uint16_t maskinfo__double_to_f16(double d);
 uint16_t maskinfo__double_to_bf16(double d);
+
+/* Write path whole or not at all (atomic_file.c): fill(fp, ctx) writes the
+ * content to a temporary file beside path and returns a status; the file is
+ * then fsync'd and renamed over path.  Any failure removes the temporary
+ * file and leaves path untouched. */
+typedef int (*maskinfo__fill_fn)(FILE *fp, void *ctx);
+int maskinfo__write_atomic(const char *path, maskinfo__fill_fn fill, void *ctx);
 
 /* A zeroed node with one reference, or NULL. */
 maskinfo_mask *maskinfo__node_new(mi_kind kind, int64_t B, int64_t H, int64_t Q,

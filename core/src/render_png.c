@@ -52,7 +52,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "maskinfo.h"
+#include "internal.h"
 #include "font.h"
 
 #include <png.h>
@@ -769,80 +769,31 @@ static int all_grey(const uint8_t *px, int64_t n)
     return 1;
 }
 
-/* fsync the directory holding path so the rename survives a crash; a
- * failure here cannot be undone any more and is ignored. */
-static void sync_parent(const char *path)
+/* The canvas as the content of an atomic write. */
+typedef struct {
+    const uint8_t *px;
+    int64_t w, h;
+    int grey;
+    uint8_t *row;
+} png_job;
+
+static int fill_png(FILE *fp, void *ctx)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash)
-        dir = strdup(".");
-    else if (slash == path)
-        dir = strdup("/");
-    else {
-        dir = malloc((size_t)(slash - path) + 1);
-        if (dir) {
-            memcpy(dir, path, (size_t)(slash - path));
-            dir[slash - path] = 0;
-        }
-    }
-    if (!dir) return;
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
+    png_job *j = ctx;
+    png_sink sink;
+    sink.fp = fp;
+    sink.io_error = 0;
+    return encode_png(&sink, j->px, j->w, j->h, j->grey, j->row);
 }
 
-/* Write the canvas to path atomically: a temporary file next to it, fsync,
- * rename.  Any failure removes the temporary file; path is only ever
+/* Write the canvas to path atomically (atomic_file.c): path is only ever
  * replaced by a complete file. */
 static int write_png_atomic(const char *path, const uint8_t *px, int64_t w, int64_t h)
 {
-    int grey = all_grey(px, w * h);
-    size_t plen = strlen(path);
-    if (plen == 0) return MASKINFO_EIO;
-    char *tmp = malloc(plen + 12);
-    uint8_t *row = grey ? malloc((size_t)w) : NULL;
-    if (!tmp || (grey && !row)) {
-        free(tmp);
-        free(row);
-        return MASKINFO_ENOMEM;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmpXXXXXX", 11);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        free(tmp);
-        free(row);
-        return MASKINFO_EIO;
-    }
-    struct stat st;
-    mode_t mode = 0644;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) mode = st.st_mode & 07777;
-    (void)fchmod(fd, mode);
-    int status = MASKINFO_OK;
-    FILE *fp = fdopen(fd, "wb");
-    if (!fp) {
-        close(fd);
-        status = MASKINFO_EIO;
-    } else {
-        png_sink sink;
-        sink.fp = fp;
-        sink.io_error = 0;
-        status = encode_png(&sink, px, w, h, grey, row);
-        if (status == MASKINFO_OK && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))
-            status = MASKINFO_EIO;
-        if (fclose(fp) != 0 && status == MASKINFO_OK) status = MASKINFO_EIO;
-    }
-    if (status == MASKINFO_OK && rename(tmp, path) != 0) status = MASKINFO_EIO;
-    if (status != MASKINFO_OK)
-        unlink(tmp);
-    else
-        sync_parent(path);
-    free(tmp);
-    free(row);
+    png_job j = {px, w, h, all_grey(px, w * h), NULL};
+    if (j.grey && (j.row = malloc((size_t)w)) == NULL) return MASKINFO_ENOMEM;
+    int status = maskinfo__write_atomic(path, fill_png, &j);
+    free(j.row);
     return status;
 }
 

@@ -66,6 +66,15 @@ function A.guard(fname, n, sz, what)
   end
 end
 
+--- A file path: a non-empty string without NUL bytes (C would cut it).
+function A.path_arg(fname, n, path)
+  if type(path) ~= "string" or path == "" then
+    A.argerr(fname, n, "path: non-empty string expected, got " .. (type(path) == "string" and "''" or type(path)))
+  end
+  if path:find("\0", 1, true) then A.argerr(fname, n, "path: contains a NUL byte") end
+  return path
+end
+
 --- An options table (nil -> {}); unknown keys are errors.
 function A.opt_table(fname, n, t, allowed)
   if t == nil then return {} end

@@ -12,13 +12,7 @@ return function(I)
   local core, methods, M = I.core, I.methods, I.M
   local fields, logical = I.fields, I.logical
 
-  local function path_arg(fname, n, path)
-    if type(path) ~= "string" or path == "" then
-      argerr(fname, n, "path: non-empty string expected, got " .. (type(path) == "string" and "''" or type(path)))
-    end
-    if path:find("\0", 1, true) then argerr(fname, n, "path: contains a NUL byte") end
-    return path
-  end
+  local path_arg = args.path_arg
 
   local function write_error(fname, path, msg, code)
     if code == 6 then fail(fname, ("cannot write '%s': %s"):format(path, msg)) end

@@ -452,18 +452,26 @@ return function(I)
 
   ---------------------------------------------------------------- queries
 
+  -- The first `want` of the 0-based indices (b, h, q, kv), each checked
+  -- against m's shape (a missing one is an error like any other).
+  local function plane_index(fname, m, want, ...)
+    local size, what = { m:shape() }, { "batch", "head", "query", "key" }
+    local out = { ... }
+    for n = 1, want do
+      local v = check_int(fname, n, out[n], what[n])
+      if v < 0 or v >= size[n] then
+        argerr(fname, n, ("%s %d out of range [0, %d)"):format(what[n], v, size[n]))
+      end
+      out[n] = v
+    end
+    return table.unpack(out, 1, want)
+  end
+
   --- Whether query q may attend to key kv (0-based).
   function methods.allowed(self, b, h, q, kv)
     local fname = "allowed"
-    local f = fields(self, fname)
-    local m = logical(f, fname)
-    local B, H, Q, K = m:shape()
-    local function idx(n, v, what, size)
-      v = check_int(fname, n, v, what)
-      if v < 0 or v >= size then argerr(fname, n, ("%s %d out of range [0, %d)"):format(what, v, size)) end
-      return v
-    end
-    local v, err = m:get(idx(1, b, "batch", B), idx(2, h, "head", H), idx(3, q, "query", Q), idx(4, kv, "key", K))
+    local m = logical(fields(self, fname), fname)
+    local v, err = m:get(plane_index(fname, m, 4, b, h, q, kv))
     if v == nil then fail(fname, err) end
     return v
   end
@@ -504,24 +512,13 @@ return function(I)
     return logical(fields(other, fname), fname)
   end
 
-  local function plane_index(fname, m, b, h, q)
-    local B, H, Q = m:shape()
-    local function idx(n, v, what, size)
-      v = check_int(fname, n, v, what)
-      if v < 0 or v >= size then argerr(fname, n, ("%s %d out of range [0, %d)"):format(what, v, size)) end
-      return v
-    end
-    return idx(1, b, "batch", B), idx(2, h, "head", H), q and idx(3, q, "query", Q)
-  end
 
   --- The allowed keys of one query row as half-open ranges: a flat
   -- sequence {lo1, hi1, lo2, hi2, ...} (0-based, sorted, disjoint).
   function methods.key_ranges(self, b, h, q)
     local fname = "key_ranges"
     local m = logical(fields(self, fname), fname)
-    if q == nil then argerr(fname, 3, "query: integer expected, got nil") end
-    local bb, hh, qq = plane_index(fname, m, b, h, q)
-    return ok(fname, m:row(bb, hh, qq))
+    return ok(fname, m:row(plane_index(fname, m, 3, b, h, q)))
   end
 
   --- Allowed cells per block of one (batch, head) plane: an int64 Array of
@@ -537,7 +534,7 @@ return function(I)
     local bq, bk
     if type(bs) == "table" then bq, bk = bs[1], bs[2] else bq, bk = bs, bs end
     bq, bk = check_int(fname, 1, bq, "block_size", 1), check_int(fname, 1, bk, "block_size", 1)
-    local b, h = plane_index(fname, m, opts.batch or 0, opts.head or 0)
+    local b, h = plane_index(fname, m, 2, opts.batch or 0, opts.head or 0)
     local _, _, Q, K = m:shape()
     local function edges(n, step)
       local e = { 0 }

@@ -153,13 +153,7 @@ return function(I)
     return msg
   end
 
-  local function path_arg(fname, n, path)
-    if type(path) ~= "string" or path == "" then
-      argerr(fname, n, "path: non-empty string expected, got " .. (type(path) == "string" and "''" or type(path)))
-    end
-    if path:find("\0", 1, true) then argerr(fname, n, "path: contains a NUL byte") end
-    return path
-  end
+  local path_arg = args.path_arg
 
   --- Write a PNG heatmap of one (batch, head) plane; returns width, height.
   -- @tparam string path written atomically (temp file + rename)

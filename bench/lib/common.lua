@@ -1,0 +1,28 @@
+--- Shared by the benches: wall-clock medians.
+--   local B = dofile((arg[0]:match("^(.*)/[^/]*$") or "bench") .. "/lib/common.lua")
+local mi = require("maskinfo")
+
+local B = {}
+
+B.now = mi.core.now
+
+--- Median over reps (default 5) runs of f, in ms of wall-clock time.  A full
+-- GC runs before each run, and whatever f returns is closed (<close>) right
+-- after the timed span, so every run starts from freed memory, as a first
+-- call would.
+function B.median_ms(f, reps)
+  local t = {}
+  for i = 1, reps or 5 do
+    collectgarbage("collect")
+    local t0 = B.now()
+    do
+      local v = f()
+      local r <close> = type(v) == "userdata" and v or nil
+      t[i] = (B.now() - t0) * 1000
+    end
+  end
+  table.sort(t)
+  return t[(#t + 1) // 2]
+end
+
+return B
