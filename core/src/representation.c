@@ -828,6 +828,24 @@ static uint64_t xor_len(const int64_t *A, int64_t na, const int64_t *Bv,
     return t;
 }
 
+/* Cells where two bit rows differ, and the first such k (or -1). */
+static uint64_t xor_bits(const uint64_t *wa, const uint64_t *wb, int64_t nw,
+                         int64_t *first) {
+    uint64_t t = 0;
+    *first = -1;
+    for (int64_t j = 0; j < nw; j++) {
+        uint64_t x = wa[j] ^ wb[j];
+        if (x) {
+            if (*first < 0) *first = j * 64 + __builtin_ctzll(x);
+            t += (uint64_t)__builtin_popcountll(x);
+        }
+    }
+    return t;
+}
+
+/* Each thread keeps its smallest differing row; the smallest over threads
+ * is then the first in row-major order, whatever the thread count.  Masks
+ * with dense leaves compare 64 cells per word (a random row has ~K/2 runs). */
 int maskinfo_mask_diff(const maskinfo_mask *a, const maskinfo_mask *b,
                        uint64_t *ndiff, int64_t first[4]) {
     if (a->B != b->B || a->Q != b->Q || a->K != b->K ||
@@ -835,25 +853,38 @@ int maskinfo_mask_diff(const maskinfo_mask *a, const maskinfo_mask *b,
         return MASKINFO_ESHAPE;
     int64_t H = a->H > b->H ? a->H : b->H, Q = a->Q;
     int64_t rows = a->B * H * Q;
+    int use_bits = maskinfo_mask_is_dense(a) || maskinfo_mask_is_dense(b);
+    int64_t nw = (a->K + 63) / 64;
+    int64_t da = use_bits ? bit_depth(a) : 0, db = use_bits ? bit_depth(b) : 0;
     uint64_t total = 0;
     int64_t best = INT64_MAX, bestk = -1;
     int err = MASKINFO_OK;
 #pragma omp parallel if (rows >= 256)
     {
         maskinfo_scratch *sa = maskinfo_scratch_new(), *sb = maskinfo_scratch_new();
-        int lerr = (sa && sb) ? MASKINFO_OK : MASKINFO_ENOMEM;
+        uint64_t *wa = use_bits ? malloc((size_t)((da + db + 2) * nw + 1) * sizeof *wa) : NULL;
+        uint64_t *wb = wa ? wa + (da + 1) * nw : NULL;
+        int lerr = (sa && sb && (wa || !use_bits)) ? MASKINFO_OK : MASKINFO_ENOMEM;
         uint64_t lt = 0;
         int64_t lbest = INT64_MAX, lk = -1;
 #pragma omp for schedule(dynamic, 256)
         for (int64_t r = 0; r < rows; r++) {
             if (lerr) continue;
             int64_t q = r % Q, bh = r / Q, bb = bh / H, hh = bh % H;
-            sa->len = sb->len = 0;
-            lerr = eval(a, bb, hh, q, sa);
-            if (!lerr) lerr = eval(b, bb, hh, q, sb);
-            if (lerr) continue;
             int64_t f;
-            uint64_t d = xor_len(sa->v, sa->len / 2, sb->v, sb->len / 2, &f);
+            uint64_t d;
+            if (use_bits) {
+                lerr = eval_bits(a, bb, hh, q, wa, nw, wa + nw, sa);
+                if (!lerr) lerr = eval_bits(b, bb, hh, q, wb, nw, wb + nw, sb);
+                if (lerr) continue;
+                d = xor_bits(wa, wb, nw, &f);
+            } else {
+                sa->len = sb->len = 0;
+                lerr = eval(a, bb, hh, q, sa);
+                if (!lerr) lerr = eval(b, bb, hh, q, sb);
+                if (lerr) continue;
+                d = xor_len(sa->v, sa->len / 2, sb->v, sb->len / 2, &f);
+            }
             lt += d;
             if (d && r < lbest) { lbest = r; lk = f; }
         }
@@ -863,6 +894,7 @@ int maskinfo_mask_diff(const maskinfo_mask *a, const maskinfo_mask *b,
             total += lt;
             if (lbest < best) { best = lbest; bestk = lk; }
         }
+        free(wa);
         maskinfo_scratch_free(sa);
         maskinfo_scratch_free(sb);
     }
