@@ -129,6 +129,18 @@ return function(I)
         t.height = math.max(1, math.min(Q, 1024 * Q // big))
       end
     end
+    -- libpng's limit is a million pixels a side (MAX_SIDE); say so before
+    -- the core refuses
+    local MAX_SIDE = 1000000
+    if t.scale and math.max(Q, K) > MAX_SIDE // t.scale then
+      argerr(fname, n, ("scale %d makes the heatmap %.0f pixels wide (at most %d)"):format(
+        t.scale, t.scale * 1.0 * math.max(Q, K), MAX_SIDE))
+    end
+    for _, k in ipairs({ "width", "height" }) do
+      if t[k] and t[k] > MAX_SIDE then
+        argerr(fname, n, ("%s must be <= %d, got %d"):format(k, MAX_SIDE, t[k]))
+      end
+    end
     if opts.title ~= nil then
       if type(opts.title) ~= "string" then argerr(fname, n, "title: string expected, got " .. type(opts.title)) end
       t.title = opts.title
@@ -149,6 +161,10 @@ return function(I)
   local function write_error(path, msg, code)
     if code == 6 or code == 7 then
       return ("cannot write '%s': %s"):format(path, msg)
+    end
+    if code == 5 then -- MASKINFO_ETOOBIG
+      return ("the image is too large: %s (limit %.1f GiB, see maskinfo.set_memory_limit)"):format(
+        msg, M.get_memory_limit() / 2 ^ 30)
     end
     return msg
   end
