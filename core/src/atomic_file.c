@@ -3,19 +3,22 @@
  * renderer and the exports.
  *
  * The content goes to a temporary file beside the target (path plus a
- * mkstemp suffix: rename is atomic only within one file system), is
+ * unique suffix: rename is atomic only within one file system), is
  * fsync'd, and is renamed over the target; the folder is fsync'd so the
  * rename survives a crash.  On any failure the temporary file is removed
  * and an existing target is left untouched.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* POSIX 2008 with XSI: realpath */
 
 #include "internal.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* fsync the folder holding path; once renamed nothing can be undone, so a
@@ -41,28 +44,66 @@ static void sync_dir_of(const char *path)
     free(dir);
 }
 
-/* An existing file keeps its permission bits; a new one gets 0644 (less
- * nothing: mkstemp would give 0600, which surprises users of the file). */
+/* A temporary file beside target, created like any new file (mode 0666
+ * less the umask, as np.save or fopen would give); the name carries the
+ * process id and a clock-derived counter, retried on collision. */
+static int open_temp(const char *target, char **tmp_out)
+{
+    size_t len = strlen(target);
+    char *tmp = malloc(len + 48);
+    if (tmp == NULL)
+        return -1;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned long salt = (unsigned long)ts.tv_nsec ^ ((unsigned long)ts.tv_sec << 20);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        snprintf(tmp, len + 48, "%s.tmp%ld.%lx", target, (long)getpid(),
+                 salt + (unsigned long)attempt * 2654435761UL);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        if (fd >= 0) {
+            *tmp_out = tmp;
+            return fd;
+        }
+        if (errno != EEXIST)
+            break;
+    }
+    free(tmp);
+    return -1;
+}
+
+/*
+ * The target must be a regular file or not exist: a directory, device or
+ * FIFO is refused (rename would replace it), a symbolic link is followed so
+ * the file it names is replaced, and an existing file must be writable by
+ * the caller (as for any other write) and keeps its permission bits.
+ */
 int maskinfo__write_atomic(const char *path, maskinfo__fill_fn fill, void *ctx)
 {
-    size_t plen = path ? strlen(path) : 0;
-    if (plen == 0)
+    if (path == NULL || *path == 0)
         return MASKINFO_EIO;
-    char *tmp = malloc(plen + 12);
-    if (tmp == NULL)
-        return MASKINFO_ENOMEM;
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmpXXXXXX", 11);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        free(tmp);
+    char *real = NULL;
+    const char *target = path;
+    struct stat st;
+    int exists = lstat(path, &st) == 0;
+    if (exists && S_ISLNK(st.st_mode)) {
+        real = realpath(path, NULL);
+        if (real == NULL) /* a dangling link: write the file it names */
+            return MASKINFO_EIO;
+        target = real;
+        exists = stat(target, &st) == 0;
+    }
+    if (exists && (!S_ISREG(st.st_mode) || access(target, W_OK) != 0)) {
+        free(real);
         return MASKINFO_EIO;
     }
-    struct stat st;
-    mode_t mode = 0644;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-        mode = st.st_mode & 07777;
-    (void)fchmod(fd, mode);
+    char *tmp = NULL;
+    int fd = open_temp(target, &tmp);
+    if (fd < 0) {
+        free(real);
+        return MASKINFO_EIO;
+    }
+    if (exists)
+        (void)fchmod(fd, st.st_mode & 07777);
     int status = MASKINFO_OK;
     FILE *fp = fdopen(fd, "wb");
     if (fp == NULL) {
@@ -75,12 +116,13 @@ int maskinfo__write_atomic(const char *path, maskinfo__fill_fn fill, void *ctx)
         if (fclose(fp) != 0 && status == MASKINFO_OK)
             status = MASKINFO_EIO;
     }
-    if (status == MASKINFO_OK && rename(tmp, path) != 0)
+    if (status == MASKINFO_OK && rename(tmp, target) != 0)
         status = MASKINFO_EIO;
     if (status != MASKINFO_OK)
         unlink(tmp);
     else
-        sync_dir_of(path);
+        sync_dir_of(target);
     free(tmp);
+    free(real);
     return status;
 }
