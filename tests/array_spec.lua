@@ -294,6 +294,23 @@ describe("Array.from(nested [, dtype])", function()
     E.assert_error(function() maskinfo.Array.from({ { 1, 2 }, { 3 } }) end,
       "bad argument #1 to 'Array.from' (ragged nested table: length 1 at [2], expected 2)")
     E.assert_error(function() maskinfo.Array.from({ 1 }, "int8") end,
-      "bad argument #2 to 'Array.from' (invalid dtype 'int8' (expected bool, int32, float32, float16 or bfloat16))")
+      "bad argument #2 to 'Array.from' (invalid dtype 'int8' (expected bool, int32, float32, float16, bfloat16, int64 or uint8))")
+  end)
+end)
+
+describe("Array.from of an Array, and the count/class dtypes", function()
+  it("copies an Array in its own dtype, exactly", function()
+    local a = maskinfo.Array.new("int32", { 1 }, { 16777217 })
+    local b = maskinfo.Array.from(a)
+    assert.are.equal("int32", b:dtype())
+    assert.are.same({ 16777217 }, b:totable())
+    assert.are.equal("int64", maskinfo.Array.from(a, "int64"):dtype())
+  end)
+
+  it("builds uint8 and int64 Arrays and checks their ranges", function()
+    assert.are.same({ 0, 255 }, maskinfo.Array.new("uint8", { 2 }, { 0, 255 }):totable())
+    assert.are.same({ math.maxinteger }, maskinfo.Array.new("int64", { 1 }, { math.maxinteger }):totable())
+    E.assert_error(function() maskinfo.Array.new("uint8", { 1 }, { 256 }) end,
+      "bad argument #3 to 'Array.new' (values[1]: integer in [0, 255] expected, got 256)")
   end)
 end)

@@ -324,7 +324,7 @@ local function seg_mask(q, kv, fname)
   return m
 end
 
-local DTYPE_SIZE = { bool = 1, int32 = 4, float32 = 4, float16 = 2, bfloat16 = 2 }
+local DTYPE_SIZE = { bool = 1, int32 = 4, float32 = 4, float16 = 2, bfloat16 = 2, int64 = 8, uint8 = 1 }
 
 local function human(bytes)
   local units = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" }
@@ -1144,9 +1144,21 @@ core.set_maskinfo_methods(methods, meta)
 -- @tparam string dtype bool, int32, float32, float16 or bfloat16
 -- @tparam table shape dimensions (non-negative integers)
 -- @tparam[opt] table values flat values in row-major order (zeros if nil)
+-- Array dtypes: the five mask dtypes, and int64 / uint8 (counts, classes).
+local ARRAY_DTYPES = { bool = true, int32 = true, float32 = true, float16 = true, bfloat16 = true,
+  int64 = true, uint8 = true }
+
+local function array_dtype(fname, n, v)
+  if not ARRAY_DTYPES[v] then
+    argerr(fname, n, ("invalid dtype '%s' (expected bool, int32, float32, float16, bfloat16, int64 or uint8)"):format(
+      tostring(v)))
+  end
+  return v
+end
+
 local function array_new(dtype, shape, values)
   local fname = "Array.new"
-  dtype = check_dtype(fname, 1, dtype)
+  dtype = array_dtype(fname, 1, dtype)
   if type(shape) ~= "table" then argerr(fname, 2, "shape: table expected, got " .. args.typename(shape)) end
   local n = 1
   for i, d in ipairs(shape) do
@@ -1170,12 +1182,18 @@ local function array_new(dtype, shape, values)
       elseif dtype == "int32" then
         local iv = math.tointeger(v)
         ok = iv ~= nil and iv >= -2147483648 and iv <= 2147483647
+      elseif dtype == "uint8" then
+        local iv = math.tointeger(v)
+        ok = iv ~= nil and iv >= 0 and iv <= 255
+      elseif dtype == "int64" then
+        ok = math.tointeger(v) ~= nil
       else
         ok = type(v) == "number"
       end
       if not ok then
-        argerr(fname, 3, ("values[%d]: %s expected, got %s"):format(i,
-          dtype == "bool" and "boolean or number" or (dtype == "int32" and "int32 integer" or "number"), args.show(v)))
+        local want = { bool = "boolean or number", int32 = "int32 integer", uint8 = "integer in [0, 255]",
+          int64 = "integer" }
+        argerr(fname, 3, ("values[%d]: %s expected, got %s"):format(i, want[dtype] or "number", args.show(v)))
       end
     end
   end
@@ -1186,10 +1204,14 @@ end
 -- for integers, bool for booleans, float32 otherwise).
 local function array_from(t, dtype)
   local fname = "Array.from"
-  if dtype ~= nil then dtype = check_dtype(fname, 2, dtype) end
+  if dtype ~= nil then dtype = array_dtype(fname, 2, dtype) end
+  if core.is_array(t) then -- a copy, in its own dtype unless one is asked for
+    return dtype and t:astype(dtype) or t:astype(t:dtype())
+  end
   local probe = t
   while type(probe) == "table" and not core.is_array(probe) do probe = probe[1] end
-  local kind = dtype == "bool" and "bool" or (dtype == "int32" and "int" or "float")
+  local kind = dtype == "bool" and "bool" or ((dtype == "int32" or dtype == "int64" or dtype == "uint8") and "int"
+    or "float")
   if dtype == nil then
     kind = type(probe) == "boolean" and "bool" or (math.type(probe) == "integer" and "int" or "float")
   end
