@@ -225,3 +225,40 @@ describe("block_classes and flex_block_mask", function()
       "bad argument #1 to 'block_classes' (block_size must be >= 1, got 0)")
   end)
 end)
+
+describe("export targets and names", function()
+  it("follows a symbolic link, refuses directories, honours the umask for new files", function()
+    local d = tmpdir()
+    local a = maskinfo.Array.from({ 1, 2, 3 })
+    assert(io.open(d .. "/real.npy", "w")):close()
+    os.execute(("ln -s real.npy %s"):format(P.shell_quote(d .. "/link.npy")))
+    os.execute("mkdir " .. P.shell_quote(d .. "/adir.npy"))
+    assert.is_true(maskinfo.save_npy(d .. "/link.npy", a))
+    local ok, out = P.sh("test -L " .. P.shell_quote(d .. "/link.npy") .. " && echo link")
+    assert.is_true(ok)
+    assert.are.equal("link\n", out)
+    local header = read_npy(d .. "/real.npy")
+    assert.is_truthy(header:find("'shape': (3,)", 1, true))
+    local good, err = pcall(maskinfo.save_npy, d .. "/adir.npy", a)
+    assert.is_false(good)
+    assert.is_truthy(err:find("save_npy: cannot write", 1, true))
+    -- a new file is created like any other: 0666 less the umask
+    local _, mode = P.sh(("cd %s && umask 027 && LUA_PATH_5_4=%s LUA_CPATH_5_4=%s lua5.4 -e %s && stat -c %%a new.npy")
+      :format(P.shell_quote(d), P.shell_quote(P.LUA_PATH), P.shell_quote(P.LUA_CPATH),
+        P.shell_quote('require("maskinfo").save_npy("new.npy", require("maskinfo").Array.from({1}))')))
+    assert.are.equal("640\n", mode)
+    os.execute("rm -rf " .. P.shell_quote(d))
+  end)
+
+  it("refuses safetensors names the format cannot hold", function()
+    local a = maskinfo.Array.from({ 1 })
+    E.assert_error(function() maskinfo.save_safetensors("/tmp/x.safetensors", { { "__metadata__", a } }) end,
+      "bad argument #2 to 'save_safetensors' ('__metadata__' is reserved by the format)")
+    E.assert_error(function() maskinfo.save_safetensors("/tmp/x.safetensors", { { "a\0b", a } }) end,
+      "bad argument #2 to 'save_safetensors' (tensor names must not contain NUL bytes)")
+    E.assert_error(function() maskinfo.save_safetensors("/tmp/x.safetensors", { { "\255", a } }) end,
+      "bad argument #2 to 'save_safetensors' (tensor names must be valid UTF-8)")
+    E.assert_error(function() maskinfo.save_safetensors("/tmp/x.safetensors", { { "a", a }, b = a }) end,
+      "bad argument #2 to 'save_safetensors' (a list of {name, Array} pairs or a table of name = Array, not both)")
+  end)
+end)

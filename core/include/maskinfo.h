@@ -293,7 +293,8 @@ int maskinfo_write_npy(const maskinfo_array *a, const char *path);
 
 /* safetensors: n arrays under unique, non-empty UTF-8 names (BOOL, I32,
  * I64, U8, F32, F16, BF16), header keys in the given order after
- * "__metadata__" (so that name is reserved), data 8-byte aligned. */
+ * "__metadata__" (so that name is reserved); the data buffer starts on an
+ * 8-byte boundary and the tensors follow each other without gaps. */
 int maskinfo_write_safetensors(const char *const *names,
                                const maskinfo_array *const *arrays, int64_t n,
                                const char *path);

@@ -45,6 +45,11 @@ return function(I)
   local function named_arrays(fname, n, tensors)
     if type(tensors) ~= "table" then argerr(fname, n, "table of named Arrays expected, got " .. type(tensors)) end
     local names, arrays = {}, {}
+    local nkeys = 0
+    for _ in pairs(tensors) do nkeys = nkeys + 1 end
+    if #tensors > 0 and nkeys ~= #tensors then
+      argerr(fname, n, "a list of {name, Array} pairs or a table of name = Array, not both")
+    end
     if #tensors > 0 then
       for i, pair in ipairs(tensors) do
         if type(pair) ~= "table" or type(pair[1]) ~= "string" then
@@ -64,6 +69,9 @@ return function(I)
     local seen = {}
     for _, k in ipairs(names) do
       if k == "" then argerr(fname, n, "tensor names must be non-empty") end
+      if k:find("\0", 1, true) then argerr(fname, n, "tensor names must not contain NUL bytes") end
+      if not utf8.len(k) then argerr(fname, n, "tensor names must be valid UTF-8") end
+      if k == "__metadata__" then argerr(fname, n, "'__metadata__' is reserved by the format") end
       if seen[k] then argerr(fname, n, ("duplicate tensor name '%s'"):format(k)) end
       seen[k] = true
     end

@@ -534,7 +534,13 @@ return function(I)
     local bq, bk
     if type(bs) == "table" then bq, bk = bs[1], bs[2] else bq, bk = bs, bs end
     bq, bk = check_int(fname, 1, bq, "block_size", 1), check_int(fname, 1, bk, "block_size", 1)
-    local b, h = plane_index(fname, m, 2, opts.batch or 0, opts.head or 0)
+    local B, H = m:shape()
+    local function opt_index(v, what, size) -- options live in argument #1
+      v = check_int(fname, 1, v, what)
+      if v < 0 or v >= size then argerr(fname, 1, ("%s %d out of range [0, %d)"):format(what, v, size)) end
+      return v
+    end
+    local b, h = opt_index(opts.batch or 0, "batch", B), opt_index(opts.head or 0, "head", H)
     local _, _, Q, K = m:shape()
     local function edges(n, step)
       local e = { 0 }

@@ -162,9 +162,9 @@ return function(I)
     if code == 6 or code == 7 then
       return ("cannot write '%s': %s"):format(path, msg)
     end
-    if code == 5 then -- MASKINFO_ETOOBIG
-      return ("the image is too large: %s (limit %.1f GiB, see maskinfo.set_memory_limit)"):format(
-        msg, M.get_memory_limit() / 2 ^ 30)
+    if code == 5 then -- MASKINFO_ETOOBIG: a side past 1000000 pixels, or the memory guard
+      return ("the image is too large: at most 1000000 pixels a side (margins included) and "
+        .. "within the memory guard (%.3g GiB, see maskinfo.set_memory_limit)"):format(M.get_memory_limit() / 2 ^ 30)
     end
     return msg
   end
