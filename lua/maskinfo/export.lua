@@ -147,10 +147,15 @@ return function(I)
     return check_int(fname, 1, bq, "block_size", 1), check_int(fname, 1, bk, "block_size", 1)
   end
 
-  local function classes_of(fname, m, bq, bk)
+  -- The mask, its block classes and the block sizes, from the options
+  -- {block_size=} shared by block_classes and flex_block_mask.
+  local function classes_of(fname, self, opts)
+    local m = logical(fields(self, fname), fname)
+    opts = opt_table(fname, 1, opts, { block_size = true })
+    local bq, bk = block_sizes(fname, opts.block_size)
     local c, err = m:block_classes(bq, bk)
     if not c then fail(fname, err) end
-    return c
+    return c, m, bq, bk
   end
 
   --- Block classes of every plane: a uint8 Array (B, H, ceil(Q/bq),
@@ -158,11 +163,7 @@ return function(I)
   -- when all its cells inside the mask are allowed).
   -- @tparam[opt] table opts block_size (integer or {q, kv}, default 128)
   function methods.block_classes(self, opts)
-    local fname = "block_classes"
-    local m = logical(fields(self, fname), fname)
-    opts = opt_table(fname, 1, opts, { block_size = true })
-    local bq, bk = block_sizes(fname, opts.block_size)
-    return classes_of(fname, m, bq, bk)
+    return (classes_of("block_classes", self, opts))
   end
 
   --- FlexAttention BlockMask tables: a table with kv_num_blocks,
@@ -173,10 +174,7 @@ return function(I)
   -- @tparam[opt] table opts block_size (integer or {q, kv}, default 128)
   function methods.flex_block_mask(self, opts)
     local fname = "flex_block_mask"
-    local m = logical(fields(self, fname), fname)
-    opts = opt_table(fname, 1, opts, { block_size = true })
-    local bq, bk = block_sizes(fname, opts.block_size)
-    local c = classes_of(fname, m, bq, bk)
+    local c, m, bq, bk = classes_of(fname, self, opts)
     local function table_of(want, transpose)
       local num, idx = core.block_table(c, want, transpose)
       if not num then fail(fname, idx) end

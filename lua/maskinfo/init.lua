@@ -428,21 +428,24 @@ function M.qkv_masks_to_cu_seqlens(q_mask, kv_mask)
   return start_end(qa), start_end(ka)
 end
 
+-- Every (start, end) pair must satisfy 0 <= start <= end <= max_len.
+local function check_pairs(fname, n, flat, max_len, what)
+  for i = 1, #flat, 2 do
+    local s, e = flat[i], flat[i + 1]
+    if not (0 <= s and s <= e and e <= max_len) then
+      argerr(fname, n, ("%s pair %d is [%d, %d): expected 0 <= start <= end <= %d"):format(
+        what, (i - 1) // 2, s, e, max_len))
+    end
+  end
+end
+
 local function cu_arg(fname, n, cu, max_len, what)
   local a = ids_arg(fname, n, cu, what, { min = false, flat = true })
   local flat = a:flat()
   if #flat % 2 ~= 0 then
     argerr(fname, n, ("%s must have even length (batch*2), got %d"):format(what, #flat))
   end
-  if max_len then
-    for i = 1, #flat, 2 do
-      local s, e = flat[i], flat[i + 1]
-      if not (0 <= s and s <= e and e <= max_len) then
-        argerr(fname, n, ("%s pair %d is [%d, %d): expected 0 <= start <= end <= %d"):format(
-          what, (i - 1) // 2, s, e, max_len))
-      end
-    end
-  end
+  if max_len then check_pairs(fname, n, flat, max_len, what) end
   return a, flat
 end
 
@@ -481,8 +484,9 @@ local function cu_masks(fname, cu_q, opts)
   local ka, kf = qa, nil
   if opts.cu_seqlens_kv ~= nil then
     ka, kf = cu_arg(fname, 2, opts.cu_seqlens_kv, max_kv, "cu_seqlens_kv")
-  else
-    _, kf = cu_arg(fname, 1, cu_q, max_kv, "cu_seqlens_q")
+  else -- the keys reuse the query pairs: they must also fit max_kv_len
+    kf = qf
+    check_pairs(fname, 1, qf, max_kv, "cu_seqlens_q")
   end
   if #qf ~= #kf then
     argerr(fname, 2, ("batch sizes differ: %d query rows and %d key rows"):format(#qf // 2, #kf // 2))
@@ -525,7 +529,10 @@ function M.attention_mask_to_qkv_cu_seqlens(mask, opts)
   local mode = args.check_option(fname, 2, opts.reduce_heads, "reduce_heads", { "any", "all", "first" }, "any")
   local a = mask_arg(fname, 1, mask, "attention_mask")
   local s = a:shape()
-  if #s == 2 then return start_end(a), start_end(a) end
+  if #s == 2 then
+    local se = start_end(a) -- a padding mask: the same pairs for q and kv
+    return se, se
+  end
   local m4 = four_d(a, fname)
   local qv, kv = dense_mask(m4, fname):validity(mode)
   if not qv then fail(fname, kv) end
