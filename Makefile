@@ -60,7 +60,8 @@ CORE_OBJ  := $(patsubst core/src/%.c,$(BUILD)/obj/core/%.o,$(CORE_SRC))
 TEST_SRC  := $(sort $(wildcard core/tests/test_*.c))
 TEST_BIN  := $(patsubst core/tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 LUA_MODS  := $(sort $(wildcard lua/maskinfo/*.lua lua/maskinfo/*/*.lua))
-BIND_OBJ  := $(BUILD)/obj/lua/core.o
+BIND_SRC  := $(sort $(wildcard lua/*.c))
+BIND_OBJ  := $(patsubst lua/%.c,$(BUILD)/obj/lua/%.o,$(BIND_SRC))
 STATIC    := $(BUILD)/libmaskinfo.a
 MODULE    := $(BUILD)/maskinfo/core.so
 BENCHES   := $(sort $(wildcard bench/*.lua))
@@ -96,7 +97,7 @@ $(BUILD)/obj/core/%.o: core/src/%.c | $(DEPS_FIRST)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CORE_CFLAGS) -c -o $@ $<
 
-$(BIND_OBJ): lua/core.c | $(DEPS_FIRST)
+$(BUILD)/obj/lua/%.o: lua/%.c | $(DEPS_FIRST)
 	$(say) CC $<
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LUAB_CFLAGS) -c -o $@ $<

@@ -23,8 +23,16 @@
 extern "C" {
 #endif
 
+/* ---------------------------------------------------------------- version */
+#define MASKINFO_VERSION_MAJOR 0
+#define MASKINFO_VERSION_MINOR 2
+#define MASKINFO_VERSION_PATCH 0
+#define MASKINFO_VERSION_STRING "0.2.0"
+/* The version of the library linked in (may differ from the header's). */
+const char *maskinfo_version(void);
+
 /* ---------------------------------------------------------------- status */
-enum {
+typedef enum {
     MASKINFO_OK = 0,
     MASKINFO_ENOMEM,     /* an allocation failed */
     MASKINFO_EINVAL,     /* an argument is out of its domain */
@@ -33,10 +41,14 @@ enum {
     MASKINFO_ETOOBIG,    /* refused by the memory guard before allocating */
     MASKINFO_EIO,        /* a file could not be written */
     MASKINFO_EPNG,       /* libpng reported an error */
-    MASKINFO_EDTYPE      /* the dtype does not fit the operation */
-};
+    MASKINFO_EDTYPE,     /* the dtype does not fit the operation */
+    MASKINFO_EIMAGE      /* an image side is past the renderer's limit */
+} maskinfo_status;
 
 const char *maskinfo_strerror(int status);
+/* The status' enumerator name without the prefix ("OK", "EIO", ...), or NULL
+ * past the last one; bindings export the table from this. */
+const char *maskinfo_status_name(int status);
 
 /* ---------------------------------------------------------------- dtypes */
 typedef enum {
@@ -55,6 +67,9 @@ const char *maskinfo_dtype_name(maskinfo_dtype dt);
 size_t maskinfo_dtype_size(maskinfo_dtype dt);
 /* -1 if unknown */
 int maskinfo_dtype_from_name(const char *name);
+/* Number of dtypes: maskinfo_dtype values are 0 .. count-1 (bindings export
+ * the dtype table from this and maskinfo_dtype_name). */
+int maskinfo_dtype_count(void);
 
 /* Half-precision conversions (round to nearest even). */
 uint16_t maskinfo_f32_to_f16(float f);
@@ -231,10 +246,16 @@ int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
  * (B, Q) / (B, K).  Rows are hashed (128 bits), never compared pairwise. */
 int maskinfo_mask_segment_ids(const maskinfo_mask *m, int per_head,
                               int32_t *q_ids, int32_t *kv_ids);
+/* How validity reduces the heads of a multi-head mask. */
+typedef enum {
+    MASKINFO_HEADS_ANY = 0,
+    MASKINFO_HEADS_ALL,
+    MASKINFO_HEADS_FIRST
+} maskinfo_head_mode;
 /* Validity: q_valid[b*Q+q] = any key over all heads; kv_valid[b*K+k] = any
- * query over all heads (bytes). head_mode: 0 any, 1 all, 2 first (the
+ * query over all heads (bytes). head_mode reduces the heads first (the
  * pairwise rule is then applied to the reduced (B, Q, K) mask). */
-int maskinfo_mask_validity(const maskinfo_mask *m, int head_mode,
+int maskinfo_mask_validity(const maskinfo_mask *m, maskinfo_head_mode head_mode,
                            uint8_t *q_valid, uint8_t *kv_valid);
 /* Positions restarting at each segment; padding (id < 0) gets pad. */
 void maskinfo_positions_from_segments(const int32_t *ids, int64_t rows,
@@ -259,6 +280,11 @@ int maskinfo_render_text(const maskinfo_mask *m, const maskinfo_text_opts *o,
 
 /* PNG heatmaps (render_png.c). */
 typedef enum { MASKINFO_CMAP_GREY = 0, MASKINFO_CMAP_VIRIDIS, MASKINFO_CMAP_MAGMA } maskinfo_colormap;
+typedef enum {
+    MASKINFO_GRID_AUTO = -1,  /* lines where blocks stay wide enough */
+    MASKINFO_GRID_OFF = 0,
+    MASKINFO_GRID_ON = 1
+} maskinfo_grid_lines;
 typedef struct {
     int64_t batch, head;
     int64_t scale;            /* pixels per cell; 0 = use width/height */
@@ -269,7 +295,7 @@ typedef struct {
     int show_segments;        /* draw segment boundaries and ids */
     const int32_t *q_ids;     /* Q entries or NULL */
     const int32_t *kv_ids;    /* K entries or NULL */
-    int grid_lines;           /* -1 auto, 0 off, 1 on */
+    maskinfo_grid_lines grid_lines;
 } maskinfo_png_opts;
 int maskinfo_render_png(const maskinfo_mask *m, const char *path,
                         const maskinfo_png_opts *o, int64_t *width,
@@ -299,6 +325,13 @@ int maskinfo_write_safetensors(const char *const *names,
                                const maskinfo_array *const *arrays, int64_t n,
                                const char *path);
 
+/* Block classes (the values of maskinfo_mask_block_classes' array). */
+typedef enum {
+    MASKINFO_BLOCK_EMPTY = 0,
+    MASKINFO_BLOCK_PARTIAL = 1,
+    MASKINFO_BLOCK_FULL = 2
+} maskinfo_block_class;
+
 /* Block classes of every (b, h) plane for blocks of bq x bk cells: a uint8
  * array (B, H, ceil(Q/bq), ceil(K/bk)) with 0 = no allowed cell, 2 = every
  * cell of the block allowed (a tail block counts only its cells inside the
@@ -314,7 +347,8 @@ int maskinfo_mask_block_classes(const maskinfo_mask *m, int64_t bq, int64_t bk,
  * (partial: kv_num_blocks / kv_indices) or 2 (full: full_kv_*).  With
  * transpose, rows and columns swap: (B, H, C) and (B, H, C, R), the q-side
  * tables (q_num_blocks / q_indices). */
-int maskinfo_block_table(const maskinfo_array *classes, int want_class,
+int maskinfo_block_table(const maskinfo_array *classes,
+                         maskinfo_block_class want_class,
                          int transpose, maskinfo_array **num,
                          maskinfo_array **idx, const maskinfo_limits *lim);
 

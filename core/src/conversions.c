@@ -485,17 +485,17 @@ static int valid_row(const maskinfo_mask *m, int64_t b, int64_t H, int64_t q,
  * keeps the furthest end of any interval starting at each k (a max, which
  * is order independent), and one sweep over k merges the threads.
  */
-int maskinfo_mask_validity(const maskinfo_mask *m, int head_mode,
+int maskinfo_mask_validity(const maskinfo_mask *m, maskinfo_head_mode head_mode,
                            uint8_t *q_valid, uint8_t *kv_valid)
 {
-    if (m == NULL || head_mode < 0 || head_mode > 2)
+    if (m == NULL || (int)head_mode < MASKINFO_HEADS_ANY || head_mode > MASKINFO_HEADS_FIRST)
         return MASKINFO_EINVAL;
     int64_t sh[4];
     maskinfo_mask_shape(m, sh);
     const int64_t B = sh[0], H = sh[1], Q = sh[2], K = sh[3];
     if (B < 0 || H < 0 || Q < 0 || K < 0)
         return MASKINFO_EINVAL;
-    if (head_mode == 2 && H == 0 && B > 0 && Q > 0)
+    if (head_mode == MASKINFO_HEADS_FIRST && H == 0 && B > 0 && Q > 0)
         return MASKINFO_EINVAL; /* there is no first head */
     if (q_valid == NULL && kv_valid == NULL)
         return MASKINFO_OK;

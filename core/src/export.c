@@ -534,15 +534,15 @@ static int32_t order_row(const uint8_t *src, int64_t n, uint8_t want,
  * orders each of its columns, so the (B, H, C, R) transpose is never built.
  * Every work item writes disjoint output rows: thread-count invariant.
  */
-int maskinfo_block_table(const maskinfo_array *classes, int want_class,
-                         int transpose, maskinfo_array **num,
+int maskinfo_block_table(const maskinfo_array *classes,
+                         maskinfo_block_class want_class, int transpose, maskinfo_array **num,
                          maskinfo_array **idx, const maskinfo_limits *lim)
 {
     if (num == NULL || idx == NULL)
         return MASKINFO_EINVAL;
     *num = NULL;
     *idx = NULL;
-    if (classes == NULL || (want_class != 1 && want_class != 2))
+    if (classes == NULL || (want_class != MASKINFO_BLOCK_PARTIAL && want_class != MASKINFO_BLOCK_FULL))
         return MASKINFO_EINVAL;
     if (maskinfo_array_dtype(classes) != MASKINFO_UINT8)
         return MASKINFO_EDTYPE;

@@ -9,6 +9,22 @@
 
 /* ---------------------------------------------------------------- status */
 
+const char *maskinfo_version(void)
+{
+    return MASKINFO_VERSION_STRING;
+}
+
+const char *maskinfo_status_name(int status)
+{
+    static const char *const names[] = {
+        "OK", "ENOMEM", "EINVAL", "ESHAPE", "EOVERFLOW", "ETOOBIG", "EIO",
+        "EPNG", "EDTYPE", "EIMAGE"
+    };
+    if (status < 0 || status >= (int)(sizeof names / sizeof names[0]))
+        return NULL;
+    return names[status];
+}
+
 const char *maskinfo_strerror(int status)
 {
     switch (status) {
@@ -21,6 +37,7 @@ const char *maskinfo_strerror(int status)
     case MASKINFO_EIO: return "file could not be written";
     case MASKINFO_EPNG: return "png encoder error";
     case MASKINFO_EDTYPE: return "dtype does not fit the operation";
+    case MASKINFO_EIMAGE: return "image side past the renderer's limit";
     default: return "unknown error";
     }
 }
@@ -43,6 +60,11 @@ size_t maskinfo_dtype_size(maskinfo_dtype dt)
 {
     int i = (int)dt;
     return (i >= 0 && i < NDTYPES) ? dtype_sizes[i] : 0;
+}
+
+int maskinfo_dtype_count(void)
+{
+    return NDTYPES;
 }
 
 int maskinfo_dtype_from_name(const char *name)
