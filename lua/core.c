@@ -866,7 +866,7 @@ static int mask_count(lua_State *L) {
     if (st) return fail(L, st);
     push_array(L, ph);
     uint64_t total;
-    st = maskinfo_mask_count(m, &total, maskinfo_array_data(ph));
+    st = maskinfo_mask_count(m, &total, maskinfo_array_data(ph), LIMITS(L));
     if (st) return fail(L, st);
     lua_pushinteger(L, (lua_Integer)total);
     lua_insert(L, -2);
@@ -943,7 +943,7 @@ static int mask_segment_ids(lua_State *L) {
     st = maskinfo_array_new(&ka, MASKINFO_INT32, per_head ? 3 : 2, ks, LIMITS(L));
     if (st) return fail(L, st);
     push_array(L, ka);
-    st = maskinfo_mask_segment_ids(m, per_head, maskinfo_array_data(qa), maskinfo_array_data(ka));
+    st = maskinfo_mask_segment_ids(m, per_head, maskinfo_array_data(qa), maskinfo_array_data(ka), LIMITS(L));
     if (st) return fail(L, st);
     return 2;
 }
@@ -963,7 +963,7 @@ static int mask_validity(lua_State *L) {
     st = maskinfo_array_new(&ka, MASKINFO_BOOL, 2, ks, LIMITS(L));
     if (st) return fail(L, st);
     push_array(L, ka);
-    st = maskinfo_mask_validity(m, mode, maskinfo_array_data(qa), maskinfo_array_data(ka));
+    st = maskinfo_mask_validity(m, mode, maskinfo_array_data(qa), maskinfo_array_data(ka), LIMITS(L));
     if (st) return fail(L, st);
     return 2;
 }
@@ -978,7 +978,7 @@ static int mask_empty_rows(lua_State *L) {
     if (st) return fail(L, st);
     push_array(L, fa);
     uint64_t count;
-    st = maskinfo_mask_empty_rows(m, &count, maskinfo_array_data(fa));
+    st = maskinfo_mask_empty_rows(m, &count, maskinfo_array_data(fa), LIMITS(L));
     if (st) return fail(L, st);
     lua_pushinteger(L, (lua_Integer)count);
     lua_insert(L, -2);
@@ -990,7 +990,7 @@ static int mask_diff(lua_State *L) {
     maskinfo_mask *a = check_mask(L, 1), *b = check_mask(L, 2);
     uint64_t n;
     int64_t first[4];
-    int st = maskinfo_mask_diff(a, b, &n, first);
+    int st = maskinfo_mask_diff(a, b, &n, first, LIMITS(L));
     if (st) return fail(L, st);
     lua_pushinteger(L, (lua_Integer)n);
     if (n == 0) {
@@ -1020,7 +1020,7 @@ static int mask_grid_counts(lua_State *L) {
     int st = maskinfo_array_new(&out, MASKINFO_INT64, 2, shape, LIMITS(L));
     if (st) return fail(L, st);
     push_array(L, out);
-    st = maskinfo_mask_grid_counts(m, b, h, re, nr, ce, nc, maskinfo_array_data(out));
+    st = maskinfo_mask_grid_counts(m, b, h, re, nr, ce, nc, maskinfo_array_data(out), LIMITS(L));
     if (st) return fail(L, st);
     return 1;
 }
@@ -1068,7 +1068,7 @@ static int mask_render_text(lua_State *L) {
     const char *shape_str = luaL_checkstring(L, 5);
     char *out = NULL;
     size_t len = 0;
-    int st = maskinfo_render_text(m, &o, qi, ki, shape_str, &out, &len);
+    int st = maskinfo_render_text(m, &o, qi, ki, shape_str, &out, &len, LIMITS(L));
     if (st) return fail(L, st);
     lua_pushlstring(L, out, len);
     free(out);

@@ -213,13 +213,13 @@ int maskinfo_mask_get(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q,
 
 /* Allowed-cell count; per_head (B*H entries) may be NULL. Parallel. */
 int maskinfo_mask_count(const maskinfo_mask *m, uint64_t *total,
-                        uint64_t *per_head);
+                        uint64_t *per_head, const maskinfo_limits *lim);
 /* Rows (b,h,q) with no allowed key: count, and flags (B*H*Q bytes) or NULL. */
 int maskinfo_mask_empty_rows(const maskinfo_mask *m, uint64_t *count,
-                             uint8_t *flags);
+                             uint8_t *flags, const maskinfo_limits *lim);
 /* Number of differing cells and the first one (row-major), or -1s. */
 int maskinfo_mask_diff(const maskinfo_mask *a, const maskinfo_mask *b,
-                       uint64_t *ndiff, int64_t first[4]);
+                       uint64_t *ndiff, int64_t first[4], const maskinfo_limits *lim);
 
 /* Fill a dense array of dtype dt and shape (B,H,Q,K): allowed -> 1, else 0
  * (float dtypes get 1.0/0.0).  The guard is checked before allocating. */
@@ -237,7 +237,7 @@ int maskinfo_mask_to_bias(const maskinfo_mask *m, maskinfo_dtype dt,
 int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
                               const int64_t *row_edges, int64_t nrows,
                               const int64_t *col_edges, int64_t ncols,
-                              uint64_t *counts);
+                              uint64_t *counts, const maskinfo_limits *lim);
 
 /* ---------------------------------------------------------------- conversions */
 /* Rows (per (b, h)) with identical key patterns share an id numbered by first
@@ -245,7 +245,7 @@ int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
  * (B, H, Q) and kv_ids is (B, H, K); else only head 0 is used and they are
  * (B, Q) / (B, K).  Rows are hashed (128 bits), never compared pairwise. */
 int maskinfo_mask_segment_ids(const maskinfo_mask *m, int per_head,
-                              int32_t *q_ids, int32_t *kv_ids);
+                              int32_t *q_ids, int32_t *kv_ids, const maskinfo_limits *lim);
 /* How validity reduces the heads of a multi-head mask. */
 typedef enum {
     MASKINFO_HEADS_ANY = 0,
@@ -256,7 +256,7 @@ typedef enum {
  * query over all heads (bytes). head_mode reduces the heads first (the
  * pairwise rule is then applied to the reduced (B, Q, K) mask). */
 int maskinfo_mask_validity(const maskinfo_mask *m, maskinfo_head_mode head_mode,
-                           uint8_t *q_valid, uint8_t *kv_valid);
+                           uint8_t *q_valid, uint8_t *kv_valid, const maskinfo_limits *lim);
 /* Positions restarting at each segment; padding (id < 0) gets pad. */
 void maskinfo_positions_from_segments(const int32_t *ids, int64_t rows,
                                       int64_t len, int32_t pad, int32_t *out);
@@ -276,7 +276,7 @@ typedef struct {
  * header prints after mask_shape=, e.g. "(1, 1, 8, 8)".  *out is malloc'd. */
 int maskinfo_render_text(const maskinfo_mask *m, const maskinfo_text_opts *o,
                          const int32_t *q_ids, const int32_t *kv_ids,
-                         const char *shape_str, char **out, size_t *len);
+                         const char *shape_str, char **out, size_t *len, const maskinfo_limits *lim);
 
 /* PNG heatmaps (render_png.c). */
 typedef enum { MASKINFO_CMAP_GREY = 0, MASKINFO_CMAP_VIRIDIS, MASKINFO_CMAP_MAGMA } maskinfo_colormap;

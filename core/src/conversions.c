@@ -311,8 +311,9 @@ static int seg_plane(seg_ctx *c, int64_t b, int64_t h, int32_t *q_out,
 }
 
 int maskinfo_mask_segment_ids(const maskinfo_mask *m, int per_head,
-                              int32_t *q_ids, int32_t *kv_ids)
+                              int32_t *q_ids, int32_t *kv_ids, const maskinfo_limits *lim)
 {
+    (void)lim; /* the allocations below are checked against it in the core split */
     if (m == NULL)
         return MASKINFO_EINVAL;
     int64_t sh[4];
@@ -486,8 +487,9 @@ static int valid_row(const maskinfo_mask *m, int64_t b, int64_t H, int64_t q,
  * is order independent), and one sweep over k merges the threads.
  */
 int maskinfo_mask_validity(const maskinfo_mask *m, maskinfo_head_mode head_mode,
-                           uint8_t *q_valid, uint8_t *kv_valid)
+                           uint8_t *q_valid, uint8_t *kv_valid, const maskinfo_limits *lim)
 {
+    (void)lim; /* the allocations below are checked against it in the core split */
     if (m == NULL || (int)head_mode < MASKINFO_HEADS_ANY || head_mode > MASKINFO_HEADS_FIRST)
         return MASKINFO_EINVAL;
     int64_t sh[4];

@@ -5,7 +5,7 @@
  *   The plane's Q x K cells are grouped into buckets along each axis; every
  *   bucket is drawn as a block of pixels whose colour shows the exact
  *   fraction of allowed cells in it.  Counts come from
- *   maskinfo_mask_grid_counts(), so the mask is never expanded.
+ *   maskinfo_mask_grid_counts(, NULL), so the mask is never expanded.
  *
  *   scale = N > 0   one bucket per cell, N x N pixels per cell.
  *   scale = 0       width/height are targets for the heatmap (one of them
@@ -448,7 +448,7 @@ static int panel_counts(panel *p)
     p->counts = malloc(n * sizeof *p->counts);
     if (!p->counts) return MASKINFO_ENOMEM;
     return maskinfo_mask_grid_counts(p->m, p->o->batch, p->o->head, p->rows.e,
-                                     p->rows.nb, p->cols.e, p->cols.nb, p->counts);
+                                     p->rows.nb, p->cols.e, p->cols.nb, p->counts, NULL);
 }
 
 /* The heatmap: one colour per bucket, computed once per bucket row and

@@ -221,7 +221,7 @@ static int classes_plain(const maskinfo_mask *m, int64_t b, int64_t h,
         int64_t nr = brows - r0 < strip ? brows - r0 : strip;
         for (int64_t i = 0; i <= nr; i++)
             redges[i] = block_edge(r0 + i, brows, qb, Q);
-        st = maskinfo_mask_grid_counts(m, b, h, redges, nr, cedges, bcols, cnt);
+        st = maskinfo_mask_grid_counts(m, b, h, redges, nr, cedges, bcols, cnt, NULL);
         if (st != MASKINFO_OK)
             goto done;
         for (int64_t i = 0; i < nr * bcols; i++)
@@ -258,7 +258,7 @@ static int group_mean_exact(const maskinfo_mask *m, int64_t b, int64_t h,
         redges[i] = block_edge(r0 + i, brows, qb, Q);
     for (int64_t j = 0; j <= nc; j++)
         cedges[j] = block_edge(c0 + j, bcols, kb, K);
-    st = maskinfo_mask_grid_counts(m, b, h, redges, nr, cedges, nc, cnt);
+    st = maskinfo_mask_grid_counts(m, b, h, redges, nr, cedges, nc, cnt, NULL);
     if (st != MASKINFO_OK)
         goto done;
     double sum = 0.0;
@@ -300,7 +300,7 @@ static int classes_downsampled(const maskinfo_mask *m, int64_t b, int64_t h,
         redges[i] = block_edge(i * rs, brows, qb, Q);
     for (int64_t j = 0; j <= nc; j++)
         cedges[j] = block_edge(j * cs, bcols, kb, K);
-    st = maskinfo_mask_grid_counts(m, b, h, redges, nr, cedges, nc, cnt);
+    st = maskinfo_mask_grid_counts(m, b, h, redges, nr, cedges, nc, cnt, NULL);
     if (st != MASKINFO_OK)
         goto done;
     double denom = (double)area * (double)rs * (double)cs;
@@ -343,8 +343,9 @@ done:
  * when segments are shown.  A NULL shape_str prints "(B, H, Q, K)". */
 int maskinfo_render_text(const maskinfo_mask *m, const maskinfo_text_opts *o,
                          const int32_t *q_ids, const int32_t *kv_ids,
-                         const char *shape_str, char **out, size_t *len)
+                         const char *shape_str, char **out, size_t *len, const maskinfo_limits *lim)
 {
+    (void)lim; /* the allocations below are checked against it in the core split */
     if (out != NULL)
         *out = NULL;
     if (len != NULL)

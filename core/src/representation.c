@@ -758,7 +758,8 @@ static void count_bits(void *ctx, int64_t r, const uint64_t *w, int64_t nw) {
  * the result is the same for any thread count (integers would be anyway;
  * this keeps the per-head split simple). */
 int maskinfo_mask_count(const maskinfo_mask *m, uint64_t *total,
-                        uint64_t *per_head) {
+                        uint64_t *per_head, const maskinfo_limits *lim) {
+    (void)lim; /* the allocations below are checked against it in the core split */
     int64_t rows = m->B * m->H * m->Q;
     uint64_t *rc = malloc((size_t)(rows > 0 ? rows : 1) * sizeof *rc);
     if (!rc) return MASKINFO_ENOMEM;
@@ -792,7 +793,8 @@ static void empty_bits(void *ctx, int64_t r, const uint64_t *w, int64_t nw) {
 }
 
 int maskinfo_mask_empty_rows(const maskinfo_mask *m, uint64_t *count,
-                             uint8_t *flags) {
+                             uint8_t *flags, const maskinfo_limits *lim) {
+    (void)lim; /* the allocations below are checked against it in the core split */
     int64_t rows = m->B * m->H * m->Q;
     uint8_t *f = flags ? flags : malloc((size_t)(rows > 0 ? rows : 1));
     if (!f) return MASKINFO_ENOMEM;
@@ -847,7 +849,8 @@ static uint64_t xor_bits(const uint64_t *wa, const uint64_t *wb, int64_t nw,
  * is then the first in row-major order, whatever the thread count.  Masks
  * with dense leaves compare 64 cells per word (a random row has ~K/2 runs). */
 int maskinfo_mask_diff(const maskinfo_mask *a, const maskinfo_mask *b,
-                       uint64_t *ndiff, int64_t first[4]) {
+                       uint64_t *ndiff, int64_t first[4], const maskinfo_limits *lim) {
+    (void)lim; /* the allocations below are checked against it in the core split */
     if (a->B != b->B || a->Q != b->Q || a->K != b->K ||
         (a->H != b->H && a->H != 1 && b->H != 1))
         return MASKINFO_ESHAPE;
@@ -1033,7 +1036,8 @@ static int64_t bucket_of(const int64_t *edges, int64_t n, int64_t x) {
 int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
                               const int64_t *row_edges, int64_t nrows,
                               const int64_t *col_edges, int64_t ncols,
-                              uint64_t *counts) {
+                              uint64_t *counts, const maskinfo_limits *lim) {
+    (void)lim; /* the allocations below are checked against it in the core split */
     if (b < 0 || b >= m->B || h < 0 || h >= m->H || nrows < 0 || ncols < 0)
         return MASKINFO_EINVAL;
     for (int64_t i = 0; i < nrows; i++)

@@ -98,7 +98,7 @@ static inline int mask_matches_cells(const maskinfo_mask *m, const uint8_t *ref,
     if (ok) {
         uint64_t total = 0;
         uint64_t *ph = calloc((size_t)(B * H > 0 ? B * H : 1), sizeof *ph);
-        if (maskinfo_mask_count(m, &total, ph) != MASKINFO_OK || total != total_ref ||
+        if (maskinfo_mask_count(m, &total, ph, NULL) != MASKINFO_OK || total != total_ref ||
             memcmp(ph, ph_ref, (size_t)(B * H) * sizeof *ph) != 0) {
             printf("  %s: count %llu, want %llu\n", label,
                    (unsigned long long)total, (unsigned long long)total_ref);
@@ -111,7 +111,7 @@ static inline int mask_matches_cells(const maskinfo_mask *m, const uint8_t *ref,
     if (ok && cells <= MASK_REF_DENSE_CELLS) {
         uint8_t *flags = malloc((size_t)(rows > 0 ? rows : 1));
         uint64_t e = 0, we = 0;
-        int st = maskinfo_mask_empty_rows(m, &e, flags);
+        int st = maskinfo_mask_empty_rows(m, &e, flags, NULL);
         for (int64_t i = 0; i < rows && !st; i++) {
             int empty = 1;
             for (int64_t k = 0; k < K; k++)

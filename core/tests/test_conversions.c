@@ -78,10 +78,10 @@ static void test_seed_example(void)
     CHECK(m != NULL);
     int32_t q[3], kv[3];
     const int32_t want[3] = { 0, 0, 1 };
-    CHECK(maskinfo_mask_segment_ids(m, 0, q, kv) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(m, 0, q, kv, NULL) == MASKINFO_OK);
     CHECK(same32(q, want, 3));
     CHECK(same32(kv, want, 3));
-    CHECK(maskinfo_mask_segment_ids(m, 1, q, kv) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(m, 1, q, kv, NULL) == MASKINFO_OK);
     CHECK(same32(q, want, 3) && same32(kv, want, 3));
     maskinfo_mask_unref(m);
 
@@ -91,7 +91,7 @@ static void test_seed_example(void)
     m = from_cells(1, 1, 5, 2, c2);
     int32_t q5[5], kv2[2];
     const int32_t w5[5] = { 0, 0, 1, 1, -1 }, w2[2] = { 0, 1 };
-    CHECK(maskinfo_mask_segment_ids(m, 0, q5, kv2) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(m, 0, q5, kv2, NULL) == MASKINFO_OK);
     CHECK(same32(q5, w5, 5) && same32(kv2, w2, 2));
     maskinfo_mask_unref(m);
 }
@@ -108,22 +108,22 @@ static void test_empty_and_order(void)
     maskinfo_mask *m = from_cells(1, 1, 4, 3, cells);
     int32_t q[4], kv[3];
     const int32_t wq[4] = { -1, 0, -1, 0 }, wk[3] = { 0, -1, 0 };
-    CHECK(maskinfo_mask_segment_ids(m, 0, q, kv) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(m, 0, q, kv, NULL) == MASKINFO_OK);
     CHECK(same32(q, wq, 4) && same32(kv, wk, 3));
     /* either output may be NULL */
     int32_t q2[4] = { 9, 9, 9, 9 }, kv2[3] = { 9, 9, 9 };
-    CHECK(maskinfo_mask_segment_ids(m, 0, q2, NULL) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(m, 0, q2, NULL, NULL) == MASKINFO_OK);
     CHECK(same32(q2, wq, 4));
-    CHECK(maskinfo_mask_segment_ids(m, 0, NULL, kv2) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(m, 0, NULL, kv2, NULL) == MASKINFO_OK);
     CHECK(same32(kv2, wk, 3));
-    CHECK(maskinfo_mask_segment_ids(NULL, 0, q, kv) == MASKINFO_EINVAL);
+    CHECK(maskinfo_mask_segment_ids(NULL, 0, q, kv, NULL) == MASKINFO_EINVAL);
     maskinfo_mask_unref(m);
 
     const uint8_t c2[3 * 2] = { 0, 1, 1, 0, 0, 1 };
     m = from_cells(1, 1, 3, 2, c2);
     int32_t q3[3], k2[2];
     const int32_t w3[3] = { 0, 1, 0 }, wk2[2] = { 0, 1 };
-    CHECK(maskinfo_mask_segment_ids(m, 0, q3, k2) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(m, 0, q3, k2, NULL) == MASKINFO_OK);
     CHECK(same32(q3, w3, 3) && same32(k2, wk2, 2));
     maskinfo_mask_unref(m);
 }
@@ -138,7 +138,7 @@ static void test_structured(void)
     CHECK(maskinfo_mask_segments(&m, 2, 1, 1, 6, 6, qv, kv) == MASKINFO_OK);
     int32_t q[12], k[12];
     const int32_t want[12] = { 0, 0, 1, 1, 2, -1, 0, 1, 1, 0, -1, -1 };
-    CHECK(maskinfo_mask_segment_ids(m, 0, q, k) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(m, 0, q, k, NULL) == MASKINFO_OK);
     CHECK(same32(q, want, 12) && same32(k, want, 12));
     maskinfo_mask_unref(m);
 
@@ -146,7 +146,7 @@ static void test_structured(void)
     CHECK(maskinfo_mask_causal(&m, 1, 5, 5, NULL) == MASKINFO_OK);
     int32_t c[5], ck[5];
     const int32_t iota[5] = { 0, 1, 2, 3, 4 };
-    CHECK(maskinfo_mask_segment_ids(m, 0, c, ck) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(m, 0, c, ck, NULL) == MASKINFO_OK);
     CHECK(same32(c, iota, 5) && same32(ck, iota, 5));
 
     /* per head: head 0 causal, head 1 all ones */
@@ -156,17 +156,17 @@ static void test_structured(void)
     CHECK(maskinfo_mask_stack_heads(&two, parts, 2) == MASKINFO_OK);
     int32_t ph[10], pk[10];
     const int32_t wph[10] = { 0, 1, 2, 3, 4, 0, 0, 0, 0, 0 };
-    CHECK(maskinfo_mask_segment_ids(two, 1, ph, pk) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(two, 1, ph, pk, NULL) == MASKINFO_OK);
     CHECK(same32(ph, wph, 10) && same32(pk, wph, 10));
     /* per_head = 0 uses head 0 only (the seed's choice) */
-    CHECK(maskinfo_mask_segment_ids(two, 0, c, ck) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(two, 0, c, ck, NULL) == MASKINFO_OK);
     CHECK(same32(c, iota, 5) && same32(ck, iota, 5));
     parts[1] = m;
     parts[0] = ones;
     maskinfo_mask *two_b = NULL;
     CHECK(maskinfo_mask_stack_heads(&two_b, parts, 2) == MASKINFO_OK);
     const int32_t zeros[5] = { 0, 0, 0, 0, 0 };
-    CHECK(maskinfo_mask_segment_ids(two_b, 0, c, ck) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(two_b, 0, c, ck, NULL) == MASKINFO_OK);
     CHECK(same32(c, zeros, 5) && same32(ck, zeros, 5));
     maskinfo_mask_unref(two_b);
     maskinfo_mask_unref(two);
@@ -176,7 +176,7 @@ static void test_structured(void)
     /* all-false mask: everything -1 */
     CHECK(maskinfo_mask_constant(&m, 2, 1, 3, 4, 0) == MASKINFO_OK);
     int32_t eq[6], ek[8];
-    CHECK(maskinfo_mask_segment_ids(m, 0, eq, ek) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(m, 0, eq, ek, NULL) == MASKINFO_OK);
     int allneg = 1;
     for (int i = 0; i < 6; i++) allneg &= eq[i] == -1;
     for (int i = 0; i < 8; i++) allneg &= ek[i] == -1;
@@ -222,7 +222,7 @@ static void test_random_vs_reference(void)
         int32_t *rq = malloc((size_t)Q * sizeof *rq);
         int32_t *rk = malloc((size_t)K * sizeof *rk);
         for (int per_head = 0; per_head <= 1; per_head++) {
-            if (!m || maskinfo_mask_segment_ids(m, per_head, q, k)) {
+            if (!m || maskinfo_mask_segment_ids(m, per_head, q, k, NULL)) {
                 bad_rc++;
                 continue;
             }
@@ -273,8 +273,8 @@ static void test_thread_invariance(void)
         qv[t] = malloc((size_t)(B * Q));
         kv[t] = malloc((size_t)(B * K));
         omp_set_num_threads(t + 1);
-        ok &= m && maskinfo_mask_segment_ids(m, 1, q[t], k[t]) == MASKINFO_OK;
-        ok &= m && maskinfo_mask_validity(m, 1, qv[t], kv[t]) == MASKINFO_OK;
+        ok &= m && maskinfo_mask_segment_ids(m, 1, q[t], k[t], NULL) == MASKINFO_OK;
+        ok &= m && maskinfo_mask_validity(m, 1, qv[t], kv[t], NULL) == MASKINFO_OK;
     }
     omp_set_num_threads(prev);
     CHECK(ok);
@@ -316,7 +316,7 @@ static void test_long_sequence(void)
     CHECK(maskinfo_mask_segments(&s, 1, 1, 1, L, L, ids, ids) == MASKINFO_OK);
     CHECK(maskinfo_mask_causal(&c, 1, L, L, NULL) == MASKINFO_OK);
     int32_t *q = malloc((size_t)L * sizeof *q), *k = malloc((size_t)L * sizeof *k);
-    CHECK(maskinfo_mask_segment_ids(s, 0, q, k) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(s, 0, q, k, NULL) == MASKINFO_OK);
     int ok = 1;
     for (int64_t i = 0; i < L; i++)
         if (q[i] != (int32_t)(i / seg) || k[i] != (int32_t)(i / seg))
@@ -324,7 +324,7 @@ static void test_long_sequence(void)
     CHECK(ok);
     /* segments AND causal: every row within a segment differs */
     CHECK(maskinfo_mask_and(&m, s, c) == MASKINFO_OK);
-    CHECK(maskinfo_mask_segment_ids(m, 0, q, k) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(m, 0, q, k, NULL) == MASKINFO_OK);
     ok = 1;
     for (int64_t i = 0; i < L; i++)
         if (q[i] != (int32_t)i || k[i] != (int32_t)i)
@@ -372,20 +372,20 @@ static void test_validity(void)
     const uint8_t cells[2 * 2 * 3] = { 1, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1 };
     maskinfo_mask *m = from_cells(1, 2, 2, 3, cells);
     uint8_t q[2], k[3];
-    CHECK(maskinfo_mask_validity(m, 0, q, k) == MASKINFO_OK);
+    CHECK(maskinfo_mask_validity(m, 0, q, k, NULL) == MASKINFO_OK);
     CHECK(q[0] == 1 && q[1] == 1 && k[0] == 1 && k[1] == 1 && k[2] == 1);
-    CHECK(maskinfo_mask_validity(m, 1, q, k) == MASKINFO_OK);
+    CHECK(maskinfo_mask_validity(m, 1, q, k, NULL) == MASKINFO_OK);
     CHECK(q[0] == 1 && q[1] == 0 && k[0] == 0 && k[1] == 1 && k[2] == 0);
-    CHECK(maskinfo_mask_validity(m, 2, q, k) == MASKINFO_OK);
+    CHECK(maskinfo_mask_validity(m, 2, q, k, NULL) == MASKINFO_OK);
     CHECK(q[0] == 1 && q[1] == 0 && k[0] == 1 && k[1] == 1 && k[2] == 0);
     memset(k, 7, sizeof k);
-    CHECK(maskinfo_mask_validity(m, 1, q, NULL) == MASKINFO_OK);
+    CHECK(maskinfo_mask_validity(m, 1, q, NULL, NULL) == MASKINFO_OK);
     CHECK(q[0] == 1 && q[1] == 0 && k[0] == 7);
-    CHECK(maskinfo_mask_validity(m, 0, NULL, k) == MASKINFO_OK);
+    CHECK(maskinfo_mask_validity(m, 0, NULL, k, NULL) == MASKINFO_OK);
     CHECK(k[0] == 1 && k[2] == 1);
-    CHECK(maskinfo_mask_validity(m, 3, q, k) == MASKINFO_EINVAL);
-    CHECK(maskinfo_mask_validity(m, -1, q, k) == MASKINFO_EINVAL);
-    CHECK(maskinfo_mask_validity(NULL, 0, q, k) == MASKINFO_EINVAL);
+    CHECK(maskinfo_mask_validity(m, 3, q, k, NULL) == MASKINFO_EINVAL);
+    CHECK(maskinfo_mask_validity(m, -1, q, k, NULL) == MASKINFO_EINVAL);
+    CHECK(maskinfo_mask_validity(NULL, 0, q, k, NULL) == MASKINFO_EINVAL);
     maskinfo_mask_unref(m);
 
     /* segments with padding: q valid iff id not padding (and matched) */
@@ -395,7 +395,7 @@ static void test_validity(void)
     CHECK(maskinfo_mask_segments(&m, 1, 1, 1, 6, 6, ids_q, ids_k) == MASKINFO_OK);
     uint8_t q6[6], k6[6];
     const uint8_t wq6[6] = { 1, 1, 1, 1, 0, 0 }, wk6[6] = { 1, 1, 1, 0, 0, 0 };
-    CHECK(maskinfo_mask_validity(m, 0, q6, k6) == MASKINFO_OK);
+    CHECK(maskinfo_mask_validity(m, 0, q6, k6, NULL) == MASKINFO_OK);
     CHECK(memcmp(q6, wq6, 6) == 0 && memcmp(k6, wk6, 6) == 0);
     maskinfo_mask_unref(m);
 
@@ -416,7 +416,7 @@ static void test_validity(void)
         uint8_t *qv = malloc((size_t)(B * Q)), *kv = malloc((size_t)(B * K));
         uint8_t *rq = malloc((size_t)(B * Q)), *rk = malloc((size_t)(B * K));
         for (int mode = 0; mode < 3; mode++) {
-            if (!mm || maskinfo_mask_validity(mm, mode, qv, kv)) {
+            if (!mm || maskinfo_mask_validity(mm, mode, qv, kv, NULL)) {
                 bad_rc++;
                 continue;
             }

@@ -605,7 +605,7 @@ static void test_stack_broadcast(void)
                      (long long)ra.B, (long long)ra.H);
             CHECK(m && same(m, &want, label));
             uint64_t ph[12], t = 0;
-            CHECK(m && maskinfo_mask_count(m, &t, ph) == MASKINFO_OK);
+            CHECK(m && maskinfo_mask_count(m, &t, ph, NULL) == MASKINFO_OK);
             if (i == 0) {
                 int eq = 1;
                 for (int j = 1; j < 12; j++) eq &= ph[j] == ph[0];
@@ -759,7 +759,7 @@ static void test_slice(void)
         s = NULL;
         CHECK(maskinfo_mask_slice(&s, c, NULL, 0, NULL, 0) == MASKINFO_OK);
         uint64_t t = 1;
-        CHECK(s && maskinfo_mask_count(s, &t, NULL) == MASKINFO_OK && t == 0);
+        CHECK(s && maskinfo_mask_count(s, &t, NULL, NULL) == MASKINFO_OK && t == 0);
         maskinfo_mask_unref(s);
         maskinfo_mask_unref(c);
     }
@@ -808,7 +808,7 @@ static void test_nesting(void)
                 for (int64_t q = 0; q < Q; q++)
                     for (int64_t k = 0; k < K; k++) wph[b * H + h] += *cell(&racc, b, h, q, k);
         CHECK(acc && racc.B == B && racc.H == H &&
-              maskinfo_mask_count(acc, &t, ph) == MASKINFO_OK &&
+              maskinfo_mask_count(acc, &t, ph, NULL) == MASKINFO_OK &&
               memcmp(ph, wph, sizeof ph) == 0);
         maskinfo_mask_unref(acc);
         free(racc.c);
@@ -829,7 +829,7 @@ static void test_nesting(void)
         int64_t first[4];
         maskinfo_mask *n = NULL;
         CHECK(maskinfo_mask_not(&n, acc) == MASKINFO_OK &&
-              maskinfo_mask_diff(n, a, &nd, first) == MASKINFO_OK && nd == 0);
+              maskinfo_mask_diff(n, a, &nd, first, NULL) == MASKINFO_OK && nd == 0);
         maskinfo_mask_unref(n);
         maskinfo_mask_unref(acc);
         maskinfo_mask_unref(a);
@@ -895,11 +895,11 @@ static void test_million(void)
     CHECK(!maskinfo_mask_is_dense(m));
     CHECK(maskinfo_mask_bytes(m) < ((uint64_t)64 << 20));
     uint64_t t = 0;
-    CHECKF(maskinfo_mask_count(m, &t, NULL) == MASKINFO_OK && t == want,
+    CHECKF(maskinfo_mask_count(m, &t, NULL, NULL) == MASKINFO_OK && t == want,
            "1M tokens: count %llu, closed form %llu", (unsigned long long)t,
            (unsigned long long)want);
     uint64_t e = 0;
-    CHECK(maskinfo_mask_empty_rows(m, &e, NULL) == MASKINFO_OK && e == (uint64_t)pad);
+    CHECK(maskinfo_mask_empty_rows(m, &e, NULL, NULL) == MASKINFO_OK && e == (uint64_t)pad);
     /* rows: [max(start, q - w), q + 1), sampled */
     maskinfo_scratch *s = maskinfo_scratch_new();
     int rows_ok = 1;
@@ -927,7 +927,7 @@ static void test_million(void)
     for (int i = 0; i <= 16; i++) edges[i] = (int64_t)i * N / 16;
     uint64_t g[256], sum = 0;
     int upper_zero = 1;
-    CHECK(maskinfo_mask_grid_counts(m, 0, 0, edges, 16, edges, 16, g) == MASKINFO_OK);
+    CHECK(maskinfo_mask_grid_counts(m, 0, 0, edges, 16, edges, 16, g, NULL) == MASKINFO_OK);
     for (int i = 0; i < 16; i++)
         for (int j = 0; j < 16; j++) {
             sum += g[i * 16 + j];

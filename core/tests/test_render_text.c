@@ -118,7 +118,7 @@ static void check_render(const char *what, const maskinfo_mask *m,
 {
     char *out = NULL;
     size_t len = 0;
-    int st = maskinfo_render_text(m, o, qi, ki, shape, &out, &len);
+    int st = maskinfo_render_text(m, o, qi, ki, shape, &out, &len, NULL);
     int ok = st == MASKINFO_OK && out != NULL && len == strlen(expected) &&
              strcmp(out, expected) == 0;
     if (!ok)
@@ -372,10 +372,10 @@ static void test_errors(void)
     char *out = (char *)1;
     size_t len = 99;
     maskinfo_text_opts o = opts(2, 2);
-    CHECK(maskinfo_render_text(NULL, &o, ids, ids, NULL, &out, &len) == MASKINFO_EINVAL);
+    CHECK(maskinfo_render_text(NULL, &o, ids, ids, NULL, &out, &len, NULL) == MASKINFO_EINVAL);
     CHECK(out == NULL && len == 0);
-    CHECK(maskinfo_render_text(m, NULL, ids, ids, NULL, &out, &len) == MASKINFO_EINVAL);
-    CHECK(maskinfo_render_text(m, &o, ids, ids, NULL, NULL, &len) == MASKINFO_EINVAL);
+    CHECK(maskinfo_render_text(m, NULL, ids, ids, NULL, &out, &len, NULL) == MASKINFO_EINVAL);
+    CHECK(maskinfo_render_text(m, &o, ids, ids, NULL, NULL, &len, NULL) == MASKINFO_EINVAL);
     struct {
         int64_t bq, bk, batch, head, rows, cols;
     } bad[] = {
@@ -390,16 +390,16 @@ static void test_errors(void)
         b.max_rows = bad[i].rows;
         b.max_cols = bad[i].cols;
         out = (char *)1;
-        int st = maskinfo_render_text(m, &b, ids, ids, NULL, &out, &len);
+        int st = maskinfo_render_text(m, &b, ids, ids, NULL, &out, &len, NULL);
         CHECKF(st == MASKINFO_EINVAL && out == NULL, "bad case %zu: status %d", i, st);
     }
     /* segments shown but no ids */
-    CHECK(maskinfo_render_text(m, &o, NULL, ids, NULL, &out, &len) == MASKINFO_EINVAL);
-    CHECK(maskinfo_render_text(m, &o, ids, NULL, NULL, &out, &len) == MASKINFO_EINVAL);
+    CHECK(maskinfo_render_text(m, &o, NULL, ids, NULL, &out, &len, NULL) == MASKINFO_EINVAL);
+    CHECK(maskinfo_render_text(m, &o, ids, NULL, NULL, &out, &len, NULL) == MASKINFO_EINVAL);
     /* a huge block is fine: one tail block */
     o.block_q = INT64_MAX;
     o.block_kv = INT64_MAX;
-    CHECK(maskinfo_render_text(m, &o, ids, ids, NULL, &out, &len) == MASKINFO_OK);
+    CHECK(maskinfo_render_text(m, &o, ids, ids, NULL, &out, &len, NULL) == MASKINFO_OK);
     CHECK(out != NULL && strstr(out, "   MIX ||  ||\n") != NULL);
     free(out);
     maskinfo_mask_unref(m);

@@ -36,12 +36,12 @@ static void test_constant(void)
     CHECK(!maskinfo_mask_is_dense(m));
     CHECK(maskinfo_mask_bytes(m) > 0 && maskinfo_mask_bytes(m) < 4096);
     uint64_t e = 99;
-    CHECK(maskinfo_mask_empty_rows(m, &e, NULL) == MASKINFO_OK && e == 0);
+    CHECK(maskinfo_mask_empty_rows(m, &e, NULL, NULL) == MASKINFO_OK && e == 0);
     maskinfo_mask_unref(m);
 
     CHECK(maskinfo_mask_constant(&m, 2, 3, 4, 5, 0) == MASKINFO_OK);
     CHECK(mask_matches_cells(m, zeros, 2, 3, 4, 5, "constant 0"));
-    CHECK(maskinfo_mask_empty_rows(m, &e, NULL) == MASKINFO_OK && e == 24);
+    CHECK(maskinfo_mask_empty_rows(m, &e, NULL, NULL) == MASKINFO_OK && e == 24);
     maskinfo_mask_unref(m);
 
     /* any nonzero value means "allowed" */
@@ -58,11 +58,11 @@ static void test_constant(void)
     /* empty extents are fine; K == 0 makes every row empty */
     CHECK(maskinfo_mask_constant(&m, 2, 1, 3, 0, 1) == MASKINFO_OK);
     uint64_t t = 1;
-    CHECK(maskinfo_mask_count(m, &t, NULL) == MASKINFO_OK && t == 0);
-    CHECK(maskinfo_mask_empty_rows(m, &e, NULL) == MASKINFO_OK && e == 6);
+    CHECK(maskinfo_mask_count(m, &t, NULL, NULL) == MASKINFO_OK && t == 0);
+    CHECK(maskinfo_mask_empty_rows(m, &e, NULL, NULL) == MASKINFO_OK && e == 6);
     maskinfo_mask_unref(m);
     CHECK(maskinfo_mask_constant(&m, 0, 2, 3, 4, 1) == MASKINFO_OK);
-    CHECK(maskinfo_mask_count(m, &t, NULL) == MASKINFO_OK && t == 0);
+    CHECK(maskinfo_mask_count(m, &t, NULL, NULL) == MASKINFO_OK && t == 0);
     maskinfo_mask_unref(m);
 
     /* bad extents */
@@ -129,7 +129,7 @@ static void test_segments(void)
         CHECK(mask_matches_cells(m, want, 1, 1, 6, 6, "segments after source change"));
         uint64_t e = 0;
         uint8_t flags[6];
-        CHECK(maskinfo_mask_empty_rows(m, &e, flags) == MASKINFO_OK && e == 1 &&
+        CHECK(maskinfo_mask_empty_rows(m, &e, flags, NULL) == MASKINFO_OK && e == 1 &&
               flags[5] == 1 && flags[0] == 0 && flags[4] == 0);
         maskinfo_scratch_free(s);
         maskinfo_mask_unref(m);
@@ -157,7 +157,7 @@ static void test_segments(void)
         uint8_t want[2 * 7 * 9] = {0};
         CHECK(mask_matches_cells(m, want, 2, 1, 7, 9, "segments all padding"));
         uint64_t e = 0;
-        CHECK(maskinfo_mask_empty_rows(m, &e, NULL) == MASKINFO_OK && e == 14);
+        CHECK(maskinfo_mask_empty_rows(m, &e, NULL, NULL) == MASKINFO_OK && e == 14);
         maskinfo_mask_unref(m);
         /* padding queries against real keys, and the reverse */
         for (int i = 0; i < 18; i++) kv[i] = i % 3;
@@ -314,7 +314,7 @@ static void test_dense(void)
     /* empty dense leaves */
     CHECK(maskinfo_mask_from_bytes(&m, 1, 1, 3, 0, c, NULL) == MASKINFO_OK);
     uint64_t e = 0;
-    CHECK(m && maskinfo_mask_empty_rows(m, &e, NULL) == MASKINFO_OK && e == 3);
+    CHECK(m && maskinfo_mask_empty_rows(m, &e, NULL, NULL) == MASKINFO_OK && e == 3);
     maskinfo_mask_unref(m);
 }
 
@@ -327,10 +327,10 @@ static void test_random(void)
     CHECK(maskinfo_mask_random(&c, 2, 3, 40, 100, 0.5, 43, NULL) == MASKINFO_OK);
     uint64_t nd = 1;
     int64_t first[4];
-    CHECK(maskinfo_mask_diff(a, b, &nd, first) == MASKINFO_OK && nd == 0 &&
+    CHECK(maskinfo_mask_diff(a, b, &nd, first, NULL) == MASKINFO_OK && nd == 0 &&
           first[0] == -1 && first[3] == -1);
     /* another seed: about half the cells differ */
-    CHECK(maskinfo_mask_diff(a, c, &nd, first) == MASKINFO_OK && nd > 9000 &&
+    CHECK(maskinfo_mask_diff(a, c, &nd, first, NULL) == MASKINFO_OK && nd > 9000 &&
           nd < 15000);
     CHECK(maskinfo_mask_is_dense(a));
     /* heads and batches are not copies of each other */
@@ -353,7 +353,7 @@ static void test_random(void)
         CHECK(maskinfo_mask_random(&m, 1, 2, 256, 512, ps[i], 1000 + (uint64_t)i,
                                    NULL) == MASKINFO_OK);
         uint64_t t = 0, ph[2];
-        CHECK(m && maskinfo_mask_count(m, &t, ph) == MASKINFO_OK);
+        CHECK(m && maskinfo_mask_count(m, &t, ph, NULL) == MASKINFO_OK);
         double dens = (double)t / 262144.0;
         CHECK(fabs(dens - ps[i]) < 0.01);
         CHECK(fabs((double)ph[0] / 131072.0 - ps[i]) < 0.015);
@@ -363,10 +363,10 @@ static void test_random(void)
     maskinfo_mask *m = NULL;
     uint64_t t = 7;
     CHECK(maskinfo_mask_random(&m, 2, 2, 33, 77, 0.0, 5, NULL) == MASKINFO_OK);
-    CHECK(m && maskinfo_mask_count(m, &t, NULL) == MASKINFO_OK && t == 0);
+    CHECK(m && maskinfo_mask_count(m, &t, NULL, NULL) == MASKINFO_OK && t == 0);
     maskinfo_mask_unref(m);
     CHECK(maskinfo_mask_random(&m, 2, 2, 33, 77, 1.0, 5, NULL) == MASKINFO_OK);
-    CHECK(m && maskinfo_mask_count(m, &t, NULL) == MASKINFO_OK &&
+    CHECK(m && maskinfo_mask_count(m, &t, NULL, NULL) == MASKINFO_OK &&
           t == 2 * 2 * 33 * 77);
     maskinfo_mask_unref(m);
     /* invalid p */
@@ -524,9 +524,9 @@ static void test_counts_and_empty(void)
         uint64_t want = 0, *wph = calloc((size_t)(B * H), sizeof *wph);
         for (int64_t i = 0; i < n; i++)
             if (cells[i]) { want++; wph[i / (Q * K)]++; }
-        CHECK(maskinfo_mask_count(m, &total, ph) == MASKINFO_OK && total == want);
+        CHECK(maskinfo_mask_count(m, &total, ph, NULL) == MASKINFO_OK && total == want);
         CHECK(memcmp(ph, wph, (size_t)(B * H) * sizeof *ph) == 0);
-        CHECK(maskinfo_mask_count(m, &total, NULL) == MASKINFO_OK && total == want);
+        CHECK(maskinfo_mask_count(m, &total, NULL, NULL) == MASKINFO_OK && total == want);
         uint8_t *flags = malloc((size_t)(B * H * Q)), *wf = malloc((size_t)(B * H * Q));
         uint64_t ec = 0, wec = 0;
         for (int64_t r = 0; r < B * H * Q; r++) {
@@ -534,9 +534,9 @@ static void test_counts_and_empty(void)
             for (int64_t k = 0; k < K; k++) if (cells[r * K + k]) wf[r] = 0;
             wec += wf[r];
         }
-        CHECK(maskinfo_mask_empty_rows(m, &ec, flags) == MASKINFO_OK && ec == wec);
+        CHECK(maskinfo_mask_empty_rows(m, &ec, flags, NULL) == MASKINFO_OK && ec == wec);
         CHECK(memcmp(flags, wf, (size_t)(B * H * Q)) == 0);
-        CHECK(maskinfo_mask_empty_rows(m, &ec, NULL) == MASKINFO_OK && ec == wec);
+        CHECK(maskinfo_mask_empty_rows(m, &ec, NULL, NULL) == MASKINFO_OK && ec == wec);
         free(flags);
         free(wf);
         free(ph);
@@ -593,16 +593,16 @@ static void test_diff(void)
         uint64_t nd = 0, wnd = 0;
         int64_t first[4], wfirst[4];
         naive_diff(ca, cb, B, H, Hb, Q, K, &wnd, wfirst);
-        CHECK(maskinfo_mask_diff(ma, mb, &nd, first) == MASKINFO_OK && nd == wnd);
+        CHECK(maskinfo_mask_diff(ma, mb, &nd, first, NULL) == MASKINFO_OK && nd == wnd);
         CHECKF(memcmp(first, wfirst, sizeof first) == 0,
                "diff trial %d: first (%lld,%lld,%lld,%lld) want (%lld,%lld,%lld,%lld)",
                trial, (long long)first[0], (long long)first[1], (long long)first[2],
                (long long)first[3], (long long)wfirst[0], (long long)wfirst[1],
                (long long)wfirst[2], (long long)wfirst[3]);
         /* symmetric, and a mask equals itself */
-        CHECK(maskinfo_mask_diff(mb, ma, &nd, first) == MASKINFO_OK && nd == wnd &&
+        CHECK(maskinfo_mask_diff(mb, ma, &nd, first, NULL) == MASKINFO_OK && nd == wnd &&
               memcmp(first, wfirst, sizeof first) == 0);
-        CHECK(maskinfo_mask_diff(ma, ma, &nd, first) == MASKINFO_OK && nd == 0 &&
+        CHECK(maskinfo_mask_diff(ma, ma, &nd, first, NULL) == MASKINFO_OK && nd == 0 &&
               first[0] == -1 && first[1] == -1 && first[2] == -1 && first[3] == -1);
         maskinfo_mask_unref(ma);
         maskinfo_mask_unref(mb);
@@ -624,24 +624,24 @@ static void test_diff(void)
         CHECK(maskinfo_mask_from_bytes(&d, 1, 1, Q, K, cells, NULL) == MASKINFO_OK);
         uint64_t nd = 1;
         int64_t first[4];
-        CHECK(maskinfo_mask_diff(c, d, &nd, first) == MASKINFO_OK && nd == 0);
+        CHECK(maskinfo_mask_diff(c, d, &nd, first, NULL) == MASKINFO_OK && nd == 0);
         maskinfo_mask_unref(d);
         cells[9 * 70 - 1] ^= 1;
         CHECK(maskinfo_mask_from_bytes(&d, 1, 1, Q, K, cells, NULL) == MASKINFO_OK);
-        CHECK(maskinfo_mask_diff(c, d, &nd, first) == MASKINFO_OK && nd == 1 &&
+        CHECK(maskinfo_mask_diff(c, d, &nd, first, NULL) == MASKINFO_OK && nd == 1 &&
               first[0] == 0 && first[1] == 0 && first[2] == 8 && first[3] == 69);
         maskinfo_mask_unref(d);
         /* shapes must agree */
         CHECK(maskinfo_mask_constant(&d, 1, 1, Q, K + 1, 0) == MASKINFO_OK);
-        CHECK(maskinfo_mask_diff(c, d, &nd, first) == MASKINFO_ESHAPE);
+        CHECK(maskinfo_mask_diff(c, d, &nd, first, NULL) == MASKINFO_ESHAPE);
         maskinfo_mask_unref(d);
         CHECK(maskinfo_mask_constant(&d, 2, 1, Q, K, 0) == MASKINFO_OK);
-        CHECK(maskinfo_mask_diff(c, d, &nd, first) == MASKINFO_ESHAPE);
+        CHECK(maskinfo_mask_diff(c, d, &nd, first, NULL) == MASKINFO_ESHAPE);
         maskinfo_mask_unref(d);
         maskinfo_mask *e = NULL;
         CHECK(maskinfo_mask_constant(&d, 1, 2, Q, K, 0) == MASKINFO_OK);
         CHECK(maskinfo_mask_constant(&e, 1, 3, Q, K, 0) == MASKINFO_OK);
-        CHECK(maskinfo_mask_diff(d, e, &nd, first) == MASKINFO_ESHAPE);
+        CHECK(maskinfo_mask_diff(d, e, &nd, first, NULL) == MASKINFO_ESHAPE);
         maskinfo_mask_unref(d);
         maskinfo_mask_unref(e);
         maskinfo_mask_unref(c);
@@ -793,7 +793,7 @@ static int grid_ok(const maskinfo_mask *m, const uint8_t *cells, int64_t H,
                    const int64_t *re, int64_t nr, const int64_t *ce, int64_t nc)
 {
     uint64_t *got = malloc((size_t)(nr * nc + 1) * sizeof *got);
-    if (maskinfo_mask_grid_counts(m, b, h, re, nr, ce, nc, got) != MASKINFO_OK) {
+    if (maskinfo_mask_grid_counts(m, b, h, re, nr, ce, nc, got, NULL) != MASKINFO_OK) {
         free(got);
         return 0;
     }
@@ -866,19 +866,19 @@ static void test_grid_counts(void)
         int64_t unit[7] = {0, 1, 2, 3, 4, 5, 6};
         CHECK(grid_ok(m, cells, 1, Q, K, 0, 0, unit, 6, unit, 6));
         uint64_t cnt[4] = {9, 9, 9, 9};
-        CHECK(maskinfo_mask_grid_counts(m, 0, 0, re, 0, ce, 4, cnt) == MASKINFO_OK);
-        CHECK(maskinfo_mask_grid_counts(m, 0, 0, re, 3, ce, 0, cnt) == MASKINFO_OK);
+        CHECK(maskinfo_mask_grid_counts(m, 0, 0, re, 0, ce, 4, cnt, NULL) == MASKINFO_OK);
+        CHECK(maskinfo_mask_grid_counts(m, 0, 0, re, 3, ce, 0, cnt, NULL) == MASKINFO_OK);
         /* bad arguments */
         int64_t bad1[3] = {0, 4, 2}, bad2[2] = {-1, 3}, bad3[2] = {0, 7};
-        CHECK(maskinfo_mask_grid_counts(m, 0, 0, bad1, 2, ce, 4, cnt) == MASKINFO_EINVAL);
-        CHECK(maskinfo_mask_grid_counts(m, 0, 0, bad2, 1, ce, 1, cnt) == MASKINFO_EINVAL);
-        CHECK(maskinfo_mask_grid_counts(m, 0, 0, bad3, 1, ce, 1, cnt) == MASKINFO_EINVAL);
-        CHECK(maskinfo_mask_grid_counts(m, 0, 0, unit, 1, bad1, 2, cnt) == MASKINFO_EINVAL);
-        CHECK(maskinfo_mask_grid_counts(m, 0, 0, unit, 1, bad3, 1, cnt) == MASKINFO_EINVAL);
-        CHECK(maskinfo_mask_grid_counts(m, 1, 0, unit, 1, unit, 1, cnt) == MASKINFO_EINVAL);
-        CHECK(maskinfo_mask_grid_counts(m, 0, 1, unit, 1, unit, 1, cnt) == MASKINFO_EINVAL);
-        CHECK(maskinfo_mask_grid_counts(m, -1, 0, unit, 1, unit, 1, cnt) == MASKINFO_EINVAL);
-        CHECK(maskinfo_mask_grid_counts(m, 0, 0, unit, -1, unit, 1, cnt) == MASKINFO_EINVAL);
+        CHECK(maskinfo_mask_grid_counts(m, 0, 0, bad1, 2, ce, 4, cnt, NULL) == MASKINFO_EINVAL);
+        CHECK(maskinfo_mask_grid_counts(m, 0, 0, bad2, 1, ce, 1, cnt, NULL) == MASKINFO_EINVAL);
+        CHECK(maskinfo_mask_grid_counts(m, 0, 0, bad3, 1, ce, 1, cnt, NULL) == MASKINFO_EINVAL);
+        CHECK(maskinfo_mask_grid_counts(m, 0, 0, unit, 1, bad1, 2, cnt, NULL) == MASKINFO_EINVAL);
+        CHECK(maskinfo_mask_grid_counts(m, 0, 0, unit, 1, bad3, 1, cnt, NULL) == MASKINFO_EINVAL);
+        CHECK(maskinfo_mask_grid_counts(m, 1, 0, unit, 1, unit, 1, cnt, NULL) == MASKINFO_EINVAL);
+        CHECK(maskinfo_mask_grid_counts(m, 0, 1, unit, 1, unit, 1, cnt, NULL) == MASKINFO_EINVAL);
+        CHECK(maskinfo_mask_grid_counts(m, -1, 0, unit, 1, unit, 1, cnt, NULL) == MASKINFO_EINVAL);
+        CHECK(maskinfo_mask_grid_counts(m, 0, 0, unit, -1, unit, 1, cnt, NULL) == MASKINFO_EINVAL);
         maskinfo_mask_unref(m);
     }
 }
@@ -951,9 +951,9 @@ static void take(snapshot *s, maskinfo_mask *m, maskinfo_mask *other)
     maskinfo_mask_shape(m, sh);
     int64_t rows = sh[0] * sh[1] * sh[2];
     s->flags = malloc((size_t)rows);
-    CHECK(maskinfo_mask_count(m, &s->total, s->ph) == MASKINFO_OK);
-    CHECK(maskinfo_mask_empty_rows(m, &s->empty, s->flags) == MASKINFO_OK);
-    CHECK(maskinfo_mask_diff(m, other, &s->nd, s->first) == MASKINFO_OK);
+    CHECK(maskinfo_mask_count(m, &s->total, s->ph, NULL) == MASKINFO_OK);
+    CHECK(maskinfo_mask_empty_rows(m, &s->empty, s->flags, NULL) == MASKINFO_OK);
+    CHECK(maskinfo_mask_diff(m, other, &s->nd, s->first, NULL) == MASKINFO_OK);
     maskinfo_array *a = NULL;
     CHECK(maskinfo_mask_to_array(m, MASKINFO_BOOL, &a, NULL) == MASKINFO_OK);
     s->cells = malloc((size_t)(rows * sh[3]));
@@ -962,7 +962,7 @@ static void take(snapshot *s, maskinfo_mask *m, maskinfo_mask *other)
     int64_t re[8], ce[10];
     for (int i = 0; i <= 7; i++) re[i] = i * sh[2] / 7;
     for (int j = 0; j <= 9; j++) ce[j] = j * sh[3] / 9;
-    CHECK(maskinfo_mask_grid_counts(m, 1, 2, re, 7, ce, 9, s->grid) == MASKINFO_OK);
+    CHECK(maskinfo_mask_grid_counts(m, 1, 2, re, 7, ce, 9, s->grid, NULL) == MASKINFO_OK);
     /* a fresh random leaf, dense output and bias */
     maskinfo_mask *r = NULL;
     CHECK(maskinfo_mask_random(&r, 2, 3, 300, 301, 0.4, 77, NULL) == MASKINFO_OK);
