@@ -1,20 +1,29 @@
 # maskinfo - GNU make build.
 #
-#   make            build build/libmaskinfo.a and build/maskinfo/core.so
-#   make run        build, then run scripts/maskinfo.lua (ARGS="..." passes arguments)
-#   make test       build, run every C test and the busted specs; the last line
-#                   is "N passed, N failed" summed over all suites
-#   make bench      run bench/*.lua, if any
-#   make sanitize   rebuild with ASan/UBSan/LSan and run the C tests
-#                   (SANITIZE_BUSTED=1: the busted specs too)
-#   make install    copy the Lua modules to $(LUADIR) and core.so to $(LIBDIR)
-#   make clean      remove build/
+#   make              build build/libmaskinfo.a and build/maskinfo/core.so
+#   make run          build, then run scripts/maskinfo.lua (ARGS="..." passes arguments)
+#   make test         build, run every C test, the busted specs and luacheck; the
+#                     last line is "N passed, N failed" summed over all suites
+#   make bench        run bench/*.lua, if any
+#   make sanitize     rebuild with ASan/UBSan/LSan and run the C tests
+#                     (SANITIZE_BUSTED=1: the busted specs too)
+#   make install      copy the Lua modules (lua/maskinfo/**) to $(LUADIR), core.so
+#                     to $(LIBDIR)/maskinfo and the maskinfo command to $(BINDIR)
+#   make uninstall    remove all of that again, and the directories install created
+#   make fixtures     regenerate tests/fixtures ($(PYTHON) tests/gen/generate.py;
+#                     needs python3-numpy; a maintainer tool, not part of make test)
+#   make deps         install the missing Debian packages (scripts/deps.sh)
+#   make version      print the version (MASKINFO_VERSION_STRING in maskinfo.h)
+#   make clean        remove build/
 #
-# `all`, `test` and `run` first run scripts/deps.sh, which apt-get installs any
-# missing Debian package (SKIP_DEPS=1 skips that).  Knobs: V=1 shows commands,
-# WERROR=1 turns warnings into errors, BUILD=dir moves the build directory,
-# CFLAGS (default -O2), CC, LDFLAGS.  luarocks passes CFLAGS, LIBFLAG,
-# LUA_INCDIR, LUADIR and LIBDIR (see maskinfo-scm-1.rockspec).
+# Only `run` and `test` first run scripts/deps.sh, which apt-get installs any
+# missing Debian package (SKIP_DEPS=1 skips that); `make`, `make install` and
+# `make bench` never do.  Knobs: V=1 shows commands, WERROR=1 turns warnings
+# into errors, BUILD=dir moves the build directory, CFLAGS (default -O2), CC,
+# LDFLAGS, PREFIX (/usr/local), DESTDIR, NO_CTESTS=1 / NO_BUSTED=1 /
+# NO_LUACHECK=1 skip a kind of suite.  LuaRocks (maskinfo-scm-1.rockspec,
+# `luarocks make --lua-version=5.4 ...`) passes CFLAGS, LIBFLAG, LUA_INCDIR,
+# PNG_INCDIR, PNG_LIBDIR, LUADIR, LIBDIR and BINDIR.
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
@@ -34,6 +43,16 @@ LUADIR     ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 LIBDIR     ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 BINDIR     ?= $(PREFIX)/bin
 LUA_INCDIR ?=
+PNG_INCDIR ?=
+PNG_LIBDIR ?=
+LUACHECK   ?= luacheck
+# Debian's NumPy (python3-numpy) belongs to /usr/bin/python3, not to a python3
+# that a version manager put first on PATH.
+PYTHON     ?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,python3)
+# install records what it created here (files and new directories), so that
+# uninstall removes exactly that; empty: no record (luarocks keeps its own).
+INSTALL_MANIFEST ?= $(LIBDIR)/maskinfo/.install-manifest
+VERSION     = $(shell awk -F'"' '/define MASKINFO_VERSION_STRING/ { print $$2 }' core/include/maskinfo.h)
 
 # The house flags; CFLAGS only adds to them, so luarocks' "-O2 -fPIC" cannot
 # drop -std=c11 or -fopenmp.
@@ -41,9 +60,10 @@ WARN_FLAGS  = -Wall -Wextra -Wshadow -Wstrict-prototypes $(if $(filter 1,$(WERRO
 BASE_CFLAGS = -std=c11 $(WARN_FLAGS) -fPIC -fopenmp -MMD -MP
 
 # Recursive (=) on purpose: pkg-config may only exist once `deps` has run,
-# and these are expanded when the recipes run, after it.
-PNG_CFLAGS = $(shell $(PKG_CONFIG) --cflags libpng 2>/dev/null)
-PNG_LIBS   = $(or $(shell $(PKG_CONFIG) --libs libpng 2>/dev/null),-lpng)
+# and these are expanded when the recipes run, after it.  PNG_INCDIR and
+# PNG_LIBDIR (set by luarocks from external_dependencies) win over pkg-config.
+PNG_CFLAGS = $(if $(PNG_INCDIR),-I$(PNG_INCDIR),$(shell $(PKG_CONFIG) --cflags libpng 2>/dev/null))
+PNG_LIBS   = $(if $(PNG_LIBDIR),-L$(PNG_LIBDIR) -lpng,$(or $(shell $(PKG_CONFIG) --libs libpng 2>/dev/null),-lpng))
 LUA_CFLAGS = $(if $(LUA_INCDIR),-I$(LUA_INCDIR),$(or $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null),-I/usr/include/lua5.4))
 
 # core/ has no Lua: its include path never contains the Lua headers.
@@ -52,14 +72,17 @@ LUAB_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) $(CPPFLAGS) -Icore/include $(LUA_CFLAGS) 
 LINK_LIBS   = $(PNG_LIBS) -fopenmp -lm
 
 # Passed on to scripts/run_tests.sh when given (make test BUSTED_ARGS=tests/x_spec.lua).
-export BUSTED_ARGS NO_CTESTS NO_BUSTED TEST_TIMEOUT
+export BUSTED_ARGS NO_CTESTS NO_BUSTED NO_LUACHECK TEST_TIMEOUT LUACHECK
 
 # ---------------------------------------------------------------- files
 CORE_SRC  := $(sort $(wildcard core/src/*.c))
 CORE_OBJ  := $(patsubst core/src/%.c,$(BUILD)/obj/core/%.o,$(CORE_SRC))
 TEST_SRC  := $(sort $(wildcard core/tests/test_*.c))
 TEST_BIN  := $(patsubst core/tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
-LUA_MODS  := $(sort $(wildcard lua/maskinfo/*.lua lua/maskinfo/*/*.lua))
+# Every .lua under lua/maskinfo, at any depth, found when make runs: a new
+# module or subdirectory needs no edit here.
+rwildcard  = $(foreach d,$(wildcard $(1:=/*)),$(call rwildcard,$(d),$(2)) $(filter $(subst *,%,$(2)),$(d)))
+LUA_MODS  := $(sort $(call rwildcard,lua/maskinfo,*.lua))
 BIND_SRC  := $(sort $(wildcard lua/*.c))
 BIND_OBJ  := $(patsubst lua/%.c,$(BUILD)/obj/lua/%.o,$(BIND_SRC))
 STATIC    := $(BUILD)/libmaskinfo.a
@@ -71,8 +94,11 @@ ABS_BUILD := $(abspath $(BUILD))
 LUA_ENV    = LUA_PATH_5_4='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' \
              LUA_CPATH_5_4='$(ABS_BUILD)/?.so;;'
 
-# Everything that compiles waits for the dependency check (order-only).
-DEPS_FIRST := $(if $(filter 1,$(SKIP_DEPS)),,deps)
+# Only these goals install missing Debian packages first; everything that
+# compiles waits for that check (order-only).  `make`, `make install` and
+# `make bench` never call apt-get.
+DEPS_GOALS := run test check
+DEPS_FIRST := $(if $(filter 1,$(SKIP_DEPS)),,$(if $(filter $(DEPS_GOALS),$(MAKECMDGOALS)),deps))
 
 ifeq ($(V),1)
 Q :=
@@ -83,7 +109,7 @@ say = @printf '  %-6s %s\n'
 endif
 
 # ---------------------------------------------------------------- targets
-.PHONY: all lib deps tests test check sanitize run bench install uninstall clean help
+.PHONY: all lib deps tests test check sanitize run bench install uninstall fixtures version clean help
 
 all: $(DEPS_FIRST) lib
 
@@ -136,7 +162,7 @@ tests: $(TEST_BIN)
 # A C test that fails to build is reported as a failed suite (by run_tests.sh)
 # instead of stopping the run: the other suites still report.
 test: all
-	@$(MAKE) --no-print-directory -k SKIP_DEPS=1 tests || true
+	@$(if $(filter 1,$(NO_CTESTS)),:,$(MAKE) --no-print-directory -k SKIP_DEPS=1 tests || true)
 	@$(LUA_ENV) LUA='$(LUA)' BUSTED='$(BUSTED)' scripts/run_tests.sh $(TEST_BIN)
 
 check: test
@@ -151,7 +177,7 @@ sanitize: $(DEPS_FIRST)
 	@$(MAKE) --no-print-directory SKIP_DEPS=1 BUILD='$(BUILD)/sanitize' \
 	    CFLAGS='$(SAN_FLAGS)' LDFLAGS='-fsanitize=address,undefined' lib tests
 	@ASAN_OPTIONS=detect_leaks=$(if $(filter 1,$(SANITIZE_BUSTED)),0,1) UBSAN_OPTIONS=print_stacktrace=1 \
-	    NO_BUSTED=$(if $(filter 1,$(SANITIZE_BUSTED)),,1) \
+	    NO_BUSTED=$(if $(filter 1,$(SANITIZE_BUSTED)),,1) NO_LUACHECK=1 \
 	    LUA_PATH_5_4='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' \
 	    LUA_CPATH_5_4='$(abspath $(BUILD)/sanitize)/?.so;;' \
 	    LD_PRELOAD='$(if $(filter 1,$(SANITIZE_BUSTED)),$(shell $(CC) -print-file-name=libasan.so))' \
@@ -167,21 +193,95 @@ run: all
 bench: all
 	@$(if $(BENCHES),set -e; $(foreach b,$(BENCHES),echo "== $(b)"; $(LUA_ENV) $(LUA) $(b) $(ARGS);),echo "no benchmarks yet (bench/*.lua)")
 
+# install copies each file with its mode and creates the directories it needs;
+# every file and every directory it had to create go into $(INSTALL_MANIFEST)
+# (paths without DESTDIR; merged with an earlier record).  uninstall removes
+# the recorded files and those this checkout would install, then the recorded
+# directories and maskinfo's own ones, deepest first and only when empty:
+# a directory that existed before install ($(PREFIX)/bin, share/lua/5.4, ...)
+# is never recorded, so never removed.
 install: lib
-	install -d '$(DESTDIR)$(LUADIR)/maskinfo' '$(DESTDIR)$(LIBDIR)/maskinfo'
-	$(foreach m,$(LUA_MODS),install -D -m 644 '$(m)' '$(DESTDIR)$(LUADIR)/$(patsubst lua/%,%,$(m))';)
-	install -m 755 '$(MODULE)' '$(DESTDIR)$(LIBDIR)/maskinfo/core.so'
-	install -D -m 755 scripts/maskinfo.lua '$(DESTDIR)$(BINDIR)/maskinfo'
+	@set -e; dest='$(DESTDIR)'; manifest='$(INSTALL_MANIFEST)'; \
+	rec=$$(mktemp "$${TMPDIR:-/tmp}/maskinfo-install.XXXXXX"); trap 'rm -f "$$rec"' EXIT; \
+	mkdirs() { \
+	    d=$$1; \
+	    while [ "$$d" != / ] && [ "$$d" != . ] && [ ! -d "$$dest$$d" ]; do \
+	        printf 'd %s\n' "$$d" >> "$$rec"; d=$$(dirname "$$d"); \
+	    done; \
+	    mkdir -p "$$dest$$1"; \
+	}; \
+	put() { \
+	    mkdirs "$$(dirname "$$3")"; \
+	    $(if $(Q),printf '  %-6s %s\n' INSTALL "$$dest$$3",echo install -m "$$1" "$$2" "$$dest$$3"); \
+	    install -m "$$1" "$$2" "$$dest$$3"; \
+	    printf 'f %s\n' "$$3" >> "$$rec"; \
+	}; \
+	$(foreach m,$(LUA_MODS),put 644 '$(m)' '$(LUADIR)/$(patsubst lua/%,%,$(m))';) \
+	put 755 '$(MODULE)' '$(LIBDIR)/maskinfo/core.so'; \
+	put 755 scripts/maskinfo.lua '$(BINDIR)/maskinfo'; \
+	if [ -n "$$manifest" ]; then \
+	    mkdirs "$$(dirname "$$manifest")"; \
+	    if [ -f "$$dest$$manifest" ]; then cat "$$dest$$manifest" >> "$$rec"; fi; \
+	    LC_ALL=C sort -u "$$rec" > "$$dest$$manifest.tmp"; \
+	    mv -f "$$dest$$manifest.tmp" "$$dest$$manifest"; \
+	fi
 
 uninstall:
-	rm -f $(foreach m,$(LUA_MODS),'$(DESTDIR)$(LUADIR)/$(patsubst lua/%,%,$(m))') \
-	    '$(DESTDIR)$(LIBDIR)/maskinfo/core.so'
-	-rmdir '$(DESTDIR)$(LUADIR)/maskinfo' '$(DESTDIR)$(LIBDIR)/maskinfo' 2>/dev/null
+	@set -e; dest='$(DESTDIR)'; manifest='$(INSTALL_MANIFEST)'; \
+	dirs=$$(mktemp "$${TMPDIR:-/tmp}/maskinfo-uninstall.XXXXXX"); trap 'rm -f "$$dirs"' EXIT; \
+	rmf() { \
+	    if [ -e "$$1" ] || [ -L "$$1" ]; then \
+	        $(if $(Q),printf '  %-6s %s\n' RM "$$1",echo rm -f "$$1"); rm -f "$$1"; \
+	    fi; \
+	}; \
+	if [ -n "$$manifest" ] && [ -f "$$dest$$manifest" ]; then \
+	    while IFS= read -r line; do \
+	        case $$line in \
+	            "f "*) rmf "$$dest$${line#f }" ;; \
+	            "d "*) printf '%s\n' "$${line#d }" >> "$$dirs" ;; \
+	        esac; \
+	    done < "$$dest$$manifest"; \
+	    rmf "$$dest$$manifest"; \
+	fi; \
+	$(foreach m,$(LUA_MODS),rmf '$(DESTDIR)$(LUADIR)/$(patsubst lua/%,%,$(m))';) \
+	rmf '$(DESTDIR)$(LIBDIR)/maskinfo/core.so'; \
+	rmf '$(DESTDIR)$(BINDIR)/maskinfo'; \
+	printf '%s\n' '$(LIBDIR)/maskinfo' >> "$$dirs"; \
+	for d in $(foreach d,$(sort $(patsubst lua/%/,%,$(dir $(LUA_MODS)))),'$(d)'); do \
+	    while :; do \
+	        printf '%s/%s\n' '$(LUADIR)' "$$d" >> "$$dirs"; \
+	        case $$d in */*) d=$${d%/*} ;; *) break ;; esac; \
+	    done; \
+	done; \
+	LC_ALL=C sort -r -u "$$dirs" | \
+	    while IFS= read -r d; do \
+	        if [ -n "$$d" ] && [ -d "$$dest$$d" ] && rmdir "$$dest$$d" 2>/dev/null; then \
+	            $(if $(Q),printf '  %-6s %s\n' RMDIR "$$dest$$d",echo rmdir "$$dest$$d"); \
+	        fi; \
+	    done
+
+# tests/fixtures is generated by tests/gen/generate.py (a NumPy port of the
+# reference); it rewrites the files byte for byte, so `git diff --exit-code
+# tests/fixtures` afterwards shows whether the checked-in fixtures are current.
+fixtures:
+	@if [ ! -f tests/gen/generate.py ]; then \
+	    echo "make fixtures: tests/gen/generate.py does not exist in this checkout; nothing can regenerate tests/fixtures" >&2; \
+	    exit 1; \
+	fi
+	@if ! '$(PYTHON)' -c 'import numpy' 2>/dev/null; then \
+	    echo "make fixtures: $(PYTHON) cannot import numpy; install it with: apt-get install python3-numpy (or set PYTHON=...)" >&2; \
+	    exit 1; \
+	fi
+	'$(PYTHON)' tests/gen/generate.py
+
+version:
+	@echo '$(VERSION)'
 
 clean:
 	rm -rf '$(BUILD)'
 
 help:
-	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
+	@echo 'maskinfo $(VERSION)'
+	@awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' Makefile
 
 -include $(CORE_OBJ:.o=.d) $(BIND_OBJ:.o=.d) $(TEST_BIN:=.d)
