@@ -5,9 +5,11 @@
 # ones (apt-get update runs first, and only then).  Silent when everything is
 # present.  Runs apt-get directly as root, through sudo otherwise.
 #
-# A stamp (build/.deps-ok) newer than dpkg's database skips the check, so
-# repeated `make` calls cost nothing; any package install or removal touches
-# the database and invalidates the stamp.
+# A stamp (build/.deps-ok) newer than dpkg's database and naming the same
+# package list skips the check, so repeated `make test` calls cost nothing;
+# any package install or removal touches the database, and a change to the
+# list below, invalidate the stamp.  Called by `make run`, `make test` and
+# .ci/run only: `make`, `make install` and `make bench` never install.
 #
 #   scripts/deps.sh            check, install what is missing
 #   scripts/deps.sh --check    only report; exit 1 if something is missing
@@ -15,7 +17,9 @@
 #   MASKINFO_SKIP_DEPS=1       skip everything (a system you manage yourself)
 set -euo pipefail
 
-PACKAGES=(lua5.4 liblua5.4-dev lua-busted libpng-dev luarocks gcc libgomp1 make pkg-config)
+# lua-check: luacheck, a suite of make test.  python3-numpy (make fixtures)
+# is a maintainer tool and not installed here.
+PACKAGES=(lua5.4 liblua5.4-dev lua-busted lua-check libpng-dev luarocks gcc libgomp1 make pkg-config)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 stamp="${MASKINFO_DEPS_STAMP:-$here/build/.deps-ok}"
@@ -27,7 +31,7 @@ for arg in "$@"; do
     case "$arg" in
         --check) check_only=1 ;;
         --force) force=1 ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;;
         *) echo "deps.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -42,7 +46,8 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
     exit 0
 fi
 
-if [ "$force" = 0 ] && [ "$check_only" = 0 ] && [ -f "$stamp" ] && [ "$stamp" -nt "$dpkg_db" ]; then
+if [ "$force" = 0 ] && [ "$check_only" = 0 ] && [ -f "$stamp" ] && [ "$stamp" -nt "$dpkg_db" ] &&
+   [ "$(cat "$stamp" 2>/dev/null)" = "${PACKAGES[*]}" ]; then
     exit 0
 fi
 
@@ -87,5 +92,5 @@ fi
 
 if [ "$check_only" = 0 ]; then
     mkdir -p "$(dirname "$stamp")"
-    touch "$stamp"
+    printf '%s\n' "${PACKAGES[*]}" > "$stamp"
 fi

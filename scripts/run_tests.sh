@@ -4,7 +4,9 @@
 #   scripts/run_tests.sh [C test binaries...]
 #
 # Runs each C test binary, then busted (pinned to Lua 5.4, configured by
-# .busted).  Suite output stays visible; each suite's own summary is
+# .busted), then luacheck over lua scripts tests bench (configured by
+# .luacheckrc; one suite: 1 passed if clean, 1 failed with the warnings
+# shown otherwise).  Suite output stays visible; each suite's own summary is
 # replaced by a short tagged line so that the last line of the run,
 #
 #   N passed, N failed
@@ -17,14 +19,19 @@
 #
 # Environment: LUA (default lua5.4), BUSTED (default: busted on PATH),
 # BUSTED_ARGS (extra arguments, e.g. a spec file or --filter=...),
-# NO_BUSTED=1 / NO_CTESTS=1 to skip a kind of suite, TEST_TIMEOUT (seconds
-# per suite, default 1200; a suite that hits it counts as crashed).
+# LUACHECK (default luacheck), LUACHECK_PATHS (default "lua scripts tests
+# bench"), NO_BUSTED=1 / NO_CTESTS=1 / NO_LUACHECK=1 to skip a kind of suite,
+# TEST_TIMEOUT (seconds per suite, default 1200; a suite that hits it counts
+# as crashed).
 set -uo pipefail
 
 LUA=${LUA:-lua5.4}
 BUSTED=${BUSTED:-$(command -v busted || echo /usr/bin/busted)}
 BUSTED_ARGS=${BUSTED_ARGS:-}
 TEST_TIMEOUT=${TEST_TIMEOUT:-1200}
+LUACHECK=${LUACHECK:-luacheck}
+LUACHECK_PATHS=${LUACHECK_PATHS:-lua scripts tests bench}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 total_pass=0
 total_fail=0
@@ -118,6 +125,35 @@ run_busted() {
     if [ "$f" -gt 0 ]; then failed_suites+=(busted); fi
 }
 
+# luacheck exits 0 when clean, 1 with warnings, 2 with syntax errors and
+# 3 or more when it could not run; its "Total: ..." line says which.
+run_luacheck() {
+    local rc line
+    if ! command -v "$LUACHECK" >/dev/null 2>&1; then
+        echo "luacheck                     NOT RUN: '$LUACHECK' not found (Debian package lua-check; NO_LUACHECK=1 skips)"
+        total_fail=$((total_fail + 1))
+        failed_suites+=(luacheck)
+        return
+    fi
+    # shellcheck disable=SC2086  # LUACHECK_PATHS is a word list on purpose
+    { (cd "$root" && timeout -k 10 "$TEST_TIMEOUT" "$LUACHECK" --no-color --codes -q $LUACHECK_PATHS) >"$log" 2>&1; } 2>/dev/null
+    rc=$?
+    line=$(grep -E '^Total: ' "$log" | tail -n 1)
+    grep -vE '^Total: |^$' "$log" | sed 's|^|  [luacheck] |'
+    if [ "$rc" -eq 0 ] && [ -n "$line" ]; then
+        total_pass=$((total_pass + 1))
+        printf '%-28s %s\n' luacheck "clean (${line#Total: })"
+        return
+    fi
+    total_fail=$((total_fail + 1))
+    failed_suites+=(luacheck)
+    if [ -n "$line" ] && [ "$rc" -le 2 ]; then
+        printf '%-28s %s\n' luacheck "FAILED: ${line#Total: }"
+    else
+        echo "luacheck CRASHED: no total line, $(describe_status "$rc")"
+    fi
+}
+
 if [ "${NO_CTESTS:-0}" != 1 ]; then
     if [ "$#" -gt 0 ]; then echo "C tests:"; fi
     for bin in "$@"; do
@@ -127,6 +163,10 @@ fi
 
 if [ "${NO_BUSTED:-0}" != 1 ]; then
     run_busted
+fi
+
+if [ "${NO_LUACHECK:-0}" != 1 ]; then
+    run_luacheck
 fi
 
 if [ "${#failed_suites[@]}" -gt 0 ]; then
