@@ -79,7 +79,7 @@ build = {
 
 -- Runs in the checkout, offline: build, then the busted specs (C tests and
 -- luacheck are make test's; extra arguments reach make, e.g.
--- `luarocks test --lua-version=5.4 maskinfo-scm-1.rockspec NO_CTESTS=0`).
+-- `luarocks test --lua-version=5.4 maskinfo-scm-1.rockspec -- NO_CTESTS=0`).
 -- busted is not a test_dependency: luarocks would fetch it from the network;
 -- the Debian package lua-busted provides it.
 test = {
