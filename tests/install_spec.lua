@@ -1,5 +1,7 @@
 -- install_spec.lua - the rockspec installs maskinfo offline into a fresh tree,
--- and a plain Lua 5.4 loads it from there (not from the checkout).
+-- and a plain Lua 5.4 loads it from there (not from the checkout); the
+-- rockspecs lint and agree with each other, the core's version and the
+-- CHANGELOG; `make install` / `make uninstall` make a clean round trip.
 --
 -- The checkout is copied (without build/ and .git) to a temporary directory
 -- first, so the install build never touches the build/ that `make test` uses.
@@ -114,11 +116,156 @@ describe("luarocks install (" .. ROCKSPEC .. ")", function()
     assert.same({ "luaopen_maskinfo_core" }, exported)
   end)
 
+  it("copies docs/ into the rock, and no install manifest into the tree", function()
+    assert.is_true(built, "luarocks make failed")
+    local rock = tree .. "/lib/luarocks/rocks-5.4/maskinfo/scm-1"
+    assert.equal(read_file(root .. "/docs/api.md"), read_file(rock .. "/docs/api.md"),
+      "docs/api.md not in " .. rock .. "/docs")
+    local _, found = sh("find " .. q(tree) .. " -name '.install-manifest'")
+    assert.equal("", found)
+  end)
+
+  -- make install / make uninstall in the copy (its build/ is the one
+  -- luarocks made, so nothing compiles again).  `find` lists what is left.
+  local function make_in_src(args)
+    return sh("cd " .. q(src) .. " && " .. CLEAN_ENV .. " make --no-print-directory " .. args)
+  end
+  local function find_all(dir)
+    local _, out = sh("cd " .. q(dir) .. " && find . -mindepth 1 | LC_ALL=C sort")
+    return out
+  end
+
+  it("make install then make uninstall with DESTDIR leaves nothing behind", function()
+    assert.is_true(built, "luarocks make failed")
+    -- A module in a new subdirectory: found at run time, no Makefile edit.
+    local extra = src .. "/lua/maskinfo/zz_probe/deep/probe.lua"
+    assert(sh("mkdir -p " .. q(extra:match("^(.*)/")) .. " && echo 'return 42' > " .. q(extra)))
+    local stage = tmp .. "/stage"
+    local dest = "DESTDIR=" .. q(stage) .. " PREFIX=/opt/mi"
+    local ok, out = make_in_src("install " .. dest)
+    assert.is_true(ok, out)
+    ok, out = make_in_src("install " .. dest) -- twice: the record is merged
+    assert.is_true(ok, out)
+    local s_lua, s_lib = stage .. "/opt/mi/share/lua/5.4", stage .. "/opt/mi/lib/lua/5.4"
+    local _, list = sh("cd " .. q(src) .. " && find lua/maskinfo -name '*.lua' | sort")
+    local n = 0
+    for rel in list:gmatch("[^\n]+") do
+      assert.equal(read_file(src .. "/" .. rel), read_file(s_lua .. "/" .. rel:gsub("^lua/", "")),
+        "not installed: " .. rel)
+      n = n + 1
+    end
+    assert.is_true(n >= 2)
+    assert.is_true(exists(s_lua .. "/maskinfo/zz_probe/deep/probe.lua"))
+    assert.is_true(exists(s_lib .. "/maskinfo/core.so"), "core.so not installed")
+    assert.equal(read_file(src .. "/scripts/maskinfo.lua"), read_file(stage .. "/opt/mi/bin/maskinfo"))
+    assert.is_true((sh("test -x " .. q(stage .. "/opt/mi/bin/maskinfo"))), "bin/maskinfo is not executable")
+    -- The installed command runs from the staged modules alone.
+    ok, out = sh("cd " .. q(tmp) .. " && " .. CLEAN_ENV
+      .. " LUA_PATH_5_4=" .. q(s_lua .. "/?.lua;" .. s_lua .. "/?/init.lua")
+      .. " LUA_CPATH_5_4=" .. q(s_lib .. "/?.so") .. " " .. q(stage .. "/opt/mi/bin/maskinfo") .. " list")
+    assert.is_true(ok, out)
+    assert.truthy(out:find("causal", 1, true), out)
+
+    ok, out = make_in_src("uninstall " .. dest)
+    assert.is_true(ok, out)
+    assert.equal("", find_all(stage), "left behind by make uninstall")
+    assert(sh("rm -rf " .. q(src .. "/lua/maskinfo/zz_probe")))
+  end)
+
+  it("make uninstall keeps directories that existed before and foreign files", function()
+    assert.is_true(built, "luarocks make failed")
+    local prefix = tmp .. "/prefix"
+    assert(sh("mkdir -p " .. q(prefix .. "/bin") .. " " .. q(prefix .. "/share/lua/5.4")
+      .. " && echo x > " .. q(prefix .. "/bin/other")))
+    local ok, out = make_in_src("install PREFIX=" .. q(prefix))
+    assert.is_true(ok, out)
+    assert.is_true(exists(prefix .. "/lib/lua/5.4/maskinfo/core.so"))
+    assert.is_true(exists(prefix .. "/share/lua/5.4/maskinfo/recipes/init.lua"))
+    ok, out = make_in_src("uninstall PREFIX=" .. q(prefix))
+    assert.is_true(ok, out)
+    -- bin/ and share/lua/5.4 were there before; lib/ was created by install.
+    assert.equal("./bin\n./bin/other\n./share\n./share/lua\n./share/lua/5.4\n", find_all(prefix))
+  end)
+
   it("uninstalls cleanly with luarocks remove", function()
     assert.is_true(built, "luarocks make failed")
     local ok, out = sh(luarocks .. " --tree " .. q(tree) .. " remove maskinfo")
     assert.is_true(ok, out)
     assert.is_false(exists(lua_dir() .. "/maskinfo/init.lua"), "init.lua left behind")
     assert.is_false(exists(lib_dir() .. "/maskinfo/core.so"), "core.so left behind")
+  end)
+end)
+
+-- The rockspecs themselves: no build needed.
+describe("rockspecs", function()
+  local root = P.ROOT
+
+  -- The rockspec as a table (rockspecs are plain Lua assignments).
+  local function load_rockspec(path)
+    local env = {}
+    local chunk = assert(loadfile(path, "t", env))
+    chunk()
+    return env
+  end
+
+  local function versioned()
+    local _, out = sh("cd " .. q(root) .. " && ls maskinfo-*-*.rockspec | grep -v scm")
+    local names = {}
+    for name in out:gmatch("[^\n]+") do names[#names + 1] = name end
+    return names
+  end
+
+  it("pass luarocks lint", function()
+    local names = versioned()
+    names[#names + 1] = ROCKSPEC
+    for _, name in ipairs(names) do
+      local ok, out = sh("cd " .. q(root) .. " && " .. CLEAN_ENV .. " HOME=/nonexistent luarocks --lua-version=5.4 lint " .. q(name))
+      assert.is_true(ok, name .. ": " .. out)
+    end
+  end)
+
+  it("a versioned rockspec matches the core's version and the CHANGELOG", function()
+    local names = versioned()
+    assert.is_true(#names >= 1, "no maskinfo-<version>-<rev>.rockspec")
+    local header = read_file(root .. "/core/include/maskinfo.h")
+    local core_version = header:match('#define MASKINFO_VERSION_STRING "([^"]+)"')
+    assert.is_string(core_version)
+    local changelog = read_file(root .. "/CHANGELOG.md") or ""
+    local found = false
+    for _, name in ipairs(names) do
+      local rs = load_rockspec(root .. "/" .. name)
+      local v = rs.version:match("^(.-)%-%d+$")
+      assert.equal(name, ("maskinfo-%s.rockspec"):format(rs.version))
+      assert.equal("v" .. v, rs.source.tag, name .. ": source tag")
+      assert.truthy(changelog:find("## [" .. v .. "]", 1, true), "CHANGELOG.md has no ## [" .. v .. "]")
+      if v == core_version then found = true end
+    end
+    assert.is_true(found, "no rockspec for MASKINFO_VERSION_STRING " .. core_version)
+    -- The Lua module's _VERSION, where it is declared, says the same.
+    local init = read_file(root .. "/lua/maskinfo/init.lua") or ""
+    local lua_version = init:match('_VERSION%s*=%s*"([^"]+)"')
+    if lua_version then assert.equal(core_version, lua_version) end
+  end)
+
+  it("versioned and scm rockspecs differ only in version and source", function()
+    local scm = load_rockspec(root .. "/" .. ROCKSPEC)
+    for _, name in ipairs(versioned()) do
+      local rs = load_rockspec(root .. "/" .. name)
+      assert.equal(scm.source.url, rs.source.url, name)
+      rs.version, rs.source, scm.version, scm.source = nil, nil, nil, nil
+      assert.same(scm, rs, name)
+      scm = load_rockspec(root .. "/" .. ROCKSPEC)
+    end
+  end)
+
+  it("declare the license, homepage, docs/ and an offline test command", function()
+    local rs = load_rockspec(root .. "/" .. ROCKSPEC)
+    assert.equal("MIT", rs.description.license)
+    assert.truthy(read_file(root .. "/LICENSE"):find("MIT License", 1, true))
+    assert.is_string(rs.description.homepage)
+    assert.same({ "docs" }, rs.build.copy_directories)
+    assert.equal("command", rs.test.type)
+    assert.equal("$(PNG_INCDIR)", rs.build.build_variables.PNG_INCDIR)
+    assert.equal("$(PNG_LIBDIR)", rs.build.build_variables.PNG_LIBDIR)
   end)
 end)
