@@ -4,6 +4,7 @@
 -- Fixture arrays are {shape=, dtype=, values=}; `false` stands for the seed's None where an
 -- array is expected. Coordinates in messages are 0-based (the seed's), Lua paths 1-based.
 local M = {}
+local is_seq
 M.MISSING = "conformance: missing API: "
 
 local here = debug.getinfo(1, "S").source:match("^@(.*)/helpers/[^/]*$") or "tests"
@@ -11,15 +12,178 @@ M.tests_dir = here
 -- MASKINFO_CONFORMANCE_DIR points the specs at other generated fixtures (big local campaigns).
 M.fixtures_dir = os.getenv("MASKINFO_CONFORMANCE_DIR") or (here .. "/fixtures/conformance")
 
+-- Loads a generated fixture file and expands every case (see M.expand).
 function M.load(name)
   local path = M.fixtures_dir .. "/" .. name
   local chunk, err = loadfile(path)
   if not chunk then error("cannot load fixture " .. path .. ": " .. tostring(err)) end
-  return chunk()
+  local cases = chunk()
+  for _, case in ipairs(cases) do M.expand(case) end
+  return cases
+end
+
+-- ------------------------------------------------------------------ derived fields
+-- The generator (tests/gen/generate.py, rules in tests/gen/derive.py) stores only what the
+-- replay cannot rebuild. M.expand rebuilds the rest in place:
+--   * bool arrays store each innermost row as a string of 0/1;
+--   * a 1-D array with fewer values than its shape repeats its last value (cu_seqlens tails);
+--   * an expected field written `true` is derived from the fields it depends on.
+-- The generator writes `true` only after checking that these rules give the seed's answer.
+local DTYPE_MIN = { float32 = -3.4028234663852886e+38, float16 = -65504.0, bfloat16 = -3.3895313892515355e+38 }
+M.DTYPE_MIN = DTYPE_MIN
+
+local function is_array(t)
+  return type(t) == "table" and t.shape ~= nil and t.dtype ~= nil and t.values ~= nil
+end
+
+local function decode_bits(v)
+  if type(v) == "string" then
+    local row = {}
+    for i = 1, #v do row[i] = v:byte(i) == 49 end
+    return row
+  end
+  for i = 1, #v do v[i] = decode_bits(v[i]) end
+  return v
+end
+
+function M.expand_array(a)
+  if a.dtype == "bool" then a.values = decode_bits(a.values) end
+  local vals = a.values
+  if #a.shape == 1 and #vals > 0 and #vals < a.shape[1] then
+    local last = vals[#vals]
+    for i = #vals + 1, a.shape[1] do vals[i] = last end
+  end
+  return a
+end
+
+local function expand_arrays(t)
+  if is_array(t) then return M.expand_array(t) end
+  if type(t) == "table" then
+    for _, v in pairs(t) do expand_arrays(v) end
+  end
+  return t
+end
+
+local function allowed(v) return v == true or (type(v) == "number" and v ~= 0) end
+
+local function map_values(v, fn)
+  if type(v) ~= "table" then return fn(v) end
+  local out = {}
+  for i = 1, #v do out[i] = map_values(v[i], fn) end
+  return out
+end
+
+local function copy_shape(s)
+  return { table.unpack(s) }
+end
+
+-- A 0/1 array in `dtype` (bool, int32 or a float) from the truth of `a`'s cells.
+local function cast(a, dtype)
+  local yes, no = true, false
+  if dtype == "int32" then yes, no = 1, 0 elseif dtype ~= "bool" then yes, no = 1.0, 0.0 end
+  return { shape = copy_shape(a.shape), dtype = dtype,
+    values = map_values(a.values, function(v) if allowed(v) then return yes end return no end) }
+end
+M.cast = cast
+
+-- The seed's create_bias: 0 where allowed, the dtype's lowest finite value elsewhere.
+local function bias(a, dtype)
+  local low = DTYPE_MIN[dtype]
+  return { shape = copy_shape(a.shape), dtype = dtype,
+    values = map_values(a.values, function(v) if allowed(v) then return 0.0 end return low end) }
+end
+M.bias = bias
+
+-- The seed's segment_ids_to_qkv_masks for 2-D ids.
+local function qkv_masks(seg, dtype)
+  local q, kv = seg.q, seg.kv
+  local valid = function(v) return v > -1 end
+  local attn = {}
+  for b = 1, q.shape[1] do
+    local rows = {}
+    for i = 1, q.shape[2] do
+      local a, row = q.values[b][i], {}
+      for j = 1, kv.shape[2] do
+        local c = kv.values[b][j]
+        row[j] = a == c and a > -1
+      end
+      rows[i] = row
+    end
+    attn[b] = { rows }
+  end
+  local function as(vals, shape)
+    return cast({ shape = shape, values = vals }, dtype)
+  end
+  return {
+    q = as(map_values(q.values, valid), q.shape),
+    kv = as(map_values(kv.values, valid), kv.shape),
+    attn = as(attn, { q.shape[1], 1, q.shape[2], kv.shape[2] }),
+  }
+end
+
+-- get_or_compute_qkv_cu_seqlens{max_segments = ms} from the default (128-segment) answer.
+local function cut(cu, ms)
+  if #cu.shape == 1 and cu.shape[1] == 129 and ms ~= 128 then
+    local vals = {}
+    for i = 1, ms + 1 do vals[i] = cu.values[i] end
+    return { shape = { ms + 1 }, dtype = cu.dtype, values = vals }
+  end
+  return cu
+end
+
+function M.expand(case)
+  expand_arrays(case.expect)
+  local e = case.expect
+  if type(e) ~= "table" or is_seq(e) then return case end
+  if e.cu_seqlens_kv == true then e.cu_seqlens_kv = e.cu_seqlens_q end
+  if e.kv_segment_ids == true then e.kv_segment_ids = e.q_segment_ids end
+  if e.segment_ids == true then e.segment_ids = { q = e.q_segment_ids, kv = e.kv_segment_ids } end
+  if e.q_attention_mask == true then
+    local ids = e.q_segment_ids
+    e.q_attention_mask = { shape = copy_shape(ids.shape), dtype = "int32",
+      values = map_values(ids.values, function(v) if v == -1 then return 0 end return 1 end) }
+  end
+  if type(e.positions) == "table" and e.positions.q == true then e.positions.q = e.q_position_ids end
+  if e.cu_ms == true then
+    e.cu_ms = { q = cut(e.cu_seqlens_q, e.cu_ms_max_segments), kv = cut(e.cu_seqlens_kv, e.cu_ms_max_segments) }
+  end
+  if e.gocam == true then e.gocam = cast(e.attention_mask, e.gocam_dtype) end
+  if e.bias == true then e.bias = bias(e.attention_mask, "float32") end
+  if e.create_bias == true then e.create_bias = bias(e.attention_mask, e.create_bias_dtype) end
+  if e.qkv_masks == true then e.qkv_masks = qkv_masks(e.segment_ids, e.qkv_masks_dtype) end
+  return case
+end
+
+-- The header of a generated file names the sha256 of the body below it: true when the body
+-- still has it (or when sha256sum is not installed: nil and a reason).
+function M.checksum_ok(path)
+  local f = io.open(path, "rb")
+  if not f then return false, "cannot open " .. path end
+  local text = f:read("a")
+  f:close()
+  local want, rest = text:match("\n%-%- sha256%(body%): (%x+)\n()")
+  if not want then return false, path .. ": no sha256(body) line in the header" end
+  local p = io.popen("command -v sha256sum >/dev/null 2>&1 && echo yes")
+  local have = p and p:read("a") or ""
+  if p then p:close() end
+  if not have:find("yes", 1, true) then return nil, "sha256sum is not installed" end
+  local tmp = os.tmpname()
+  local out = assert(io.open(tmp, "wb"))
+  out:write(text:sub(rest))
+  out:close()
+  p = assert(io.popen("sha256sum < '" .. tmp .. "'"))
+  local got = (p:read("a") or ""):match("^(%x+)")
+  p:close()
+  os.remove(tmp)
+  if got ~= want then
+    return false, string.format("%s: body sha256 %s, header says %s (edited by hand? regenerate)", path,
+      tostring(got), want)
+  end
+  return true
 end
 
 -- ------------------------------------------------------------------ short Lua-like repr
-local function is_seq(t)
+function is_seq(t)
   local n = #t
   for k in pairs(t) do
     if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then return false end
@@ -306,7 +470,7 @@ function M.object_case(it, maskinfo, file, case)
     if errs[key] then
       it(case.name .. ": " .. label .. " raises", function()
         local mi = get()
-        local ok, res = pcall(fn, mi)
+        local ok = pcall(fn, mi)
         if ok then M.fail(ctx, label .. ": the seed raises (" .. errs[key] .. "), but this returned") end
       end)
     elseif e[key] ~= nil then
