@@ -1,4 +1,4 @@
-"""A NumPy port of ejkernel's ``types/mask.py`` (the seed, /work/shared/seed/).
+"""A NumPy port of ejkernel's ``types/mask.py`` (the seed); Apache-2.0, see tests/gen/NOTICE.
 
 Written from the seed text, function for function, with JAX replaced by NumPy.  It keeps
 the seed's behaviour, including the caches its getters write onto the object: the
