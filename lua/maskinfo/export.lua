@@ -95,8 +95,10 @@ O.method("save_npy", nil, function(_, f, fname, path, opts)
   opts = opt_table(fname, 2, opts, { dtype = true })
   local dtype = args.check_dtype(fname, 2, opts.dtype, "bool")
   if dtype == "bfloat16" then argerr(fname, 2, "bfloat16 has no NumPy dtype (use save_safetensors)") end
-  local a = G.to_array(logical(f, fname), dtype, fname)
-  return E.returned(fname, core.write_npy(a, path))
+  local m = logical(f, fname)
+  local refused, status = G.dense_refusal(m, dtype)
+  if refused then return E.returned(fname, nil, refused, status) end
+  return E.returned(fname, core.write_npy(G.to_array(m, dtype, fname), path))
 end)
 
 local ALL_FIELDS = { "attention_mask", "q_segment_ids", "kv_segment_ids", "q_positions", "kv_positions",
@@ -107,7 +109,7 @@ local ALL_FIELDS = { "attention_mask", "q_segment_ids", "kv_segment_ids", "q_pos
 -- same name return them).
 -- @tparam[opt] table opts dtype (of the mask, default bool), fields (a
 -- list of the names above; default all)
-O.method("save_safetensors", nil, function(self, _, fname, path, opts)
+O.method("save_safetensors", nil, function(self, f, fname, path, opts)
   path = path_arg(fname, 1, path)
   opts = opt_table(fname, 2, opts, { dtype = true, fields = true })
   local dtype = args.check_dtype(fname, 2, opts.dtype, "bool")
@@ -122,13 +124,17 @@ O.method("save_safetensors", nil, function(self, _, fname, path, opts)
     cu_seqlens_q = function() return self:cu_seqlens_q() end,
     cu_seqlens_kv = function() return self:cu_seqlens_kv() end,
   }
-  local pairs_ = {}
-  for i, k in ipairs(want) do
+  for _, k in ipairs(want) do
     if not getters[k] then
       argerr(fname, 2, ("fields: unknown field '%s' (expected %s)"):format(tostring(k), table.concat(ALL_FIELDS, ", ")))
     end
-    pairs_[i] = { k, getters[k]() }
+    if k == "attention_mask" then -- the dense mask: a guard refusal is returned
+      local refused, status = G.dense_refusal(logical(f, fname), dtype)
+      if refused then return E.returned(fname, nil, refused, status) end
+    end
   end
+  local pairs_ = {}
+  for i, k in ipairs(want) do pairs_[i] = { k, getters[k]() } end
   return X.api.save_safetensors(path, pairs_)
 end)
 

@@ -46,17 +46,23 @@ function G.guard(fname, n, sz, what)
   end
 end
 
---- Refuse a dense result of mask m in dtype the guard would refuse, with
--- a message that says how big it would be, before anything is allocated.
-function G.guard_dense(m, dtype, fname)
+--- Nil when the guard allows a dense result of mask m in dtype, else a
+-- message that says how big it would be and the status; allocates nothing.
+function G.dense_refusal(m, dtype)
   local B, H, Q, K = m:shape()
   local size = O.DTYPE_SIZE[dtype]
   -- a row costs work even when it holds no cells (K = 0)
-  local ok, err = core.check_alloc(math.max(B * 1.0 * H * Q * K * size, B * 1.0 * H * Q), 1)
-  if not ok then
-    E.fail(fname, ("a dense (%d, %d, %d, %d) %s array needs %s: %s (limit %s, see maskinfo.set_memory_limit)"):format(
-      B, H, Q, K, dtype, G.human(B * 1.0 * H * Q * K * size), err, G.human(G.get_memory_limit())))
-  end
+  local ok, err, status = core.check_alloc(math.max(B * 1.0 * H * Q * K * size, B * 1.0 * H * Q), 1)
+  if ok then return nil end
+  return ("a dense (%d, %d, %d, %d) %s array needs %s: %s (limit %s, see maskinfo.set_memory_limit)"):format(
+    B, H, Q, K, dtype, G.human(B * 1.0 * H * Q * K * size), err, G.human(G.get_memory_limit())), status
+end
+
+--- Refuse (raise as fname) a dense result of mask m in dtype the guard
+-- would refuse, before anything is allocated.
+function G.guard_dense(m, dtype, fname)
+  local msg = G.dense_refusal(m, dtype)
+  if msg then E.fail(fname, msg) end
 end
 
 --- The dense Array of mask m in dtype, guarded (raises as fname).
