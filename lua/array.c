@@ -252,7 +252,7 @@ static int array_gather(lua_State *L) {
     luaL_argcheck(L, n == ns * len, 4, "shape does not hold starts * len elements");
     maskinfo_array *out;
     int st = maskinfo_array_new(&out, maskinfo_array_dtype(a), nd, shape, LIMITS(L));
-    if (st) return mi_status(L, st, "gather", NULL, MI_RETURN_REFUSALS);
+    if (st) return mi_status(L, st, "gather", NULL, MI_RAISE_REFUSALS);
     mi_push_array(L, out);
     size_t esz = maskinfo_dtype_size(maskinfo_array_dtype(a));
     const uint8_t *src = maskinfo_array_cdata(a);

@@ -13,7 +13,7 @@
  * "f: message", no position prefix); refusals and file failures return
  * nil, message, status, where status is a key of core.status ("EIO", ...).
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, strerror_r */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
