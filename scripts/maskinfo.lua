@@ -62,6 +62,12 @@ local function build(name, o)
   return r.build(mi, n), r
 end
 
+-- The writers return nil, message, status on a refusal or a file failure.
+local function written(ok, msg, ...)
+  if ok == nil then die(msg) end
+  return ok, msg, ...
+end
+
 local function png_opts(o, title)
   local t = { batch = o.batch, head = o.head, colormap = o.colormap, plain = o.plain, title = title }
   if o.scale then t.scale = o.scale end
@@ -107,7 +113,7 @@ function commands.render(argv)
   local o, rest = parse_opts(argv, 2)
   if not rest[2] then die("usage: maskinfo render NAME OUT.png [options]") end
   local m, r = build(rest[1], o)
-  local w, h = m:render_png(rest[2], png_opts(o, rest[1] .. ": " .. (r.description or "")))
+  local w, h = written(m:render_png(rest[2], png_opts(o, rest[1] .. ": " .. (r.description or ""))))
   print(("wrote %s (%dx%d)"):format(rest[2], w, h))
 end
 
@@ -117,9 +123,9 @@ function commands.export(argv)
   if not out then die("usage: maskinfo export NAME OUT.npy|OUT.safetensors [options]") end
   local m = build(rest[1], o)
   if out:match("%.npy$") then
-    m:save_npy(out, { dtype = o.dtype })
+    written(m:save_npy(out, { dtype = o.dtype }))
   elseif out:match("%.safetensors$") then
-    m:save_safetensors(out, { dtype = o.dtype })
+    written(m:save_safetensors(out, { dtype = o.dtype }))
   else
     die("export: the output must end in .npy or .safetensors")
   end
@@ -134,13 +140,13 @@ local function gallery(dir, o)
   for _, n in ipairs(recipe_names()) do
     local m = build(n, o)
     local path = dir .. "/" .. n .. ".png"
-    local w, h = m:render_png(path, png_opts(o, n))
+    local w, h = written(m:render_png(path, png_opts(o, n)))
     print(("wrote %s (%dx%d)"):format(path, w, h))
     masks[#masks + 1], titles[#titles + 1] = m, n
   end
   local path = dir .. "/grid.png"
-  local w, h = mi.render_png_grid(path, masks, { titles = titles, columns = 5, scale = o.scale or 3,
-    colormap = o.colormap })
+  local w, h = written(mi.render_png_grid(path, masks, { titles = titles, columns = 5, scale = o.scale or 3,
+    colormap = o.colormap }))
   print(("wrote %s (%dx%d)"):format(path, w, h))
 end
 

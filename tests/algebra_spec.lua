@@ -7,14 +7,14 @@ local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
 local R = dofile(here .. "/helpers/dense_ref.lua")
 local E = dofile(here .. "/helpers/errors.lua")
 local maskinfo = require("maskinfo")
-local core = maskinfo.core
+local object = require("maskinfo.object")
 
 local rnd = math.random
 
 local raises = E.raises
 local ref_of, check_ref = R.of, R.assert_mask
 
-local function stored_mask(mi) return core.fields(mi, "test").mask end
+local function stored_mask(mi) return object.fields(mi, "test").mask end
 
 ---------------------------------------------------------------- random operands
 
@@ -98,7 +98,7 @@ describe("algebra operators vs the cellwise reference", function()
     local a = maskinfo.from_random(2, 3, 4, 0.5, 1)
     local b = maskinfo.from_random(2, 3, 4, 0.5, 2)
     for _, x in ipairs({ a & b, a | b, a - b, ~a }) do
-      assert.is_true(core.is_maskinfo(x))
+      assert.is_true(object.is_maskinfo(x))
       assert.are.equal("bool", x:attention_mask():dtype())
       assert.are.same({ 2, 1, 3, 4 }, x:attention_mask():shape())
     end

@@ -5,7 +5,7 @@ local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
 local R = dofile(here .. "/helpers/dense_ref.lua")
 local E = dofile(here .. "/helpers/errors.lua")
 local maskinfo = require("maskinfo")
-local core = maskinfo.core
+local object = require("maskinfo.object")
 
 local rnd = math.random
 
@@ -252,7 +252,7 @@ describe("from_rows", function()
     local mi = maskinfo.from_rows({ q_len = N, fn = function(_, _, q)
       return { 0, math.min(S, q + 1), math.max(0, q - W), q + 1 }
     end })
-    assert.is_false(core.fields(mi, "test").mask:is_dense())
+    assert.is_false(object.fields(mi, "test").mask:is_dense())
     -- row q: keys max(0, q-W)..q plus sinks 0..S-1 below that window
     local want = 0
     for q = 0, N - 1 do

@@ -31,7 +31,7 @@ describe("recipes", function()
     it(name .. " builds a non-empty MaskInfo at 16, 48 and 64 tokens", function()
       for _, n in ipairs({ 16, 48, 64 }) do
         local mi = recipes.get(name).build(maskinfo, n)
-        assert.is_true(maskinfo.core.is_maskinfo(mi))
+        assert.is_true(require("maskinfo.object").is_maskinfo(mi))
         local B, Q, K = mi:shape()
         assert.is_true(B >= 1 and Q >= 1 and K >= 1)
         assert.is_true(mi:count() > 0)

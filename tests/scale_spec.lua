@@ -3,7 +3,7 @@
 -- closed forms, and the masks must stay structured (never N^2 cells).  No
 -- timing assertions; the whole file runs in about a second.
 local maskinfo = require("maskinfo")
-local core = maskinfo.core
+local object = require("maskinfo.object")
 
 local N = 1048576
 local W = 4095 -- left window; right window 0
@@ -56,7 +56,7 @@ local function pos_in_doc(j)
   return p
 end
 
-local function stored(mi) return core.fields(mi, "scale_spec").mask end
+local function stored(mi) return object.fields(mi, "scale_spec").mask end
 
 describe("1M-token documents + causal + sliding window", function()
   it("the chain has shape (1, 1, N, N) and keeps the ids", function()

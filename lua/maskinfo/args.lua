@@ -8,38 +8,12 @@
 -- @module maskinfo.args
 
 local core = require("maskinfo.core")
+local E = require("maskinfo.errors")
+local O = require("maskinfo.object")
 
 local A = {}
 
---- Marker for "clear this field" in derive().
-A.NONE = setmetatable({}, { __name = "NONE" })
-
---- Raise `bad argument #n to 'fname' (msg)`.
-function A.argerr(fname, n, msg)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 0)
-end
-
---- Raise `fname: msg` for failures that are not about one argument.
-function A.fail(fname, msg)
-  error(("%s: %s"):format(fname, msg), 0)
-end
-
---- A value for a message: NaN spelled NaN, strings quoted, types otherwise.
-function A.show(v)
-  if type(v) == "number" then
-    if v ~= v then return "NaN" end
-    return tostring(v)
-  end
-  if type(v) == "string" then return "string" end
-  return A.typename(v)
-end
-
---- The type name of v, with the userdata's __name when it has one.
-function A.typename(v)
-  local mt = getmetatable(v)
-  if type(mt) == "table" and type(rawget(mt, "__name")) == "string" then return mt.__name end
-  return type(v)
-end
+A.argerr, A.fail, A.show, A.typename = E.argerr, E.fail, E.show, E.typename
 
 --- An optional flag: nil -> dflt; anything but a boolean is an error (0 is
 -- true in Lua but False in the seed, so numbers are refused).
@@ -49,21 +23,6 @@ function A.opt_bool(fname, n, v, what, dflt)
     A.argerr(fname, n, (what and what .. ": " or "") .. "boolean expected, got " .. A.typename(v))
   end
   return v
-end
-
---- A new Array, raising (as fname) when the guard or the values refuse it.
-function A.new_array(fname, dtype, shape, values)
-  local a, err = core.array(dtype, shape, values)
-  if not a then A.fail(fname, err) end
-  return a
-end
-
---- Refuse n elements of sz bytes before any Lua table of that size is built.
-function A.guard(fname, n, sz, what)
-  local ok, err = core.check_alloc(n * 1.0, sz)
-  if not ok then
-    A.fail(fname, ("%s of %.0f elements: %s"):format(what, n * 1.0, err))
-  end
 end
 
 --- A file path: a non-empty string without NUL bytes (C would cut it).
@@ -78,7 +37,7 @@ end
 --- An options table (nil -> {}); unknown keys are errors.
 function A.opt_table(fname, n, t, allowed)
   if t == nil then return {} end
-  if type(t) ~= "table" or core.is_array(t) or core.is_maskinfo(t) then
+  if type(t) ~= "table" or core.is_array(t) or O.is_maskinfo(t) then
     A.argerr(fname, n, "options table expected, got " .. type(t))
   end
   for k in pairs(t) do
@@ -105,19 +64,25 @@ function A.check_int(fname, n, v, what, min)
   return iv
 end
 
-local DTYPES = { bool = true, int32 = true, float32 = true, float16 = true, bfloat16 = true }
-
---- A dtype name (default dflt when nil).
-function A.check_dtype(fname, n, v, dflt)
-  if v == nil then
-    if dflt then return dflt end
-    A.argerr(fname, n, "dtype expected")
+--- A dtype name out of list (default: the mask dtypes), dflt when nil.
+local function dtype_in(list)
+  local set, spelled = O.set(list), O.spell(list)
+  return function(fname, n, v, dflt)
+    if v == nil then
+      if dflt then return dflt end
+      A.argerr(fname, n, "dtype expected")
+    end
+    if not set[v] then
+      A.argerr(fname, n, ("invalid dtype '%s' (expected %s)"):format(tostring(v), spelled))
+    end
+    return v
   end
-  if not DTYPES[v] then
-    A.argerr(fname, n, ("invalid dtype '%s' (expected bool, int32, float32, float16 or bfloat16)"):format(tostring(v)))
-  end
-  return v
 end
+
+--- A mask dtype (bool, int32, float32, float16, bfloat16), dflt when nil.
+A.check_dtype = dtype_in(O.MASK_DTYPES)
+--- Any Array dtype, dflt when nil.
+A.check_array_dtype = dtype_in(O.DTYPES)
 
 --- One of a list of option strings.
 function A.check_option(fname, n, v, what, list, dflt)
@@ -131,8 +96,7 @@ end
 -- accepts (B, H, L); opts.flat wants a 1-D vector.
 function A.ids_arg(fname, n, v, what, opts)
   opts = opts or {}
-  local a, err = core.from_nested(v, "int")
-  if not a then A.argerr(fname, n, what .. ": " .. err) end
+  local a = E.need(fname, core.from_nested(v, "int", fname, n, what))
   local s = a:shape()
   if opts.flat then
     if #s ~= 1 then A.argerr(fname, n, ("%s: 1-D sequence expected, got %d-D"):format(what, #s)) end
@@ -158,9 +122,7 @@ end
 
 --- A mask (nested booleans or 0/1, or an Array) as a bool Array.
 function A.mask_arg(fname, n, v, what, kind)
-  local a, err = core.from_nested(v, kind or "bool")
-  if not a then A.argerr(fname, n, what .. ": " .. err) end
-  return a
+  return (E.need(fname, core.from_nested(v, kind or "bool", fname, n, what)))
 end
 
 --- Batch sizes of two id arrays must agree.
@@ -174,8 +136,7 @@ end
 --- An integer or one integer per batch row, as a sequence of B integers.
 function A.per_batch(fname, n, v, what, B)
   if type(v) == "table" or core.is_array(v) then
-    local a, err = core.from_nested(v, "int")
-    if not a then A.argerr(fname, n, what .. ": " .. err) end
+    local a = E.need(fname, core.from_nested(v, "int", fname, n, what))
     local flat = a:flat()
     if #a:shape() ~= 1 or #flat ~= B then
       A.argerr(fname, n, ("%s: an integer or one per batch row (%d) expected, got %d values"):format(what, B, #flat))

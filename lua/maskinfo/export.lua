@@ -1,191 +1,185 @@
 --- Exports: NumPy .npy, safetensors, block classes and FlexAttention block
--- tables.  Installed into the module and the MaskInfo methods by
--- maskinfo/init.lua.  Files are written atomically by the core (temporary
--- file in the same folder, fsync, rename): a failure leaves no file behind.
+-- tables.  Files are written atomically by the core (temporary file in the
+-- same folder, fsync, rename): a failure leaves no file behind, and the
+-- writers return nil, message, status for it (and for a guard refusal)
+-- instead of raising.  Defines methods (through maskinfo.object) and the
+-- module functions save_npy and save_safetensors.
 -- @module maskinfo.export
 
+local core = require("maskinfo.core")
+local E = require("maskinfo.errors")
+local O = require("maskinfo.object")
 local args = require("maskinfo.args")
+local G = require("maskinfo.guard")
 
-local argerr, fail, check_int, opt_table = args.argerr, args.fail, args.check_int, args.opt_table
+local argerr, need, check_int, opt_table = E.argerr, E.need, args.check_int, args.opt_table
+local logical = O.logical
 
-return function(I)
-  local core, methods, M = I.core, I.methods, I.M
-  local fields, logical = I.fields, I.logical
+local X = {}
+--- The public functions of this module (copied into `maskinfo`).
+X.api = {}
 
-  local path_arg = args.path_arg
+local path_arg = args.path_arg
 
-  local function write_error(fname, path, msg, code)
-    if code == 6 then fail(fname, ("cannot write '%s': %s"):format(path, msg)) end
-    fail(fname, msg)
+local function array_arg(fname, n, a, what)
+  if not core.is_array(a) then
+    argerr(fname, n, ("%s: Array expected, got %s"):format(what, E.typename(a)))
   end
-
-  local function array_arg(fname, n, a, what)
-    if not core.is_array(a) then
-      argerr(fname, n, ("%s: Array expected, got %s"):format(what, args.typename(a)))
-    end
-    return a
-  end
-
-  --- Write an Array to a NumPy .npy file (bool, int32, int64, uint8,
-  -- float32, float16; bfloat16 has no NumPy dtype: use safetensors).
-  function M.save_npy(path, array)
-    local fname = "save_npy"
-    path = path_arg(fname, 1, path)
-    array_arg(fname, 2, array, "array")
-    if array:dtype() == "bfloat16" then
-      argerr(fname, 2, "bfloat16 has no NumPy dtype (use save_safetensors)")
-    end
-    local ok, msg, code = core.write_npy(array, path)
-    if not ok then write_error(fname, path, msg, code) end
-    return true
-  end
-
-  -- names and Arrays from {name = Array, ...} (sorted by name) or a list of
-  -- {name, Array} pairs (kept in order).
-  local function named_arrays(fname, n, tensors)
-    if type(tensors) ~= "table" then argerr(fname, n, "table of named Arrays expected, got " .. type(tensors)) end
-    local names, arrays = {}, {}
-    local nkeys = 0
-    for _ in pairs(tensors) do nkeys = nkeys + 1 end
-    if #tensors > 0 and nkeys ~= #tensors then
-      argerr(fname, n, "a list of {name, Array} pairs or a table of name = Array, not both")
-    end
-    if #tensors > 0 then
-      for i, pair in ipairs(tensors) do
-        if type(pair) ~= "table" or type(pair[1]) ~= "string" then
-          argerr(fname, n, ("entry %d: {name, Array} expected"):format(i))
-        end
-        names[i], arrays[i] = pair[1], array_arg(fname, n, pair[2], "entry '" .. pair[1] .. "'")
-      end
-    else
-      for k in pairs(tensors) do
-        if type(k) ~= "string" then argerr(fname, n, "tensor names must be strings") end
-        names[#names + 1] = k
-      end
-      table.sort(names)
-      for i, k in ipairs(names) do arrays[i] = array_arg(fname, n, tensors[k], "tensor '" .. k .. "'") end
-    end
-    if #names == 0 then argerr(fname, n, "at least one tensor expected") end
-    local seen = {}
-    for _, k in ipairs(names) do
-      if k == "" then argerr(fname, n, "tensor names must be non-empty") end
-      if k:find("\0", 1, true) then argerr(fname, n, "tensor names must not contain NUL bytes") end
-      if not utf8.len(k) then argerr(fname, n, "tensor names must be valid UTF-8") end
-      if k == "__metadata__" then argerr(fname, n, "'__metadata__' is reserved by the format") end
-      if seen[k] then argerr(fname, n, ("duplicate tensor name '%s'"):format(k)) end
-      seen[k] = true
-    end
-    return names, arrays
-  end
-
-  --- Write named Arrays to a safetensors file.
-  -- @param tensors {name = Array, ...} (written in name order) or a list of
-  -- {name, Array} pairs (written in the given order)
-  function M.save_safetensors(path, tensors)
-    local fname = "save_safetensors"
-    path = path_arg(fname, 1, path)
-    local names, arrays = named_arrays(fname, 2, tensors)
-    local ok, msg, code = core.write_safetensors(path, names, arrays)
-    if not ok then write_error(fname, path, msg, code) end
-    return true
-  end
-
-  --- Write the dense attention mask (B, H, Q, K) to a .npy file.
-  -- @tparam[opt] table opts dtype (default bool)
-  function methods.save_npy(self, path, opts)
-    local fname = "save_npy"
-    local f = fields(self, fname)
-    path = path_arg(fname, 1, path)
-    opts = opt_table(fname, 2, opts, { dtype = true })
-    local dtype = args.check_dtype(fname, 2, opts.dtype, "bool")
-    if dtype == "bfloat16" then argerr(fname, 2, "bfloat16 has no NumPy dtype (use save_safetensors)") end
-    local a = I.to_array(logical(f, fname), dtype, fname)
-    local ok, msg, code = core.write_npy(a, path)
-    if not ok then write_error(fname, path, msg, code) end
-    return true
-  end
-
-  local ALL_FIELDS = { "attention_mask", "q_segment_ids", "kv_segment_ids", "q_positions", "kv_positions",
-    "cu_seqlens_q", "cu_seqlens_kv" }
-
-  --- Write the MaskInfo's forms to a safetensors file: the dense attention
-  -- mask, segment ids, positions and cu_seqlens (each as the methods of the
-  -- same name return them).
-  -- @tparam[opt] table opts dtype (of the mask, default bool), fields (a
-  -- list of the names above; default all)
-  function methods.save_safetensors(self, path, opts)
-    local fname = "save_safetensors"
-    fields(self, fname)
-    path = path_arg(fname, 1, path)
-    opts = opt_table(fname, 2, opts, { dtype = true, fields = true })
-    local dtype = args.check_dtype(fname, 2, opts.dtype, "bool")
-    local want = opts.fields or ALL_FIELDS
-    if type(want) ~= "table" or #want == 0 then argerr(fname, 2, "fields: non-empty list of field names expected") end
-    local getters = {
-      attention_mask = function() return self:get_or_compute_attention_mask(dtype) end,
-      q_segment_ids = function() return self:q_segment_ids() end,
-      kv_segment_ids = function() return self:kv_segment_ids() end,
-      q_positions = function() return (self:get_or_compute_positions()) end,
-      kv_positions = function() return select(2, self:get_or_compute_positions()) end,
-      cu_seqlens_q = function() return self:cu_seqlens_q() end,
-      cu_seqlens_kv = function() return self:cu_seqlens_kv() end,
-    }
-    local pairs_ = {}
-    for i, k in ipairs(want) do
-      if not getters[k] then
-        argerr(fname, 2, ("fields: unknown field '%s' (expected %s)"):format(tostring(k), table.concat(ALL_FIELDS, ", ")))
-      end
-      pairs_[i] = { k, getters[k]() }
-    end
-    return M.save_safetensors(path, pairs_)
-  end
-
-  local function block_sizes(fname, bs)
-    if bs == nil then bs = 128 end
-    local bq, bk
-    if type(bs) == "table" then bq, bk = bs[1], bs[2] else bq, bk = bs, bs end
-    return check_int(fname, 1, bq, "block_size", 1), check_int(fname, 1, bk, "block_size", 1)
-  end
-
-  -- The mask, its block classes and the block sizes, from the options
-  -- {block_size=} shared by block_classes and flex_block_mask.
-  local function classes_of(fname, self, opts)
-    local m = logical(fields(self, fname), fname)
-    opts = opt_table(fname, 1, opts, { block_size = true })
-    local bq, bk = block_sizes(fname, opts.block_size)
-    local c, err = m:block_classes(bq, bk)
-    if not c then fail(fname, err) end
-    return c, m, bq, bk
-  end
-
-  --- Block classes of every plane: a uint8 Array (B, H, ceil(Q/bq),
-  -- ceil(K/bk)) with 0 = empty, 1 = partial, 2 = full (a tail block is full
-  -- when all its cells inside the mask are allowed).
-  -- @tparam[opt] table opts block_size (integer or {q, kv}, default 128)
-  function methods.block_classes(self, opts)
-    return (classes_of("block_classes", self, opts))
-  end
-
-  --- FlexAttention BlockMask tables: a table with kv_num_blocks,
-  -- kv_indices (partial blocks), full_kv_num_blocks, full_kv_indices (full
-  -- blocks), the q-side transposes q_num_blocks, q_indices,
-  -- full_q_num_blocks, full_q_indices (int32 Arrays, torch's layout), and
-  -- block_size = {q, kv}, seq_lengths = {q_len, kv_len}.
-  -- @tparam[opt] table opts block_size (integer or {q, kv}, default 128)
-  function methods.flex_block_mask(self, opts)
-    local fname = "flex_block_mask"
-    local c, m, bq, bk = classes_of(fname, self, opts)
-    local function table_of(want, transpose)
-      local num, idx = core.block_table(c, want, transpose)
-      if not num then fail(fname, idx) end
-      return num, idx
-    end
-    local _, _, Q, K = m:shape()
-    local t = { block_size = { bq, bk }, seq_lengths = { Q, K } }
-    t.kv_num_blocks, t.kv_indices = table_of(1, false)
-    t.full_kv_num_blocks, t.full_kv_indices = table_of(2, false)
-    t.q_num_blocks, t.q_indices = table_of(1, true)
-    t.full_q_num_blocks, t.full_q_indices = table_of(2, true)
-    return t
-  end
+  return a
 end
+
+--- Write an Array to a NumPy .npy file (bool, int32, int64, uint8,
+-- float32, float16; bfloat16 has no NumPy dtype: use safetensors).
+function X.api.save_npy(path, array)
+  local fname = "save_npy"
+  path = path_arg(fname, 1, path)
+  array_arg(fname, 2, array, "array")
+  if array:dtype() == "bfloat16" then
+    argerr(fname, 2, "bfloat16 has no NumPy dtype (use save_safetensors)")
+  end
+  return E.returned(fname, core.write_npy(array, path))
+end
+
+-- names and Arrays from {name = Array, ...} (sorted by name) or a list of
+-- {name, Array} pairs (kept in order).
+local function named_arrays(fname, n, tensors)
+  if type(tensors) ~= "table" then argerr(fname, n, "table of named Arrays expected, got " .. type(tensors)) end
+  local names, arrays = {}, {}
+  local nkeys = 0
+  for _ in pairs(tensors) do nkeys = nkeys + 1 end
+  if #tensors > 0 and nkeys ~= #tensors then
+    argerr(fname, n, "a list of {name, Array} pairs or a table of name = Array, not both")
+  end
+  if #tensors > 0 then
+    for i, pair in ipairs(tensors) do
+      if type(pair) ~= "table" or type(pair[1]) ~= "string" then
+        argerr(fname, n, ("entry %d: {name, Array} expected"):format(i))
+      end
+      names[i], arrays[i] = pair[1], array_arg(fname, n, pair[2], "entry '" .. pair[1] .. "'")
+    end
+  else
+    for k in pairs(tensors) do
+      if type(k) ~= "string" then argerr(fname, n, "tensor names must be strings") end
+      names[#names + 1] = k
+    end
+    table.sort(names)
+    for i, k in ipairs(names) do arrays[i] = array_arg(fname, n, tensors[k], "tensor '" .. k .. "'") end
+  end
+  if #names == 0 then argerr(fname, n, "at least one tensor expected") end
+  local seen = {}
+  for _, k in ipairs(names) do
+    if k == "" then argerr(fname, n, "tensor names must be non-empty") end
+    if k:find("\0", 1, true) then argerr(fname, n, "tensor names must not contain NUL bytes") end
+    if not utf8.len(k) then argerr(fname, n, "tensor names must be valid UTF-8") end
+    if k == "__metadata__" then argerr(fname, n, "'__metadata__' is reserved by the format") end
+    if seen[k] then argerr(fname, n, ("duplicate tensor name '%s'"):format(k)) end
+    seen[k] = true
+  end
+  return names, arrays
+end
+
+--- Write named Arrays to a safetensors file.
+-- @param tensors {name = Array, ...} (written in name order) or a list of
+-- {name, Array} pairs (written in the given order)
+function X.api.save_safetensors(path, tensors)
+  local fname = "save_safetensors"
+  path = path_arg(fname, 1, path)
+  local names, arrays = named_arrays(fname, 2, tensors)
+  return E.returned(fname, core.write_safetensors(path, names, arrays))
+end
+
+--- Write the dense attention mask (B, H, Q, K) to a .npy file.
+-- @tparam[opt] table opts dtype (default bool)
+O.method("save_npy", nil, function(_, f, fname, path, opts)
+  path = path_arg(fname, 1, path)
+  opts = opt_table(fname, 2, opts, { dtype = true })
+  local dtype = args.check_dtype(fname, 2, opts.dtype, "bool")
+  if dtype == "bfloat16" then argerr(fname, 2, "bfloat16 has no NumPy dtype (use save_safetensors)") end
+  local m = logical(f, fname)
+  local refused, status = G.dense_refusal(m, dtype)
+  if refused then return E.returned(fname, nil, refused, status) end
+  return E.returned(fname, core.write_npy(G.to_array(m, dtype, fname), path))
+end)
+
+local ALL_FIELDS = { "attention_mask", "q_segment_ids", "kv_segment_ids", "q_positions", "kv_positions",
+  "cu_seqlens_q", "cu_seqlens_kv" }
+
+--- Write the MaskInfo's forms to a safetensors file: the dense attention
+-- mask, segment ids, positions and cu_seqlens (each as the methods of the
+-- same name return them).
+-- @tparam[opt] table opts dtype (of the mask, default bool), fields (a
+-- list of the names above; default all)
+O.method("save_safetensors", nil, function(self, f, fname, path, opts)
+  path = path_arg(fname, 1, path)
+  opts = opt_table(fname, 2, opts, { dtype = true, fields = true })
+  local dtype = args.check_dtype(fname, 2, opts.dtype, "bool")
+  local want = opts.fields or ALL_FIELDS
+  if type(want) ~= "table" or #want == 0 then argerr(fname, 2, "fields: non-empty list of field names expected") end
+  local getters = {
+    attention_mask = function() return self:get_or_compute_attention_mask(dtype) end,
+    q_segment_ids = function() return self:q_segment_ids() end,
+    kv_segment_ids = function() return self:kv_segment_ids() end,
+    q_positions = function() return (self:get_or_compute_positions()) end,
+    kv_positions = function() return select(2, self:get_or_compute_positions()) end,
+    cu_seqlens_q = function() return self:cu_seqlens_q() end,
+    cu_seqlens_kv = function() return self:cu_seqlens_kv() end,
+  }
+  for _, k in ipairs(want) do
+    if not getters[k] then
+      argerr(fname, 2, ("fields: unknown field '%s' (expected %s)"):format(tostring(k), table.concat(ALL_FIELDS, ", ")))
+    end
+    if k == "attention_mask" then -- the dense mask: a guard refusal is returned
+      local refused, status = G.dense_refusal(logical(f, fname), dtype)
+      if refused then return E.returned(fname, nil, refused, status) end
+    end
+  end
+  local pairs_ = {}
+  for i, k in ipairs(want) do pairs_[i] = { k, getters[k]() } end
+  return X.api.save_safetensors(path, pairs_)
+end)
+
+local function block_sizes(fname, bs)
+  if bs == nil then bs = 128 end
+  local bq, bk
+  if type(bs) == "table" then bq, bk = bs[1], bs[2] else bq, bk = bs, bs end
+  return check_int(fname, 1, bq, "block_size", 1), check_int(fname, 1, bk, "block_size", 1)
+end
+
+-- The mask, its block classes and the block sizes, from the options
+-- {block_size=} shared by block_classes and flex_block_mask.
+local function classes_of(fname, f, opts)
+  local m = logical(f, fname)
+  opts = opt_table(fname, 1, opts, { block_size = true })
+  local bq, bk = block_sizes(fname, opts.block_size)
+  return need(fname, m:block_classes(bq, bk)), m, bq, bk
+end
+
+--- Block classes of every plane: a uint8 Array (B, H, ceil(Q/bq),
+-- ceil(K/bk)) with 0 = empty, 1 = partial, 2 = full (a tail block is full
+-- when all its cells inside the mask are allowed).
+-- @tparam[opt] table opts block_size (integer or {q, kv}, default 128)
+O.method("block_classes", nil, function(_, f, fname, opts)
+  return (classes_of(fname, f, opts))
+end)
+
+--- FlexAttention BlockMask tables: a table with kv_num_blocks,
+-- kv_indices (partial blocks), full_kv_num_blocks, full_kv_indices (full
+-- blocks), the q-side transposes q_num_blocks, q_indices,
+-- full_q_num_blocks, full_q_indices (int32 Arrays, torch's layout), and
+-- block_size = {q, kv}, seq_lengths = {q_len, kv_len}.
+-- @tparam[opt] table opts block_size (integer or {q, kv}, default 128)
+O.method("flex_block_mask", nil, function(_, f, fname, opts)
+  local c, m, bq, bk = classes_of(fname, f, opts)
+  local function table_of(want, transpose)
+    return need(fname, core.block_table(c, want, transpose))
+  end
+  local _, _, Q, K = m:shape()
+  local t = { block_size = { bq, bk }, seq_lengths = { Q, K } }
+  t.kv_num_blocks, t.kv_indices = table_of("partial", false)
+  t.full_kv_num_blocks, t.full_kv_indices = table_of("full", false)
+  t.q_num_blocks, t.q_indices = table_of("partial", true)
+  t.full_q_num_blocks, t.full_q_indices = table_of("full", true)
+  return t
+end)
+
+return X

@@ -3,26 +3,32 @@
 -- A spec is a sequence with one entry per dimension: an axis name, a list
 -- of names (sharded over their product), or `false` (None: replicated).
 -- `{}` is the fully replicated spec.  A field with no spec is `false`.
+-- Defines the get_shardings method (through maskinfo.object) and the
+-- module function get_empty_sharding.
 -- @module maskinfo.sharding
 
+local E = require("maskinfo.errors")
+local O = require("maskinfo.object")
 local args = require("maskinfo.args")
 
 local S = {}
+--- The public functions of this module (copied into `maskinfo`).
+S.api = {}
 
 --- Mesh sizes by axis name; sizes must be positive integers.
 function S.check_mesh(fname, mesh)
   if type(mesh) ~= "table" then
-    args.argerr(fname, 1, "option 'mesh': table of axis sizes expected, got " .. type(mesh))
+    E.argerr(fname, 1, "option 'mesh': table of axis sizes expected, got " .. type(mesh))
   end
   local out = {}
   for k, v in pairs(mesh) do
     if type(k) ~= "string" then
-      args.argerr(fname, 1, "option 'mesh': axis names must be strings")
+      E.argerr(fname, 1, "option 'mesh': axis names must be strings")
     end
     local iv = math.tointeger(v)
     if not iv or iv <= 0 then
-      args.argerr(fname, 1, ("option 'mesh': size of axis '%s' must be a positive integer, got %s"):format(k,
-        type(v) == "boolean" and tostring(v) or args.show(v)))
+      E.argerr(fname, 1, ("option 'mesh': size of axis '%s' must be a positive integer, got %s"):format(k,
+        type(v) == "boolean" and tostring(v) or E.show(v)))
     end
     out[k] = iv
   end
@@ -74,7 +80,7 @@ local function check_names(fname, v, label, mesh)
       local avail = {}
       for k in pairs(mesh) do avail[#avail + 1] = k end
       table.sort(avail)
-      args.fail(fname, ("axis '%s' (from %s) is not present in the mesh (available: %s)"):format(
+      E.fail(fname, ("axis '%s' (from %s) is not present in the mesh (available: %s)"):format(
         n, label, table.concat(avail, ", ")))
     end
   end
@@ -97,6 +103,30 @@ function S.shardings(fname, f, stored, mesh, sequence_parallel)
   if stored.kv_ids then t.kv_segment_ids = S.correct(stored.kv_ids, two, mesh) end
   if stored.q_pos then t.q_positions = S.correct(stored.q_pos, two, mesh) end
   if stored.kv_pos then t.kv_positions = S.correct(stored.kv_pos, two, mesh) end
+  return t
+end
+
+--- Partition specs for every field, corrected for the mesh.
+-- @tparam table opts mesh = {axis = size, ...}, sequence_parallel
+O.method("get_shardings", "call", function(_, f, fname, opts)
+  opts = args.opt_table(fname, 1, opts, { mesh = true, sequence_parallel = true })
+  local mesh = S.check_mesh(fname, opts.mesh)
+  local sp = args.opt_bool(fname, 1, opts.sequence_parallel, "sequence_parallel", false)
+  local stored = {
+    mask = f.mask and { f.mask:shape() } or nil,
+    q_ids = f.q_ids and f.q_ids:shape(), kv_ids = f.kv_ids and f.kv_ids:shape(),
+    q_pos = f.q_pos and f.q_pos:shape(), kv_pos = f.kv_pos and f.kv_pos:shape(),
+  }
+  return S.shardings(fname, f, stored, mesh, sp)
+end)
+
+local SHARDING_KEYS = { "attention_mask", "q_segment_ids", "kv_segment_ids", "cu_seqlens_q",
+  "cu_seqlens_kv", "q_positions", "kv_positions" }
+
+--- A MaskSharding with every spec None (false).
+function S.api.get_empty_sharding()
+  local t = {}
+  for _, k in ipairs(SHARDING_KEYS) do t[k] = false end
   return t
 end
 

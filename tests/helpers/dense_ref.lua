@@ -144,7 +144,7 @@ end
 
 -- Ids of one 2-D (Q, K) plane: rows (columns) with equal patterns share an
 -- id numbered by first appearance; empty rows (columns) get -1.
-local function plane_ids(rows, Q, K, get)
+local function plane_ids(Q, K, get)
   local qi, seen, n = {}, {}, 0
   for q = 1, Q do
     local key, any = {}, false
@@ -169,8 +169,8 @@ function R.mask_to_segment_ids(s)
   local q, kv = {}, {}
   for b = 1, s.B do
     local p = s.m[b][1]
-    q[b] = plane_ids(p, s.Q, s.K, function(i, j) return p[i][j] end)
-    kv[b] = plane_ids(p, s.K, s.Q, function(j, i) return p[i][j] end)
+    q[b] = plane_ids(s.Q, s.K, function(i, j) return p[i][j] end)
+    kv[b] = plane_ids(s.K, s.Q, function(j, i) return p[i][j] end)
   end
   return q, kv
 end

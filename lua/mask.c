@@ -1,0 +1,476 @@
+/*
+ * mask.c - the Mask type of the binding (a compact mask expression,
+ * reference-counted by the core): constructors (core.segments, core.dense,
+ * core.random, the rule leaves, core.intervals, core.stack_heads), the
+ * algebra, and the queries and conversions that read a mask.  liolib
+ * style: luaL_Reg tables, the box made before the payload, __gc/__close
+ * idempotent.
+ */
+#include <string.h>
+
+#include "binding.h"
+
+static MaskBox *new_mask_box(lua_State *L) {
+    MaskBox *box = lua_newuserdatauv(L, sizeof *box, 0);
+    box->m = NULL;
+    luaL_setmetatable(L, MASK_T);
+    return box;
+}
+
+maskinfo_mask *mi_check_mask(lua_State *L, int idx) {
+    MaskBox *box = luaL_checkudata(L, idx, MASK_T);
+    if (!box->m) luaL_argerror(L, idx, "mask is closed");
+    return box->m;
+}
+
+/* Push the result of a mask constructor: the mask, or mi_status's answer
+ * in fname's name. */
+static int push_mask_result(lua_State *L, MaskBox *box, int st, maskinfo_mask *m,
+                            const char *fname) {
+    if (st) {
+        lua_pop(L, 1); /* the empty box */
+        return mi_status(L, st, fname, NULL, MI_RETURN_REFUSALS);
+    }
+    box->m = m;
+    return 1;
+}
+
+static int mask_gc(lua_State *L) {
+    MaskBox *box = luaL_checkudata(L, 1, MASK_T);
+    maskinfo_mask_unref(box->m);
+    box->m = NULL;
+    return 0;
+}
+
+static int mask_tostring(lua_State *L) {
+    MaskBox *box = luaL_checkudata(L, 1, MASK_T);
+    if (!box->m) {
+        lua_pushliteral(L, "Mask(closed)");
+        return 1;
+    }
+    int64_t s[4];
+    maskinfo_mask_shape(box->m, s);
+    lua_pushfstring(L, "Mask(shape=(%I, %I, %I, %I), %s)", (lua_Integer)s[0],
+                    (lua_Integer)s[1], (lua_Integer)s[2], (lua_Integer)s[3],
+                    maskinfo_mask_is_dense(box->m) ? "dense" : "structured");
+    return 1;
+}
+
+static int mask_shape(lua_State *L) {
+    int64_t s[4];
+    maskinfo_mask_shape(mi_check_mask(L, 1), s);
+    for (int i = 0; i < 4; i++) lua_pushinteger(L, s[i]);
+    return 4;
+}
+
+static int mask_is_dense(lua_State *L) {
+    lua_pushboolean(L, maskinfo_mask_is_dense(mi_check_mask(L, 1)));
+    return 1;
+}
+
+static int mask_bytes(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)maskinfo_mask_bytes(mi_check_mask(L, 1)));
+    return 1;
+}
+
+/* int64 vector from an integer, a sequence or nil (-> dflt), length n */
+int64_t *mi_opt_i64(lua_State *L, int idx, int64_t n, int64_t dflt) {
+    int64_t *v = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *v, 0);
+    if (lua_isnoneornil(L, idx)) {
+        for (int64_t i = 0; i < n; i++) v[i] = dflt;
+    } else if (lua_type(L, idx) == LUA_TTABLE) {
+        luaL_argcheck(L, (int64_t)lua_rawlen(L, idx) == n, idx, "wrong length");
+        for (int64_t i = 0; i < n; i++) {
+            lua_rawgeti(L, idx, (lua_Integer)(i + 1));
+            int ok;
+            v[i] = (int64_t)lua_tointegerx(L, -1, &ok);
+            if (!ok) luaL_argerror(L, idx, "integers expected");
+            lua_pop(L, 1);
+        }
+    } else {
+        int64_t x = (int64_t)luaL_checkinteger(L, idx);
+        for (int64_t i = 0; i < n; i++) v[i] = x;
+    }
+    return v; /* a userdata left on the stack keeps it alive */
+}
+
+static int64_t check_size(lua_State *L, int idx) {
+    lua_Integer v = luaL_checkinteger(L, idx);
+    luaL_argcheck(L, v >= 0, idx, "non-negative size expected");
+    return (int64_t)v;
+}
+
+/* How core.segments reads ids: "segment" (an id < 0 never matches),
+ * "nonzero" (token types with 0 disabled) or "all" (every value matches). */
+enum { IDS_SEGMENT, IDS_NONZERO, IDS_ALL };
+static const char *const ids_modes[] = {"segment", "nonzero", "all", NULL};
+
+/* ids -> int64 values with the no-match sentinel where mode says so. */
+static int64_t *ids_to_values(lua_State *L, maskinfo_array *a, int mode, int64_t nomatch) {
+    int64_t n = maskinfo_array_size(a);
+    int64_t *v = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *v, 0);
+    const int32_t *d = maskinfo_array_cdata(a);
+    for (int64_t i = 0; i < n; i++) {
+        int32_t x = d[i];
+        v[i] = (mode == IDS_SEGMENT && x < 0) || (mode == IDS_NONZERO && x == 0) ? nomatch : x;
+    }
+    return v;
+}
+
+/* core.segments(q_ids, kv_ids [, qmode, kvmode]) with int32 arrays of shape
+ * (B, L) or (B, H, L); modes are names of ids_modes (default "segment"). */
+static int l_segments(lua_State *L) {
+    maskinfo_array *q = mi_check_array(L, 1), *kv = mi_check_array(L, 2);
+    int qmode = luaL_checkoption(L, 3, "segment", ids_modes);
+    int kvmode = luaL_checkoption(L, 4, "segment", ids_modes);
+    luaL_argcheck(L, maskinfo_array_dtype(q) == MASKINFO_INT32, 1, "int32 array expected");
+    luaL_argcheck(L, maskinfo_array_dtype(kv) == MASKINFO_INT32, 2, "int32 array expected");
+    int nq = maskinfo_array_ndim(q), nk = maskinfo_array_ndim(kv);
+    luaL_argcheck(L, nq == 2 || nq == 3, 1, "2-D or 3-D ids expected");
+    luaL_argcheck(L, nk == 2 || nk == 3, 2, "2-D or 3-D ids expected");
+    const int64_t *qs = maskinfo_array_shape(q), *ks = maskinfo_array_shape(kv);
+    int64_t B = qs[0], Hq = nq == 3 ? qs[1] : 1, Hk = nk == 3 ? ks[1] : 1;
+    int64_t Q = qs[nq - 1], K = ks[nk - 1];
+    if (ks[0] != B)
+        return mi_argerror(L, 2, "segments", lua_pushfstring(L, "batch sizes differ (%I and %I)",
+                                                             (lua_Integer)B, (lua_Integer)ks[0]));
+    int64_t *qv = ids_to_values(L, q, qmode, MASKINFO_NOMATCH_Q);
+    int64_t *kvv = ids_to_values(L, kv, kvmode, MASKINFO_NOMATCH_KV);
+    MaskBox *box = new_mask_box(L);
+    maskinfo_mask *m = NULL;
+    int st = maskinfo_mask_segments(&m, B, Hq, Hk, Q, K, qv, kvv);
+    return push_mask_result(L, box, st, m, "segments");
+}
+
+static int l_dense(lua_State *L) {
+    maskinfo_array *a = mi_check_array(L, 1);
+    MaskBox *box = new_mask_box(L);
+    maskinfo_mask *m = NULL;
+    int st = maskinfo_mask_from_array(&m, a, LIMITS(L));
+    return push_mask_result(L, box, st, m, "dense");
+}
+
+static int l_random(lua_State *L) {
+    int64_t B = check_size(L, 1), H = check_size(L, 2), Q = check_size(L, 3), K = check_size(L, 4);
+    double p = luaL_checknumber(L, 5);
+    lua_Integer seed = luaL_checkinteger(L, 6);
+    MaskBox *box = new_mask_box(L);
+    maskinfo_mask *m = NULL;
+    int st = maskinfo_mask_random(&m, B, H, Q, K, p, (uint64_t)seed, LIMITS(L));
+    return push_mask_result(L, box, st, m, "random");
+}
+
+/* core.causal(B, Q, K, off) */
+static int l_causal(lua_State *L) {
+    int64_t B = check_size(L, 1), Q = check_size(L, 2), K = check_size(L, 3);
+    int64_t *off = mi_opt_i64(L, 4, B, 0);
+    MaskBox *box = new_mask_box(L);
+    maskinfo_mask *m = NULL;
+    int st = maskinfo_mask_causal(&m, B, Q, K, off);
+    return push_mask_result(L, box, st, m, "causal");
+}
+
+/* core.window(B, Q, K, left, right, off): left/right integers or per-head */
+static int l_window(lua_State *L) {
+    int64_t B = check_size(L, 1), Q = check_size(L, 2), K = check_size(L, 3);
+    int64_t nh = 1;
+    if (lua_type(L, 4) == LUA_TTABLE) nh = (int64_t)lua_rawlen(L, 4);
+    else if (lua_type(L, 5) == LUA_TTABLE) nh = (int64_t)lua_rawlen(L, 5);
+    luaL_argcheck(L, nh >= 1, 4, "at least one window expected");
+    int64_t *left = mi_opt_i64(L, 4, nh, 0);
+    int64_t *right = mi_opt_i64(L, 5, nh, 0);
+    int64_t *off = mi_opt_i64(L, 6, B, 0);
+    MaskBox *box = new_mask_box(L);
+    maskinfo_mask *m = NULL;
+    int st = maskinfo_mask_window(&m, B, Q, K, nh, left, right, off);
+    return push_mask_result(L, box, st, m, "window");
+}
+
+static int l_chunked(lua_State *L) {
+    int64_t B = check_size(L, 1), Q = check_size(L, 2), K = check_size(L, 3);
+    lua_Integer chunk = luaL_checkinteger(L, 4);
+    int64_t *off = mi_opt_i64(L, 5, B, 0);
+    MaskBox *box = new_mask_box(L);
+    maskinfo_mask *m = NULL;
+    int st = maskinfo_mask_chunked(&m, B, Q, K, chunk, off);
+    return push_mask_result(L, box, st, m, "chunked");
+}
+
+/* core.key_range(B, Q, K, lo, hi) */
+static int l_key_range(lua_State *L) {
+    int64_t B = check_size(L, 1), Q = check_size(L, 2), K = check_size(L, 3);
+    int64_t *lo = mi_opt_i64(L, 4, B, 0);
+    int64_t *hi = mi_opt_i64(L, 5, B, K);
+    MaskBox *box = new_mask_box(L);
+    maskinfo_mask *m = NULL;
+    int st = maskinfo_mask_key_range(&m, B, Q, K, lo, hi);
+    return push_mask_result(L, box, st, m, "key_range");
+}
+
+/* core.intervals(B, H, Q, K, offsets, iv): offsets has B*H*Q+1 0-based
+ * entries, iv the flat lo,hi pairs. */
+static int l_intervals(lua_State *L) {
+    int64_t B = check_size(L, 1), H = check_size(L, 2), Q = check_size(L, 3), K = check_size(L, 4);
+    luaL_checktype(L, 5, LUA_TTABLE);
+    luaL_checktype(L, 6, LUA_TTABLE);
+    int64_t rows = B * H * Q;
+    luaL_argcheck(L, (int64_t)lua_rawlen(L, 5) == rows + 1, 5, "wrong length");
+    int64_t *off = mi_opt_i64(L, 5, rows + 1, 0);
+    int64_t n = (int64_t)lua_rawlen(L, 6);
+    luaL_argcheck(L, n % 2 == 0 && off[rows] * 2 == n, 6, "wrong length");
+    int64_t *iv = mi_opt_i64(L, 6, n, 0);
+    MaskBox *box = new_mask_box(L);
+    maskinfo_mask *m = NULL;
+    int st = maskinfo_mask_from_intervals(&m, B, H, Q, K, off, iv, LIMITS(L));
+    return push_mask_result(L, box, st, m, "intervals");
+}
+
+static int l_stack_heads(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int64_t n = (int64_t)lua_rawlen(L, 1);
+    luaL_argcheck(L, n >= 1, 1, "at least one mask expected");
+    maskinfo_mask **parts = lua_newuserdatauv(L, (size_t)n * sizeof *parts, 0);
+    for (int64_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)(i + 1));
+        parts[i] = mi_check_mask(L, -1);
+        lua_pop(L, 1); /* still referenced by the table */
+    }
+    MaskBox *box = new_mask_box(L);
+    maskinfo_mask *m = NULL;
+    int st = maskinfo_mask_stack_heads(&m, parts, n);
+    return push_mask_result(L, box, st, m, "stack_heads");
+}
+
+static int mask_binary(lua_State *L, int which) {
+    maskinfo_mask *a = mi_check_mask(L, 1), *b = which == 2 ? NULL : mi_check_mask(L, 2);
+    MaskBox *box = new_mask_box(L);
+    maskinfo_mask *m = NULL;
+    int st;
+    switch (which) {
+    case 0: st = maskinfo_mask_and(&m, a, b); break;
+    case 1: st = maskinfo_mask_or(&m, a, b); break;
+    case 2: st = maskinfo_mask_not(&m, a); break;
+    default: st = maskinfo_mask_andnot(&m, a, b); break;
+    }
+    static const char *const names[] = {"and_", "or_", "not_", "andnot"};
+    return push_mask_result(L, box, st, m, names[which]);
+}
+static int mask_and(lua_State *L) { return mask_binary(L, 0); }
+static int mask_or(lua_State *L) { return mask_binary(L, 1); }
+static int mask_not(lua_State *L) { return mask_binary(L, 2); }
+static int mask_andnot(lua_State *L) { return mask_binary(L, 3); }
+
+/* m:slice(qstart, newQ, kstart, newK): starts are integers or per batch */
+static int mask_slice(lua_State *L) {
+    maskinfo_mask *a = mi_check_mask(L, 1);
+    int64_t s[4];
+    maskinfo_mask_shape(a, s);
+    int64_t *qs = mi_opt_i64(L, 2, s[0], 0);
+    int64_t nq = check_size(L, 3);
+    int64_t *ks = mi_opt_i64(L, 4, s[0], 0);
+    int64_t nk = check_size(L, 5);
+    MaskBox *box = new_mask_box(L);
+    maskinfo_mask *m = NULL;
+    int st = maskinfo_mask_slice(&m, a, qs, nq, ks, nk);
+    return push_mask_result(L, box, st, m, "slice");
+}
+
+/* m:count() -> total, per-head counts as an int64 Array (B, H): exact,
+ * since a head of a 1M-token mask holds more than 2^31 cells */
+static int mask_count(lua_State *L) {
+    maskinfo_mask *m = mi_check_mask(L, 1);
+    int64_t s[4];
+    maskinfo_mask_shape(m, s);
+    maskinfo_array *ph;
+    uint64_t total;
+    int st = maskinfo_array_new(&ph, MASKINFO_INT64, 2, s, LIMITS(L));
+    if (!st) {
+        mi_push_array(L, ph);
+        st = maskinfo_mask_count(m, &total, maskinfo_array_data(ph), LIMITS(L));
+    }
+    if (st) return mi_status(L, st, "count", NULL, MI_RETURN_REFUSALS);
+    lua_pushinteger(L, (lua_Integer)total);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* m:row(b, h, q) -> flat {lo1, hi1, ...} (0-based, half-open) */
+static int mask_row(lua_State *L) {
+    maskinfo_mask *m = mi_check_mask(L, 1);
+    lua_Integer b = luaL_checkinteger(L, 2), h = luaL_checkinteger(L, 3), q = luaL_checkinteger(L, 4);
+    maskinfo_scratch *s = maskinfo_scratch_new();
+    if (!s) return mi_status(L, MASKINFO_ENOMEM, "row", NULL, MI_RETURN_REFUSALS);
+    const int64_t *iv;
+    int64_t n;
+    int st = maskinfo_mask_row(m, b, h, q, s, &iv, &n);
+    if (st) {
+        maskinfo_scratch_free(s);
+        return mi_status(L, st, "row", NULL, MI_RETURN_REFUSALS);
+    }
+    lua_createtable(L, (int)(2 * n), 0);
+    for (int64_t i = 0; i < 2 * n; i++) {
+        lua_pushinteger(L, iv[i]);
+        lua_rawseti(L, -2, (lua_Integer)(i + 1));
+    }
+    maskinfo_scratch_free(s);
+    return 1;
+}
+
+static int mask_get(lua_State *L) {
+    maskinfo_mask *m = mi_check_mask(L, 1);
+    int v;
+    int st = maskinfo_mask_get(m, luaL_checkinteger(L, 2), luaL_checkinteger(L, 3),
+                               luaL_checkinteger(L, 4), luaL_checkinteger(L, 5), &v);
+    if (st) return mi_status(L, st, "get", NULL, MI_RETURN_REFUSALS);
+    lua_pushboolean(L, v);
+    return 1;
+}
+
+static int mask_to_array(lua_State *L) {
+    maskinfo_mask *m = mi_check_mask(L, 1);
+    maskinfo_dtype dt = mi_check_dtype(L, 2, "to_array", 1, MASKINFO_BOOL);
+    maskinfo_array *out;
+    int st = maskinfo_mask_to_array(m, dt, &out, LIMITS(L));
+    if (st) return mi_status(L, st, "to_array", NULL, MI_RETURN_REFUSALS);
+    mi_push_array(L, out);
+    return 1;
+}
+
+static int mask_to_bias(lua_State *L) {
+    maskinfo_mask *m = mi_check_mask(L, 1);
+    maskinfo_dtype dt = mi_check_dtype(L, 2, "to_bias", 1, MASKINFO_FLOAT32);
+    maskinfo_array *out;
+    int st = maskinfo_mask_to_bias(m, dt, &out, LIMITS(L));
+    if (st) return mi_status(L, st, "to_bias", NULL, MI_RETURN_REFUSALS);
+    mi_push_array(L, out);
+    return 1;
+}
+
+/* Push two new Arrays of dtype dt and nd dimensions (shapes sa, sb) and
+ * point *pa, *pb at their data; a status when the guard refuses one. */
+static int push_pair(lua_State *L, maskinfo_dtype dt, int nd, const int64_t *sa,
+                     const int64_t *sb, void **pa, void **pb) {
+    maskinfo_array *a, *b;
+    int st = maskinfo_array_new(&a, dt, nd, sa, LIMITS(L));
+    if (st) return st;
+    mi_push_array(L, a);
+    st = maskinfo_array_new(&b, dt, nd, sb, LIMITS(L));
+    if (st) return st;
+    mi_push_array(L, b);
+    *pa = maskinfo_array_data(a);
+    *pb = maskinfo_array_data(b);
+    return MASKINFO_OK;
+}
+
+/* m:segment_ids(per_head) -> q_ids, kv_ids (int32 Arrays) */
+static int mask_segment_ids(lua_State *L) {
+    maskinfo_mask *m = mi_check_mask(L, 1);
+    int per_head = lua_toboolean(L, 2);
+    int64_t s[4];
+    maskinfo_mask_shape(m, s);
+    int64_t qs[3] = {s[0], s[1], s[2]}, ks[3] = {s[0], s[1], s[3]};
+    if (!per_head) {
+        qs[1] = s[2];
+        ks[1] = s[3];
+    }
+    void *q, *kv;
+    int st = push_pair(L, MASKINFO_INT32, per_head ? 3 : 2, qs, ks, &q, &kv);
+    if (!st) st = maskinfo_mask_segment_ids(m, per_head, q, kv, LIMITS(L));
+    if (st) return mi_status(L, st, "segment_ids", NULL, MI_RETURN_REFUSALS);
+    return 2;
+}
+
+/* m:validity(mode) -> q_valid (B, Q), kv_valid (B, K) bool Arrays */
+static int mask_validity(lua_State *L) {
+    static const char *const names[] = {"any", "all", "first", NULL};
+    static const maskinfo_head_mode modes[] = {MASKINFO_HEADS_ANY, MASKINFO_HEADS_ALL,
+                                               MASKINFO_HEADS_FIRST};
+    maskinfo_mask *m = mi_check_mask(L, 1);
+    maskinfo_head_mode mode = modes[luaL_checkoption(L, 2, "any", names)];
+    int64_t s[4];
+    maskinfo_mask_shape(m, s);
+    int64_t qs[2] = {s[0], s[2]}, ks[2] = {s[0], s[3]};
+    void *q, *kv;
+    int st = push_pair(L, MASKINFO_BOOL, 2, qs, ks, &q, &kv);
+    if (!st) st = maskinfo_mask_validity(m, mode, q, kv, LIMITS(L));
+    if (st) return mi_status(L, st, "validity", NULL, MI_RETURN_REFUSALS);
+    return 2;
+}
+
+/* m:empty_rows() -> count, flags Array (B, H, Q) bool */
+static int mask_empty_rows(lua_State *L) {
+    maskinfo_mask *m = mi_check_mask(L, 1);
+    int64_t s[4];
+    maskinfo_mask_shape(m, s);
+    maskinfo_array *fa;
+    uint64_t count;
+    int st = maskinfo_array_new(&fa, MASKINFO_BOOL, 3, s, LIMITS(L));
+    if (!st) {
+        mi_push_array(L, fa);
+        st = maskinfo_mask_empty_rows(m, &count, maskinfo_array_data(fa), LIMITS(L));
+    }
+    if (st) return mi_status(L, st, "empty_rows", NULL, MI_RETURN_REFUSALS);
+    lua_pushinteger(L, (lua_Integer)count);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* a:diff(b) -> ndiff, {b, h, q, k} or nil */
+static int mask_diff(lua_State *L) {
+    maskinfo_mask *a = mi_check_mask(L, 1), *b = mi_check_mask(L, 2);
+    uint64_t n;
+    int64_t first[4];
+    int st = maskinfo_mask_diff(a, b, &n, first, LIMITS(L));
+    if (st) return mi_status(L, st, "diff", NULL, MI_RETURN_REFUSALS);
+    lua_pushinteger(L, (lua_Integer)n);
+    if (n == 0) {
+        lua_pushnil(L);
+    } else {
+        lua_createtable(L, 4, 0);
+        for (int i = 0; i < 4; i++) {
+            lua_pushinteger(L, first[i]);
+            lua_rawseti(L, -2, i + 1);
+        }
+    }
+    return 2;
+}
+
+/* m:grid_counts(b, h, row_edges, col_edges) -> int64 Array (rows, cols) */
+static int mask_grid_counts(lua_State *L) {
+    maskinfo_mask *m = mi_check_mask(L, 1);
+    lua_Integer b = luaL_checkinteger(L, 2), h = luaL_checkinteger(L, 3);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    luaL_checktype(L, 5, LUA_TTABLE);
+    int64_t nr = (int64_t)lua_rawlen(L, 4) - 1, nc = (int64_t)lua_rawlen(L, 5) - 1;
+    luaL_argcheck(L, nr >= 0, 4, "at least one edge expected");
+    luaL_argcheck(L, nc >= 0, 5, "at least one edge expected");
+    int64_t *re = mi_opt_i64(L, 4, nr + 1, 0), *ce = mi_opt_i64(L, 5, nc + 1, 0);
+    int64_t shape[2] = {nr, nc};
+    maskinfo_array *out;
+    int st = maskinfo_array_new(&out, MASKINFO_INT64, 2, shape, LIMITS(L));
+    if (st) return mi_status(L, st, "grid_counts", NULL, MI_RETURN_REFUSALS);
+    mi_push_array(L, out);
+    st = maskinfo_mask_grid_counts(m, b, h, re, nr, ce, nc, maskinfo_array_data(out), LIMITS(L));
+    if (st) return mi_status(L, st, "grid_counts", NULL, MI_RETURN_REFUSALS);
+    return 1;
+}
+
+/* ------------------------------------------------------------ registration */
+
+const luaL_Reg mi_mask_methods[] = {
+    {"shape", mask_shape},       {"is_dense", mask_is_dense},     {"bytes", mask_bytes},
+    {"and_", mask_and},          {"or_", mask_or},                {"not_", mask_not},
+    {"andnot", mask_andnot},     {"slice", mask_slice},           {"count", mask_count},
+    {"row", mask_row},           {"get", mask_get},               {"to_array", mask_to_array},
+    {"to_bias", mask_to_bias},   {"segment_ids", mask_segment_ids}, {"validity", mask_validity},
+    {"empty_rows", mask_empty_rows}, {"diff", mask_diff},         {"grid_counts", mask_grid_counts},
+    {NULL, NULL}};
+
+const luaL_Reg mi_mask_meta[] = {
+    {"__gc", mask_gc}, {"__close", mask_gc}, {"__tostring", mask_tostring}, {NULL, NULL}};
+
+const luaL_Reg mi_mask_funcs[] = {
+    {"segments", l_segments}, {"dense", l_dense},         {"random", l_random},
+    {"causal", l_causal},     {"window", l_window},       {"chunked", l_chunked},
+    {"key_range", l_key_range}, {"intervals", l_intervals}, {"stack_heads", l_stack_heads},
+    {NULL, NULL}};

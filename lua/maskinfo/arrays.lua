@@ -1,0 +1,141 @@
+--- Arrays: the public constructors Array.new and Array.from, and the
+-- array helpers the other modules share (element maps, slices along the
+-- last axis, one plane's ids).
+-- @module maskinfo.arrays
+
+local core = require("maskinfo.core")
+local E = require("maskinfo.errors")
+local O = require("maskinfo.object")
+local args = require("maskinfo.args")
+local G = require("maskinfo.guard")
+
+local argerr = E.argerr
+
+local R = {}
+
+--- A new Array, raising (as fname) when the guard refuses it.
+function R.new_array(fname, dtype, shape, values)
+  return (E.need(fname, core.array(dtype, shape, values)))
+end
+
+--- A new Array of the shape of a holding fn(x) for each element x.
+function R.map_array(a, dtype, fn)
+  local flat = a:flat()
+  local out = {}
+  for i = 1, #flat do out[i] = fn(flat[i]) end
+  return R.new_array("maskinfo", dtype, a:shape(), out)
+end
+
+--- Values along the last axis of a (B, ..., L) array: out[b, ..., j] =
+-- a[b, ..., starts[b] + j] for j < len.
+function R.slice_last(a, starts, len)
+  local s = a:shape()
+  local L, B = s[#s], s[1]
+  local inner = 1
+  for i = 2, #s - 1 do inner = inner * s[i] end
+  local st, n = {}, 0
+  for b = 0, B - 1 do
+    for r = 0, inner - 1 do
+      n = n + 1
+      st[n] = (b * inner + r) * L + starts[b + 1]
+    end
+  end
+  local ns = {}
+  for i = 1, #s - 1 do ns[i] = s[i] end
+  ns[#s] = len
+  return a:gather(st, len, ns)
+end
+
+--- Row `batch` (and `head` for 3-D ids) of an ids array, as a 1-D int32 array.
+function R.plane_ids(a, batch, head)
+  local s = a:shape()
+  local L = s[#s]
+  local start = #s == 3 and (batch * s[2] + head) * L or batch * L
+  return a:gather({ start }, L, { L })
+end
+
+--- Head 0 of 3-D ids, as the seed does with ids[:, 0, :].
+function R.head0(a)
+  local s = a:shape()
+  if #s ~= 3 then return a end
+  local B, H, L = s[1], s[2], s[3]
+  local st = {}
+  for b = 0, B - 1 do st[b + 1] = b * H * L end
+  return a:gather(st, L, { B, L })
+end
+
+--- A shape as Python prints a tuple: "(1, 4)", "(3,)".
+function R.shape_str(s)
+  if #s == 1 then return "(" .. s[1] .. ",)" end
+  return "(" .. table.concat(s, ", ") .. ")"
+end
+
+---------------------------------------------------------------- Array.new / Array.from
+
+local WANT = { bool = "boolean or number", int32 = "int32 integer", uint8 = "integer in [0, 255]", int64 = "integer" }
+
+local function value_ok(dtype, v)
+  if dtype == "bool" then return type(v) == "boolean" or (type(v) == "number" and v == v) end
+  local iv = math.tointeger(v)
+  if dtype == "int32" then return iv ~= nil and iv >= -2147483648 and iv <= 2147483647 end
+  if dtype == "uint8" then return iv ~= nil and iv >= 0 and iv <= 255 end
+  if dtype == "int64" then return iv ~= nil end
+  return type(v) == "number"
+end
+
+--- A new Array.
+-- @tparam string dtype any Array dtype (the five mask dtypes, int64, uint8)
+-- @tparam table shape dimensions (non-negative integers)
+-- @tparam[opt] table values flat values in row-major order (zeros if nil)
+local function array_new(dtype, shape, values)
+  local fname = "Array.new"
+  dtype = args.check_array_dtype(fname, 1, dtype)
+  if type(shape) ~= "table" then argerr(fname, 2, "shape: table expected, got " .. E.typename(shape)) end
+  local n = 1
+  for i, d in ipairs(shape) do
+    local di = math.tointeger(d)
+    if di == nil or di < 0 then
+      argerr(fname, 2, ("shape[%d]: non-negative integer expected, got %s"):format(i, E.show(d)))
+    end
+    n = n * 1.0 * di
+  end
+  if #shape > 8 then argerr(fname, 2, "at most 8 dimensions") end
+  G.guard(fname, n, O.DTYPE_SIZE[dtype], "an array")
+  n = math.tointeger(n)
+  if values ~= nil then
+    if type(values) ~= "table" then argerr(fname, 3, "values: table expected, got " .. E.typename(values)) end
+    if #values ~= n then argerr(fname, 3, ("%d values expected, got %d"):format(n, #values)) end
+    for i = 1, n do
+      if not value_ok(dtype, values[i]) then
+        argerr(fname, 3, ("values[%d]: %s expected, got %s"):format(i, WANT[dtype] or "number", E.show(values[i])))
+      end
+    end
+  end
+  return R.new_array(fname, dtype, shape, values)
+end
+
+local INT_DTYPES = { int32 = true, int64 = true, uint8 = true }
+
+--- An Array from a nested table (or an Array), in dtype (default: int32
+-- for integers, bool for booleans, float32 otherwise).
+local function array_from(t, dtype)
+  local fname = "Array.from"
+  if dtype ~= nil then dtype = args.check_array_dtype(fname, 2, dtype) end
+  if core.is_array(t) then -- a copy, in its own dtype unless one is asked for
+    return dtype and t:astype(dtype) or t:astype(t:dtype())
+  end
+  local probe = t
+  while type(probe) == "table" and not core.is_array(probe) do probe = probe[1] end
+  local kind = dtype == "bool" and "bool" or (INT_DTYPES[dtype] and "int" or "float")
+  if dtype == nil then
+    kind = type(probe) == "boolean" and "bool" or (math.type(probe) == "integer" and "int" or "float")
+  end
+  local a = E.need(fname, core.from_nested(t, kind, fname, 1))
+  if dtype and a:dtype() ~= dtype then a = a:astype(dtype) end
+  return a
+end
+
+--- The public Array table.
+R.Array = { new = array_new, from = array_from }
+
+return R

@@ -1,0 +1,80 @@
+--- The memory guard: the byte limit of this Lua state, and the checks the
+-- Lua layer makes before it asks for a dense result or builds a big table.
+-- @module maskinfo.guard
+
+local core = require("maskinfo.core")
+local E = require("maskinfo.errors")
+local O = require("maskinfo.object")
+
+local G = {}
+
+-- The core's default when the limit is 0 (see maskinfo.h).
+local DEFAULT_LIMIT = 12 * 1024 * 1024 * 1024
+
+--- The current dense allocation limit in bytes.
+function G.get_memory_limit()
+  local cur = core.get_max_bytes()
+  return cur == 0 and DEFAULT_LIMIT or cur
+end
+
+--- Set the largest dense allocation (bytes) maskinfo may make; requests
+-- above it fail before allocating.  0 restores the default (12 GiB, or
+-- MASKINFO_MAX_BYTES from the environment).  Returns the previous limit.
+function G.set_memory_limit(bytes)
+  local b = math.tointeger(bytes)
+  if not b or b < 0 then E.argerr("set_memory_limit", 1, "non-negative integer byte count expected") end
+  local prev = G.get_memory_limit()
+  if b == 0 then b = tonumber(os.getenv("MASKINFO_MAX_BYTES") or "") or 0 end
+  core.set_max_bytes(b)
+  return prev
+end
+
+--- A byte count for people: "4.0 KiB".
+function G.human(bytes)
+  local units = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" }
+  local i = 1
+  while bytes >= 1024 and i < #units do bytes, i = bytes / 1024, i + 1 end
+  return ("%.1f %s"):format(bytes, units[i])
+end
+
+--- Refuse (raise as fname) n elements of sz bytes before any Lua table of
+-- that size is built.
+function G.guard(fname, n, sz, what)
+  local ok, err = core.check_alloc(n * 1.0, sz)
+  if not ok then
+    E.fail(fname, ("%s of %.0f elements: %s"):format(what, n * 1.0, err))
+  end
+end
+
+--- Nil when the guard allows a dense result of mask m in dtype, else a
+-- message that says how big it would be and the status; allocates nothing.
+function G.dense_refusal(m, dtype)
+  local B, H, Q, K = m:shape()
+  local size = O.DTYPE_SIZE[dtype]
+  -- a row costs work even when it holds no cells (K = 0)
+  local ok, err, status = core.check_alloc(math.max(B * 1.0 * H * Q * K * size, B * 1.0 * H * Q), 1)
+  if ok then return nil end
+  return ("a dense (%d, %d, %d, %d) %s array needs %s: %s (limit %s, see maskinfo.set_memory_limit)"):format(
+    B, H, Q, K, dtype, G.human(B * 1.0 * H * Q * K * size), err, G.human(G.get_memory_limit())), status
+end
+
+--- Refuse (raise as fname) a dense result of mask m in dtype the guard
+-- would refuse, before anything is allocated.
+function G.guard_dense(m, dtype, fname)
+  local msg = G.dense_refusal(m, dtype)
+  if msg then E.fail(fname, msg) end
+end
+
+--- The dense Array of mask m in dtype, guarded (raises as fname).
+function G.to_array(m, dtype, fname)
+  G.guard_dense(m, dtype, fname)
+  return (E.need(fname, m:to_array(dtype)))
+end
+
+--- The additive bias of mask m in a float dtype, guarded (raises as fname).
+function G.to_bias(m, dtype, fname)
+  G.guard_dense(m, dtype, fname)
+  return (E.need(fname, m:to_bias(dtype)))
+end
+
+return G
