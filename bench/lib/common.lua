@@ -17,7 +17,7 @@ function B.median_ms(f, reps)
     local t0 = B.now()
     do
       local v = f()
-      local r <close> = type(v) == "userdata" and v or nil
+      local _ <close> = type(v) == "userdata" and v or nil
       t[i] = (B.now() - t0) * 1000
     end
   end
