@@ -1,8 +1,9 @@
 /*
  * conversions.c - forms derived from a mask: segment ids, validity, positions.
  *
- * Only the public mask API is used (shape + row intervals), so these work on
- * every mask representation and never expand a mask to Q*K cells.  Row loops
+ * Only the public mask API is used (shape + row intervals, read through
+ * scratches that grow under the caller's guard), so these work on every
+ * mask representation and never expand a mask to Q*K cells.  Row loops
  * run under OpenMP; every per-thread partial result is combined with an
  * order-independent operation (addition mod 2^64, max), and ids are assigned
  * sequentially afterwards, so results do not depend on the thread count.

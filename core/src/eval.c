@@ -364,7 +364,7 @@ static int eval_bits(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q,
     }
 }
 
-/* The entry points for reduce.c and blocks.c; the recursion above stays on
+/* The entry points for reduce.c; the recursion above stays on
  * static functions, which calls within this file can bind directly. */
 int maskinfo__eval(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q,
                    maskinfo_scratch *s) {

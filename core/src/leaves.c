@@ -7,8 +7,6 @@
  */
 #include "node.h"
 
-#include <string.h>
-
 static int check_dims(int64_t B, int64_t H, int64_t Q, int64_t K) {
     if (B < 0 || H < 1 || Q < 0 || K < 0) return MASKINFO_EINVAL;
     if (maskinfo__mul(maskinfo__mul(maskinfo__mul(B, H), Q), K) < 0) return MASKINFO_EOVERFLOW;

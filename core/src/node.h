@@ -1,7 +1,8 @@
 /*
- * node.h - the mask expression node and the row evaluators that walk it.
- * Only the files that build or evaluate nodes include this (node.c,
- * leaves.c, ops.c, eval.c, reduce.c); the others go through maskinfo.h.
+ * node.h - the mask expression node, the row evaluators that walk it and
+ * the count grid kernel.  Only the files that build or evaluate nodes
+ * include this (node.c, leaves.c, ops.c, eval.c, reduce.c, blocks.c); the
+ * others use maskinfo.h and util.h.
  */
 #ifndef MASKINFO_NODE_H
 #define MASKINFO_NODE_H
