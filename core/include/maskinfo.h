@@ -39,7 +39,7 @@ typedef enum {
     MASKINFO_ESHAPE,     /* shapes do not agree */
     MASKINFO_EOVERFLOW,  /* a size computation overflows */
     MASKINFO_ETOOBIG,    /* refused by the memory guard before allocating */
-    MASKINFO_EIO,        /* a file could not be written */
+    MASKINFO_EIO,        /* a file could not be written; errno says why */
     MASKINFO_EPNG,       /* libpng reported an error */
     MASKINFO_EDTYPE,     /* the dtype does not fit the operation */
     MASKINFO_EIMAGE      /* an image side is past the renderer's limit */
@@ -78,9 +78,13 @@ uint16_t maskinfo_f32_to_bf16(float f);
 float maskinfo_bf16_to_f32(uint16_t h);
 
 /* ---------------------------------------------------------------- guard */
-/* Largest dense allocation (bytes) the core will make.  0 means the default
- * of 12 GiB.  (The Lua binding reads MASKINFO_MAX_BYTES from the
- * environment; the core reads no environment.) */
+/* Largest allocation (bytes) the core will make.  0 means the default of
+ * 12 GiB, and so does a NULL limits pointer.  Every function that takes a
+ * limit checks each of its allocations against it before making it, its
+ * per-row and per-thread work buffers included (per-thread ones one
+ * thread's worth at a time, so a refusal does not depend on the thread
+ * count): a refusal is MASKINFO_ETOOBIG.  (The Lua binding reads
+ * MASKINFO_MAX_BYTES from the environment; the core reads no environment.) */
 typedef struct {
     uint64_t max_bytes;
 } maskinfo_limits;
@@ -163,7 +167,7 @@ int maskinfo_mask_from_intervals(maskinfo_mask **out, int64_t B, int64_t H,
                                  int64_t Q, int64_t K, const int64_t *offsets,
                                  const int64_t *iv, const maskinfo_limits *lim);
 
-/* ---- rule leaves (ops.c).  Per-batch parameters are arrays of length B, or
+/* ---- rule leaves (leaves.c).  Per-batch parameters are arrays of length B, or
  * NULL for 0.  Per-head parameters are arrays of length H. */
 /* k <= q + off[b] */
 int maskinfo_mask_causal(maskinfo_mask **out, int64_t B, int64_t Q, int64_t K,
@@ -200,9 +204,10 @@ int maskinfo_mask_slice(maskinfo_mask **out, maskinfo_mask *a,
                         const int64_t *qstart, int64_t newQ,
                         const int64_t *kstart, int64_t newK);
 
-/* ---- evaluation (representation.c) */
+/* ---- evaluation (eval.c) */
 /* Intervals of one row.  *iv points into the caller-owned scratch and stays
- * valid until the next call with the same scratch. */
+ * valid until the next call with the same scratch, which grows under the
+ * default memory guard. */
 typedef struct maskinfo_scratch maskinfo_scratch;
 maskinfo_scratch *maskinfo_scratch_new(void);
 void maskinfo_scratch_free(maskinfo_scratch *s);
@@ -211,6 +216,7 @@ int maskinfo_mask_row(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q,
 int maskinfo_mask_get(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q,
                       int64_t k, int *value);
 
+/* ---- reductions (reduce.c) */
 /* Allowed-cell count; per_head (B*H entries) may be NULL. Parallel. */
 int maskinfo_mask_count(const maskinfo_mask *m, uint64_t *total,
                         uint64_t *per_head, const maskinfo_limits *lim);
@@ -232,14 +238,15 @@ int maskinfo_mask_to_bias(const maskinfo_mask *m, maskinfo_dtype dt,
 /* Counts of allowed cells in a grid over one (b, h) plane.  Row bucket i
  * covers queries [row_edges[i], row_edges[i+1]), column bucket j covers keys
  * [col_edges[j], col_edges[j+1]); edges are non-decreasing and lie in
- * [0, Q] / [0, K].  counts has nrows*ncols entries.  Cost O(rows * runs +
- * nrows * ncols); never expands the mask. */
+ * [0, Q] / [0, K].  counts has nrows*ncols entries.  Cost O(rows * runs *
+ * log ncols + nrows * ncols); never expands the mask. */
 int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
                               const int64_t *row_edges, int64_t nrows,
                               const int64_t *col_edges, int64_t ncols,
                               uint64_t *counts, const maskinfo_limits *lim);
 
 /* ---------------------------------------------------------------- conversions */
+/* (conversions.c) */
 /* Rows (per (b, h)) with identical key patterns share an id numbered by first
  * appearance; empty rows get -1.  Columns likewise.  If per_head, q_ids is
  * (B, H, Q) and kv_ids is (B, H, K); else only head 0 is used and they are
@@ -288,7 +295,8 @@ typedef enum {
 typedef struct {
     int64_t batch, head;
     int64_t scale;            /* pixels per cell; 0 = use width/height */
-    int64_t width, height;    /* target heatmap size when scale == 0 */
+    int64_t width, height;    /* target heatmap size when scale == 0; one of
+                                 them 0 follows the mask's aspect ratio */
     int plain;                /* heatmap only */
     maskinfo_colormap cmap;
     const char *title;        /* may be NULL */
@@ -297,6 +305,11 @@ typedef struct {
     const int32_t *kv_ids;    /* K entries or NULL */
     maskinfo_grid_lines grid_lines;
 } maskinfo_png_opts;
+/* Out-of-domain options are MASKINFO_EINVAL (the core fills in only what the
+ * fields above say it derives).  A side past 1,000,000 pixels (margins
+ * included) is MASKINFO_EIMAGE; MASKINFO_ETOOBIG is the memory guard alone,
+ * checked first.  The file is written atomically, as the exports below
+ * (MASKINFO_EIO with errno set). */
 int maskinfo_render_png(const maskinfo_mask *m, const char *path,
                         const maskinfo_png_opts *o, int64_t *width,
                         int64_t *height, const maskinfo_limits *lim);
@@ -310,7 +323,9 @@ int maskinfo_render_png_grid(const maskinfo_mask *const *ms,
 /* ---------------------------------------------------------------- exports */
 /* (export.c)  Files are written atomically: a temporary file in the same
  * folder, fsync, rename; a failure leaves no file behind and an existing
- * file untouched (MASKINFO_EIO). */
+ * file untouched (MASKINFO_EIO).  On MASKINFO_EIO errno holds the reason of
+ * the system call that failed (ENOENT for a missing folder, EISDIR for a
+ * folder as target, ...), kept across the cleanup, for strerror(errno). */
 
 /* NumPy .npy (format 1.0, C order, little-endian): bool |b1, int32 <i4,
  * int64 <i8, uint8 |u1, float32 <f4, float16 <f2.  bfloat16 has no NumPy
@@ -325,6 +340,7 @@ int maskinfo_write_safetensors(const char *const *names,
                                const maskinfo_array *const *arrays, int64_t n,
                                const char *path);
 
+/* ---- block forms (blocks.c) */
 /* Block classes (the values of maskinfo_mask_block_classes' array). */
 typedef enum {
     MASKINFO_BLOCK_EMPTY = 0,

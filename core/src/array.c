@@ -4,13 +4,10 @@
  * The struct is private to this file; everyone else goes through the public
  * accessors.  Every allocation is checked against the memory guard first.
  */
-#include "internal.h"
+#include "util.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
-
-/* status.c: round a double straight to a half format (no double rounding) */
 
 struct maskinfo_array {
     int ndim;

@@ -1,54 +1,18 @@
 /*
  * conversions.c - forms derived from a mask: segment ids, validity, positions.
  *
- * Only the public mask API is used (shape + row intervals), so these work on
- * every mask representation and never expand a mask to Q*K cells.  Row loops
+ * Only the public mask API is used (shape + row intervals, read through
+ * scratches that grow under the caller's guard), so these work on every
+ * mask representation and never expand a mask to Q*K cells.  Row loops
  * run under OpenMP; every per-thread partial result is combined with an
  * order-independent operation (addition mod 2^64, max), and ids are assigned
  * sequentially afterwards, so results do not depend on the thread count.
  */
-#include "internal.h"
+#include "util.h"
 
-#include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-/*
- * Threads for the row loops.  Each thread owns O(K) accumulators (column
- * differences, key reach), so the count is capped: past a few threads the
- * loops are memory bound anyway, and 8 keeps the extra memory at most
- * 8 * 24 bytes per key.
- */
-#define MAX_ROW_THREADS 8
-/* Threads for a job of `rows` rows: one for small jobs, where starting a
- * team costs more than the work (tiny masks in tests and scripts). */
-static int max_threads(int64_t rows)
-{
-#ifdef _OPENMP
-    if (rows < 256)
-        return 1;
-    int t = omp_get_max_threads();
-    if (t > MAX_ROW_THREADS)
-        t = MAX_ROW_THREADS;
-    return t > 0 ? t : 1;
-#else
-    return 1;
-#endif
-}
-
-static int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
 
 /* ------------------------------------------------------------ hashing */
-
 
 /*
  * Pseudo-random weight of index i in family f (0..3).  Families 0/1 weight
@@ -71,8 +35,7 @@ static uint64_t weight(uint64_t i, unsigned f)
  * are hashed the same way with query weights.  The sums come from interval
  * prefix sums (rows) and a difference array over k (columns), so the cost is
  * O(rows * runs + K) per plane, never O(Q * K) and never pairwise.
- */
-/*
+ *
  * Open-addressing table for id assignment.  A slot holds a 32-bit tag (high
  * bits of the first hash) and the index of the group's first entry; the full
  * key is read back from the hash arrays on a tag match.  8-byte slots keep
@@ -96,11 +59,12 @@ static size_t table_cap(int64_t n)
     return cap;
 }
 
-static int table_init(id_table *t, int64_t n)
+static int table_init(id_table *t, int64_t n, const maskinfo_limits *lim)
 {
+    int st = MASKINFO_OK;
     t->cap = table_cap(n);
-    t->slots = malloc(t->cap * sizeof *t->slots);
-    return t->slots ? MASKINFO_OK : MASKINFO_ENOMEM;
+    t->slots = mi_alloc(lim, (int64_t)t->cap, sizeof *t->slots, 0, &st);
+    return st;
 }
 
 /*
@@ -173,41 +137,37 @@ static void seg_ctx_free(seg_ctx *c)
     free(c->table.slots);
 }
 
-static void *xcalloc(int64_t n, size_t sz)
-{
-    return calloc(n > 0 ? (size_t)n : 1, sz);
-}
-
 static int seg_ctx_init(seg_ctx *c, const maskinfo_mask *m, int64_t Q,
-                        int64_t K, int want_kv)
+                        int64_t K, int want_kv, const maskinfo_limits *lim)
 {
     memset(c, 0, sizeof *c);
     c->m = m;
     c->Q = Q;
     c->K = K;
-    c->nthreads = max_threads(Q);
+    c->nthreads = mi_max_threads(Q);
     const int64_t T = c->nthreads;
     if (K + 1 > INT64_MAX / (T + 1))
         return MASKINFO_EOVERFLOW;
-    c->p1 = xcalloc(K + 1, sizeof *c->p1);
-    c->p2 = xcalloc(K + 1, sizeof *c->p2);
-    c->rh1 = xcalloc(Q, sizeof *c->rh1);
-    c->rh2 = xcalloc(Q, sizeof *c->rh2);
-    c->rc = xcalloc(Q, sizeof *c->rc);
-    c->scratch = calloc((size_t)T, sizeof *c->scratch);
-    if (!c->p1 || !c->p2 || !c->rh1 || !c->rh2 || !c->rc || !c->scratch)
-        return MASKINFO_ENOMEM;
+    int st = MASKINFO_OK;
+    c->p1 = mi_alloc(lim, K + 1, sizeof *c->p1, 1, &st);
+    c->p2 = mi_alloc(lim, K + 1, sizeof *c->p2, 1, &st);
+    c->rh1 = mi_alloc(lim, Q, sizeof *c->rh1, 1, &st);
+    c->rh2 = mi_alloc(lim, Q, sizeof *c->rh2, 1, &st);
+    c->rc = mi_alloc(lim, Q, sizeof *c->rc, 1, &st);
+    c->scratch = mi_alloc(lim, T, sizeof *c->scratch, 1, &st);
+    if (st)
+        return st;
     for (int t = 0; t < c->nthreads; t++)
-        if ((c->scratch[t] = maskinfo_scratch_new()) == NULL)
+        if ((c->scratch[t] = maskinfo__scratch_new(lim)) == NULL)
             return MASKINFO_ENOMEM;
-    if (want_kv) {
-        c->d1 = xcalloc(T * (K + 1), sizeof *c->d1);
-        c->d2 = xcalloc(T * (K + 1), sizeof *c->d2);
-        c->dc = xcalloc(T * (K + 1), sizeof *c->dc);
-        if (!c->d1 || !c->d2 || !c->dc)
-            return MASKINFO_ENOMEM;
+    if (want_kv) { /* zeroed: the first plane needs no clearing */
+        c->d1 = mi_alloc(lim, T * (K + 1), sizeof *c->d1, 1, &st);
+        c->d2 = mi_alloc(lim, T * (K + 1), sizeof *c->d2, 1, &st);
+        c->dc = mi_alloc(lim, T * (K + 1), sizeof *c->dc, 1, &st);
+        if (st)
+            return st;
     }
-    int rc = table_init(&c->table, Q > K ? Q : K);
+    int rc = table_init(&c->table, Q > K ? Q : K, lim);
     if (rc)
         return rc;
     uint64_t a = 0, b = 0;
@@ -233,7 +193,7 @@ static int seg_plane(seg_ctx *c, int64_t b, int64_t h, int32_t *q_out,
     const int want_kv = kv_out != NULL;
     int err = MASKINFO_OK;
 
-    if (want_kv && c->dirty) { /* calloc'd arrays start clean */
+    if (want_kv && c->dirty) { /* fresh arrays start clean */
         memset(c->d1, 0, (size_t)(T * K1) * sizeof *c->d1);
         memset(c->d2, 0, (size_t)(T * K1) * sizeof *c->d2);
         memset(c->dc, 0, (size_t)(T * K1) * sizeof *c->dc);
@@ -241,7 +201,7 @@ static int seg_plane(seg_ctx *c, int64_t b, int64_t h, int32_t *q_out,
 
 #pragma omp parallel num_threads(T)
     {
-        const int tid = thread_id();
+        const int tid = mi_thread_id();
         maskinfo_scratch *s = c->scratch[tid];
         uint64_t *d1 = want_kv ? c->d1 + (size_t)tid * (size_t)K1 : NULL;
         uint64_t *d2 = want_kv ? c->d2 + (size_t)tid * (size_t)K1 : NULL;
@@ -313,7 +273,6 @@ static int seg_plane(seg_ctx *c, int64_t b, int64_t h, int32_t *q_out,
 int maskinfo_mask_segment_ids(const maskinfo_mask *m, int per_head,
                               int32_t *q_ids, int32_t *kv_ids, const maskinfo_limits *lim)
 {
-    (void)lim; /* the allocations below are checked against it in the core split */
     if (m == NULL)
         return MASKINFO_EINVAL;
     int64_t sh[4];
@@ -331,7 +290,7 @@ int maskinfo_mask_segment_ids(const maskinfo_mask *m, int per_head,
         return MASKINFO_OK;
 
     seg_ctx c;
-    int rc = seg_ctx_init(&c, m, Q, K, kv_ids != NULL);
+    int rc = seg_ctx_init(&c, m, Q, K, kv_ids != NULL, lim);
     for (int64_t b = 0; rc == MASKINFO_OK && b < B; b++)
         for (int64_t h = 0; rc == MASKINFO_OK && h < nh; h++) {
             const int64_t plane = b * nh + h;
@@ -348,6 +307,7 @@ int maskinfo_mask_segment_ids(const maskinfo_mask *m, int per_head,
 typedef struct {
     int64_t *v;
     int64_t n, cap; /* in intervals */
+    const maskinfo_limits *lim; /* growth is checked against it */
 } ivbuf;
 
 static int ivbuf_reserve(ivbuf *b, int64_t n)
@@ -357,6 +317,9 @@ static int ivbuf_reserve(ivbuf *b, int64_t n)
     int64_t cap = b->cap ? b->cap : 16;
     while (cap < n)
         cap *= 2;
+    int st = maskinfo_check_alloc(b->lim, (uint64_t)cap * 2, sizeof *b->v);
+    if (st)
+        return st;
     int64_t *v = realloc(b->v, (size_t)cap * 2 * sizeof *v);
     if (v == NULL)
         return MASKINFO_ENOMEM;
@@ -415,21 +378,21 @@ static int check_row(const int64_t *iv, int64_t n, int64_t K)
  * intervals to reach (which may be NULL).
  */
 static int valid_row(const maskinfo_mask *m, int64_t b, int64_t H, int64_t q,
-                     int64_t K, int mode, maskinfo_scratch *s, ivbuf *bufs,
+                     int64_t K, maskinfo_head_mode mode, maskinfo_scratch *s, ivbuf *bufs,
                      int64_t *reach, int *nonempty)
 {
     const int64_t *iv;
     int64_t n;
     int rc;
     int any = 0;
-    if (mode == 1 && H == 0) { /* all() over no heads is true */
+    if (mode == MASKINFO_HEADS_ALL && H == 0) { /* all() over no heads is true */
         any = K > 0;
         if (any && reach && reach[0] < K)
             reach[0] = K;
         *nonempty = any;
         return MASKINFO_OK;
     }
-    if (mode == 0) {
+    if (mode == MASKINFO_HEADS_ANY) {
         for (int64_t h = 0; h < H; h++) {
             if ((rc = maskinfo_mask_row(m, b, h, q, s, &iv, &n)))
                 return rc;
@@ -450,7 +413,7 @@ static int valid_row(const maskinfo_mask *m, int64_t b, int64_t H, int64_t q,
         return rc;
     if ((rc = check_row(iv, n, K)))
         return rc;
-    if (mode == 1 && H > 1) {
+    if (mode == MASKINFO_HEADS_ALL && H > 1) {
         /* running intersection, ping-ponging between two buffers */
         ivbuf *cur = &bufs[0], *nxt = &bufs[1];
         if ((rc = ivbuf_reserve(cur, n)))
@@ -489,7 +452,6 @@ static int valid_row(const maskinfo_mask *m, int64_t b, int64_t H, int64_t q,
 int maskinfo_mask_validity(const maskinfo_mask *m, maskinfo_head_mode head_mode,
                            uint8_t *q_valid, uint8_t *kv_valid, const maskinfo_limits *lim)
 {
-    (void)lim; /* the allocations below are checked against it in the core split */
     if (m == NULL || (int)head_mode < MASKINFO_HEADS_ANY || head_mode > MASKINFO_HEADS_FIRST)
         return MASKINFO_EINVAL;
     int64_t sh[4];
@@ -502,21 +464,21 @@ int maskinfo_mask_validity(const maskinfo_mask *m, maskinfo_head_mode head_mode,
     if (q_valid == NULL && kv_valid == NULL)
         return MASKINFO_OK;
 
-    const int T = max_threads(B * H * Q);
+    const int T = mi_max_threads(B * H * Q);
     int rc = MASKINFO_OK;
-    maskinfo_scratch **scr = calloc((size_t)T, sizeof *scr);
-    ivbuf *bufs = calloc((size_t)T * 2, sizeof *bufs);
+    maskinfo_scratch **scr = mi_alloc(lim, T, sizeof *scr, 1, &rc);
+    ivbuf *bufs = mi_alloc(lim, (int64_t)T * 2, sizeof *bufs, 1, &rc);
     int64_t *reach = NULL;
-    if (!scr || !bufs)
-        rc = MASKINFO_ENOMEM;
     if (!rc && kv_valid) {
         if (K > INT64_MAX / T)
             rc = MASKINFO_EOVERFLOW;
-        else if ((reach = xcalloc((int64_t)T * K, sizeof *reach)) == NULL)
-            rc = MASKINFO_ENOMEM;
+        else
+            reach = mi_alloc(lim, (int64_t)T * K, sizeof *reach, 1, &rc);
     }
+    for (int t = 0; !rc && t < 2 * T; t++)
+        bufs[t].lim = lim;
     for (int t = 0; !rc && t < T; t++)
-        if ((scr[t] = maskinfo_scratch_new()) == NULL)
+        if ((scr[t] = maskinfo__scratch_new(lim)) == NULL)
             rc = MASKINFO_ENOMEM;
 
     for (int64_t b = 0; !rc && b < B; b++) {
@@ -525,7 +487,7 @@ int maskinfo_mask_validity(const maskinfo_mask *m, maskinfo_head_mode head_mode,
         int err = MASKINFO_OK;
 #pragma omp parallel num_threads(T)
         {
-            const int tid = thread_id();
+            const int tid = mi_thread_id();
             int64_t *r = reach ? reach + (size_t)tid * (size_t)K : NULL;
             int my_err = MASKINFO_OK;
 #pragma omp for schedule(dynamic, 64)

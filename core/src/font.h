@@ -1,5 +1,5 @@
 /*
- * font.h - the bitmap font used for text in PNG renderings (render_png.c).
+ * font.h - the bitmap font used for text in PNG renderings (raster.c).
  *
  * Hand-drawn for maskinfo: 5x8 glyphs (rows 0-6 carry capitals and digits,
  * row 7 is the descender row for g j p q y , _).  Each glyph is drawn as
@@ -11,10 +11,8 @@
 #ifndef MASKINFO_FONT_H
 #define MASKINFO_FONT_H
 
-#define MI_FONT_W 5
-#define MI_FONT_H 8
-#define MI_FONT_CAP 7      /* rows above the descender row */
-#define MI_FONT_ADV 6      /* horizontal advance per glyph */
+#include "raster.h" /* the metrics: MI_FONT_W, MI_FONT_H, MI_FONT_CAP, MI_FONT_ADV */
+
 #define MI_FONT_NGLYPH 96
 #define MI_GLYPH_ARROW 95  /* right arrow */
 

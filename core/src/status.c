@@ -2,7 +2,7 @@
  * status.c - status messages, dtype metadata, half-precision conversions and
  * the memory guard.  Everything here is pure: no allocation, no state.
  */
-#include "internal.h"
+#include "util.h"
 
 #include <math.h>
 #include <string.h>
@@ -171,8 +171,8 @@ uint16_t maskinfo_f32_to_bf16(float f) { return round_to_small(f, 8, 7); }
 float maskinfo_bf16_to_f32(uint16_t h) { return (float)widen_small(h, 8, 7); }
 
 /*
- * Internal double entry points used by array.c (declared there): rounding
- * directly from double avoids double rounding through float.
+ * Internal double entry points used by array.c (declared in util.h):
+ * rounding directly from double avoids double rounding through float.
  */
 uint16_t maskinfo__double_to_f16(double d) { return round_to_small(d, 5, 10); }
 uint16_t maskinfo__double_to_bf16(double d) { return round_to_small(d, 8, 7); }

@@ -1,7 +1,8 @@
 /*
  * mask_ref.h - compare a mask with a naive reference: one byte per cell of
  * shape (B, H, Q, K), row-major, nonzero = allowed.  Shared by the C tests
- * that build references cell by cell (test_ops.c, test_representation.c).
+ * that build references cell by cell (test_ops.c, test_leaves.c,
+ * test_reduce.c).
  * Only the public header is used.
  */
 #ifndef MASKINFO_TESTS_MASK_REF_H
@@ -13,6 +14,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Segment equality as maskinfo.h defines it: equal ids that are not the
+ * no-match sentinels. */
+static inline int seg_match(int64_t a, int64_t b)
+{
+    return a == b && a != MASKINFO_NOMATCH_Q && a != MASKINFO_NOMATCH_KV;
+}
+
+static inline uint8_t *seg_ref(int64_t B, int64_t Hq, int64_t Hk, int64_t Q, int64_t K,
+                        const int64_t *qv, const int64_t *kv)
+{
+    int64_t H = Hq > Hk ? Hq : Hk;
+    uint8_t *r = malloc((size_t)(B * H * Q * K > 0 ? B * H * Q * K : 1));
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t q = 0; q < Q; q++)
+                for (int64_t k = 0; k < K; k++)
+                    r[((b * H + h) * Q + q) * K + k] = (uint8_t)seg_match(
+                        qv[(b * Hq + (Hq == 1 ? 0 : h)) * Q + q],
+                        kv[(b * Hk + (Hk == 1 ? 0 : h)) * K + k]);
+    return r;
+}
 
 /* maskinfo_mask_get is asked about every cell of masks up to this size */
 #define MASK_REF_GET_CELLS 6000

@@ -8,6 +8,7 @@
 #define MASKINFO_TESTS_RNG_H
 
 #include <stdint.h>
+#include <stdlib.h>
 
 #ifndef TEST_RNG_SEED
 #error "define TEST_RNG_SEED before including rng.h"
@@ -29,5 +30,14 @@ static inline int64_t rndi(int64_t n)
 
 /* uniform in [lo, hi] */
 static inline int64_t rndr(int64_t lo, int64_t hi) { return lo + rndi(hi - lo + 1); }
+
+/* n random cell bytes, about percent % of them nonzero (any nonzero value) */
+static inline uint8_t *rnd_cells(int64_t n, int percent)
+{
+    uint8_t *c = malloc((size_t)(n > 0 ? n : 1));
+    for (int64_t i = 0; i < n; i++)
+        c[i] = rndi(100) < percent ? (uint8_t)(1 + rndi(255)) : 0;
+    return c;
+}
 
 #endif

@@ -496,6 +496,34 @@ static void test_positions(void)
     CHECK(out[0] == 42);
 }
 
+/* segment_ids and validity honour the caller's guard: their per-row hash
+ * arrays, per-thread accumulators and row scratch are checked before they
+ * are allocated. */
+static void test_limits(void)
+{
+    const int64_t Q = 400, K = 300;
+    maskinfo_mask *m = NULL;
+    CHECK(maskinfo_mask_causal(&m, 1, Q, K, NULL) == MASKINFO_OK);
+    if (!m) return;
+    int32_t *qi = malloc((size_t)Q * sizeof *qi), *ki = malloc((size_t)K * sizeof *ki);
+    int32_t *qj = malloc((size_t)Q * sizeof *qj), *kj = malloc((size_t)K * sizeof *kj);
+    uint8_t qv[400], kv[300], qw[400], kw[300];
+    maskinfo_limits tiny = {64}, roomy = {1 << 24};
+    CHECK(maskinfo_mask_segment_ids(m, 0, qi, ki, &tiny) == MASKINFO_ETOOBIG);
+    CHECK(maskinfo_mask_segment_ids(m, 0, qi, ki, &roomy) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(m, 0, qj, kj, NULL) == MASKINFO_OK);
+    CHECK(memcmp(qi, qj, (size_t)Q * sizeof *qi) == 0 && memcmp(ki, kj, (size_t)K * sizeof *ki) == 0);
+    CHECK(maskinfo_mask_validity(m, MASKINFO_HEADS_ANY, qv, kv, &tiny) == MASKINFO_ETOOBIG);
+    CHECK(maskinfo_mask_validity(m, MASKINFO_HEADS_ANY, qv, kv, &roomy) == MASKINFO_OK);
+    CHECK(maskinfo_mask_validity(m, MASKINFO_HEADS_ANY, qw, kw, NULL) == MASKINFO_OK);
+    CHECK(memcmp(qv, qw, sizeof qv) == 0 && memcmp(kv, kw, sizeof kv) == 0);
+    free(qi);
+    free(ki);
+    free(qj);
+    free(kj);
+    maskinfo_mask_unref(m);
+}
+
 int main(void)
 {
     test_seed_example();
@@ -506,5 +534,6 @@ int main(void)
     test_long_sequence();
     test_validity();
     test_positions();
+    test_limits();
     return check_summary();
 }

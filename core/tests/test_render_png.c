@@ -6,6 +6,7 @@
 #include "maskinfo.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <png.h>
@@ -392,11 +393,12 @@ static void test_failures(void)
     o.width = -5;
     o.height = 10;
     CHECK(maskinfo_render_png(m, p, &o, &w, &h, NULL) == MASKINFO_EINVAL);
+    /* a side past the renderer's limit is EIMAGE, not the memory guard */
     o.width = 5000000;
     o.height = 10;
-    CHECK(maskinfo_render_png(m, p, &o, &w, &h, NULL) == MASKINFO_ETOOBIG);
+    CHECK(maskinfo_render_png(m, p, &o, &w, &h, NULL) == MASKINFO_EIMAGE);
     o.scale = INT64_MAX / 2;
-    CHECK(maskinfo_render_png(m, p, &o, &w, &h, NULL) == MASKINFO_ETOOBIG);
+    CHECK(maskinfo_render_png(m, p, &o, &w, &h, NULL) == MASKINFO_EIMAGE);
     o.scale = 4000;
     maskinfo_limits small = {1000};
     CHECK(maskinfo_render_png(m, p, &o, &w, &h, &small) == MASKINFO_ETOOBIG);
@@ -440,10 +442,13 @@ static void test_failures(void)
         maskinfo_mask *r = NULL;
         CHECK(maskinfo_mask_random(&r, 1, 1, 512, 512, 0.5, 7, NULL) == MASKINFO_OK);
         CHECK(setrlimit(RLIMIT_FSIZE, &lo) == 0);
+        errno = 0;
         int st = r ? maskinfo_render_png(r, p, &big, &w, &h, NULL) : -1;
+        int err = errno; /* the write's reason, through libpng's cleanup */
         setrlimit(RLIMIT_FSIZE, &old);
         signal(SIGXFSZ, prev);
         CHECK(st == MASKINFO_EIO);
+        CHECKF(err == EFBIG, "file size limit: errno %d, want EFBIG", err);
         maskinfo_mask_unref(r);
         char *kept = slurp(p, &n1);
         CHECK(kept && n1 == n0 && memcmp(before, kept, n0) == 0);
@@ -453,7 +458,9 @@ static void test_failures(void)
 
     /* the directory is missing */
     snprintf(missing, sizeof missing, "%s/nope/x.png", d2);
+    errno = 0;
     CHECK(maskinfo_render_png(m, missing, &o, &w, &h, NULL) == MASKINFO_EIO);
+    CHECKF(errno == ENOENT, "png into a missing folder: errno %d, want ENOENT", errno);
     CHECK(access(missing, F_OK) != 0);
     CHECK(entries(d2) == 2);
     free(before);

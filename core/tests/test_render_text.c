@@ -402,6 +402,16 @@ static void test_errors(void)
     CHECK(maskinfo_render_text(m, &o, ids, ids, NULL, &out, &len, NULL) == MASKINFO_OK);
     CHECK(out != NULL && strstr(out, "   MIX ||  ||\n") != NULL);
     free(out);
+    /* the guard covers the text and the count buffers: a tiny one refuses,
+     * a roomy one renders what the default guard renders */
+    o = opts(2, 2);
+    maskinfo_limits tiny = { 16 }, roomy = { 1 << 20 };
+    out = (char *)1;
+    CHECK(maskinfo_render_text(m, &o, ids, ids, NULL, &out, &len, &tiny) == MASKINFO_ETOOBIG);
+    CHECK(out == NULL);
+    CHECK(maskinfo_render_text(m, &o, ids, ids, NULL, &out, &len, &roomy) == MASKINFO_OK);
+    CHECK(out != NULL && strcmp(out, EXP_CAUSAL8_U) == 0);
+    free(out);
     maskinfo_mask_unref(m);
 }
 

@@ -1,0 +1,446 @@
+/*
+ * reduce.c - whole-mask reductions on the row evaluators: the row-parallel
+ * driver, counts, empty rows, diff, dense fills and biases, and the count
+ * grid kernel shared by grid_counts and the block classes (blocks.c).
+ *
+ * Every allocation, per-thread scratch included, is checked against the
+ * caller's guard first.  Per-thread buffers are checked one thread's worth
+ * at a time, so whether a call is refused does not depend on the thread
+ * count.
+ */
+#include "node.h"
+
+#include <string.h>
+
+/*
+ * Row-parallel driver.  Each thread owns one scratch; the callback sees one
+ * row's intervals.  Rows are numbered r = (b*H + h)*Q + q.  An error in any
+ * row is reported after the loop (OpenMP forbids leaving it early).
+ */
+typedef void (*row_fn)(void *ctx, int64_t r, const int64_t *iv, int64_t n);
+/* The same row as nw words of bits (bits past K are zero). */
+typedef void (*bits_fn)(void *ctx, int64_t r, const uint64_t *w, int64_t nw);
+
+static int for_rows(const maskinfo_mask *m, int64_t r0, int64_t r1, row_fn fn,
+                    bits_fn bfn, void *ctx, const maskinfo_limits *lim) {
+    int use_bits = bfn && maskinfo_mask_is_dense(m);
+    int64_t nw = (m->K + 63) / 64, depth = use_bits ? maskinfo__bit_depth(m) : 0;
+    int64_t nwb = use_bits ? (depth + 1) * nw + 1 : 0; /* one thread's bit rows */
+    int err = maskinfo_check_alloc(lim, (uint64_t)nwb, sizeof(uint64_t));
+    if (err) return err;
+#pragma omp parallel if (r1 - r0 >= 256)
+    {
+        maskinfo_scratch *s = maskinfo__scratch_new(lim);
+        uint64_t *wb = use_bits ? malloc((size_t)nwb * sizeof *wb) : NULL;
+        int lerr = (s && (wb || !use_bits)) ? MASKINFO_OK : MASKINFO_ENOMEM;
+#pragma omp for schedule(dynamic, 256)
+        for (int64_t r = r0; r < r1; r++) {
+            if (lerr) continue;
+            int64_t q = r % m->Q, bh = r / m->Q;
+            if (use_bits) {
+                lerr = maskinfo__eval_bits(m, bh / m->H, bh % m->H, q, wb, nw, wb + nw, s);
+                if (!lerr) bfn(ctx, r, wb, nw);
+            } else {
+                s->len = 0;
+                lerr = maskinfo__eval(m, bh / m->H, bh % m->H, q, s);
+                if (!lerr) fn(ctx, r, s->v, s->len / 2);
+            }
+        }
+        if (lerr) {
+#pragma omp critical
+            err = lerr;
+        }
+        free(wb);
+        maskinfo_scratch_free(s);
+    }
+    return err;
+}
+
+typedef struct { const maskinfo_mask *m; uint64_t *row_counts; } count_ctx;
+
+static void count_row(void *ctx, int64_t r, const int64_t *iv, int64_t n) {
+    count_ctx *c = ctx;
+    uint64_t t = 0;
+    for (int64_t i = 0; i < n; i++) t += (uint64_t)(iv[2 * i + 1] - iv[2 * i]);
+    c->row_counts[r] = t;
+}
+
+static void count_bits(void *ctx, int64_t r, const uint64_t *w, int64_t nw) {
+    count_ctx *c = ctx;
+    uint64_t t = 0;
+    for (int64_t j = 0; j < nw; j++) t += (uint64_t)__builtin_popcountll(w[j]);
+    c->row_counts[r] = t;
+}
+
+/* Counts are gathered per row and summed afterwards in a fixed order, so
+ * the result is the same for any thread count (integers would be anyway;
+ * this keeps the per-head split simple). */
+int maskinfo_mask_count(const maskinfo_mask *m, uint64_t *total,
+                        uint64_t *per_head, const maskinfo_limits *lim) {
+    int64_t rows = m->B * m->H * m->Q;
+    int st = MASKINFO_OK;
+    uint64_t *rc = mi_alloc(lim, rows, sizeof *rc, 0, &st);
+    if (st) return st;
+    count_ctx c = {m, rc};
+    st = for_rows(m, 0, rows, count_row, count_bits, &c, lim);
+    if (!st) {
+        uint64_t t = 0;
+        for (int64_t p = 0; p < m->B * m->H; p++) {
+            uint64_t ph = 0;
+            for (int64_t q = 0; q < m->Q; q++) ph += rc[p * m->Q + q];
+            if (per_head) per_head[p] = ph;
+            t += ph;
+        }
+        *total = t;
+    }
+    free(rc);
+    return st;
+}
+
+typedef struct { uint8_t *flags; } empty_ctx;
+
+static void empty_row(void *ctx, int64_t r, const int64_t *iv, int64_t n) {
+    (void)iv;
+    ((empty_ctx *)ctx)->flags[r] = n == 0;
+}
+
+static void empty_bits(void *ctx, int64_t r, const uint64_t *w, int64_t nw) {
+    uint64_t any = 0;
+    for (int64_t j = 0; j < nw; j++) any |= w[j];
+    ((empty_ctx *)ctx)->flags[r] = any == 0;
+}
+
+int maskinfo_mask_empty_rows(const maskinfo_mask *m, uint64_t *count,
+                             uint8_t *flags, const maskinfo_limits *lim) {
+    int64_t rows = m->B * m->H * m->Q;
+    int st = MASKINFO_OK;
+    uint8_t *f = flags ? flags : mi_alloc(lim, rows, 1, 0, &st);
+    if (st) return st;
+    empty_ctx c = {f};
+    st = for_rows(m, 0, rows, empty_row, empty_bits, &c, lim);
+    if (!st) {
+        uint64_t t = 0;
+        for (int64_t r = 0; r < rows; r++) t += f[r];
+        *count = t;
+    }
+    if (!flags) free(f);
+    return st;
+}
+
+/* Cells where two interval lists differ: |A xor B|, and the first such k. */
+static uint64_t xor_len(const int64_t *A, int64_t na, const int64_t *Bv,
+                        int64_t nb, int64_t *first) {
+    /* sweep over the merged boundaries */
+    uint64_t t = 0;
+    int64_t i = 0, j = 0, pos = INT64_MIN;
+    int ina = 0, inb = 0;
+    *first = -1;
+    while (i < 2 * na || j < 2 * nb) {
+        int64_t x = (j >= 2 * nb || (i < 2 * na && A[i] <= Bv[j])) ? A[i] : Bv[j];
+        if (ina != inb && pos != INT64_MIN) {
+            t += (uint64_t)(x - pos);
+            if (*first < 0 && x > pos) *first = pos;
+        }
+        while (i < 2 * na && A[i] == x) { ina = !ina; i++; }
+        while (j < 2 * nb && Bv[j] == x) { inb = !inb; j++; }
+        pos = x;
+    }
+    return t;
+}
+
+/* Cells where two bit rows differ, and the first such k (or -1). */
+static uint64_t xor_bits(const uint64_t *wa, const uint64_t *wb, int64_t nw,
+                         int64_t *first) {
+    uint64_t t = 0;
+    *first = -1;
+    for (int64_t j = 0; j < nw; j++) {
+        uint64_t x = wa[j] ^ wb[j];
+        if (x) {
+            if (*first < 0) *first = j * 64 + __builtin_ctzll(x);
+            t += (uint64_t)__builtin_popcountll(x);
+        }
+    }
+    return t;
+}
+
+/* Each thread keeps its smallest differing row; the smallest over threads
+ * is then the first in row-major order, whatever the thread count.  Masks
+ * with dense leaves compare 64 cells per word (a random row has ~K/2 runs). */
+int maskinfo_mask_diff(const maskinfo_mask *a, const maskinfo_mask *b,
+                       uint64_t *ndiff, int64_t first[4], const maskinfo_limits *lim) {
+    if (a->B != b->B || a->Q != b->Q || a->K != b->K ||
+        (a->H != b->H && a->H != 1 && b->H != 1))
+        return MASKINFO_ESHAPE;
+    int64_t H = a->H > b->H ? a->H : b->H, Q = a->Q;
+    int64_t rows = a->B * H * Q;
+    int use_bits = maskinfo_mask_is_dense(a) || maskinfo_mask_is_dense(b);
+    int64_t nw = (a->K + 63) / 64;
+    int64_t da = use_bits ? maskinfo__bit_depth(a) : 0, db = use_bits ? maskinfo__bit_depth(b) : 0;
+    int64_t nwb = use_bits ? (da + db + 2) * nw + 1 : 0; /* one thread's bit rows */
+    uint64_t total = 0;
+    int64_t best = INT64_MAX, bestk = -1;
+    int err = maskinfo_check_alloc(lim, (uint64_t)nwb, sizeof(uint64_t));
+    if (err) return err;
+#pragma omp parallel if (rows >= 256)
+    {
+        maskinfo_scratch *sa = maskinfo__scratch_new(lim), *sb = maskinfo__scratch_new(lim);
+        uint64_t *wa = use_bits ? malloc((size_t)nwb * sizeof *wa) : NULL;
+        uint64_t *wb = wa ? wa + (da + 1) * nw : NULL;
+        int lerr = (sa && sb && (wa || !use_bits)) ? MASKINFO_OK : MASKINFO_ENOMEM;
+        uint64_t lt = 0;
+        int64_t lbest = INT64_MAX, lk = -1;
+#pragma omp for schedule(dynamic, 256)
+        for (int64_t r = 0; r < rows; r++) {
+            if (lerr) continue;
+            int64_t q = r % Q, bh = r / Q, bb = bh / H, hh = bh % H;
+            int64_t f;
+            uint64_t d;
+            if (use_bits) {
+                lerr = maskinfo__eval_bits(a, bb, hh, q, wa, nw, wa + nw, sa);
+                if (!lerr) lerr = maskinfo__eval_bits(b, bb, hh, q, wb, nw, wb + nw, sb);
+                if (lerr) continue;
+                d = xor_bits(wa, wb, nw, &f);
+            } else {
+                sa->len = sb->len = 0;
+                lerr = maskinfo__eval(a, bb, hh, q, sa);
+                if (!lerr) lerr = maskinfo__eval(b, bb, hh, q, sb);
+                if (lerr) continue;
+                d = xor_len(sa->v, sa->len / 2, sb->v, sb->len / 2, &f);
+            }
+            lt += d;
+            if (d && r < lbest) { lbest = r; lk = f; }
+        }
+#pragma omp critical
+        {
+            if (lerr) err = lerr;
+            total += lt;
+            if (lbest < best) { best = lbest; bestk = lk; }
+        }
+        free(wa);
+        maskinfo_scratch_free(sa);
+        maskinfo_scratch_free(sb);
+    }
+    if (err) return err;
+    *ndiff = total;
+    if (best == INT64_MAX) {
+        first[0] = first[1] = first[2] = first[3] = -1;
+    } else {
+        first[0] = best / Q / H;
+        first[1] = (best / Q) % H;
+        first[2] = best % Q;
+        first[3] = bestk;
+    }
+    return MASKINFO_OK;
+}
+
+/* ------------------------------------------------------------ dense output */
+
+typedef struct {
+    const maskinfo_mask *m;
+    maskinfo_array *out;
+    int bias;
+    double on, off;
+    uint8_t on_pat[8], off_pat[8]; /* the element bytes of on / off */
+    int on_nz, off_nz;             /* pattern has a non-zero byte */
+} fill_ctx;
+
+/* The bytes maskinfo_array_set would store for v in dtype dt. */
+static int elem_pattern(maskinfo_dtype dt, double v, uint8_t pat[8]) {
+    memset(pat, 0, 8);
+    switch (dt) {
+    case MASKINFO_BOOL: pat[0] = v != 0.0; break;
+    case MASKINFO_INT32: { int32_t x = (int32_t)v; memcpy(pat, &x, 4); break; }
+    case MASKINFO_FLOAT32: { float x = (float)v; memcpy(pat, &x, 4); break; }
+    case MASKINFO_FLOAT16: { uint16_t x = maskinfo_f32_to_f16((float)v); memcpy(pat, &x, 2); break; }
+    case MASKINFO_BFLOAT16: { uint16_t x = maskinfo_f32_to_bf16((float)v); memcpy(pat, &x, 2); break; }
+    case MASKINFO_INT64: { int64_t x = (int64_t)v; memcpy(pat, &x, 8); break; }
+    case MASKINFO_UINT8: pat[0] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); break;
+    }
+    for (int i = 0; i < 8; i++)
+        if (pat[i]) return 1;
+    return 0;
+}
+
+static void fill_row(void *ctx, int64_t r, const int64_t *iv, int64_t n) {
+    fill_ctx *c = ctx;
+    int64_t K = c->m->K;
+    int64_t base = r * K;
+    maskinfo_dtype dt = maskinfo_array_dtype(c->out);
+    if (dt == MASKINFO_BOOL && !c->bias) {
+        uint8_t *d = (uint8_t *)maskinfo_array_data(c->out) + base;
+        for (int64_t i = 0; i < n; i++)
+            memset(d + iv[2 * i], 1, (size_t)(iv[2 * i + 1] - iv[2 * i]));
+        return;
+    }
+    /* The array starts zeroed: write the "on" and "off" values where they
+     * are non-zero, as raw element patterns (one conversion per call, not
+     * per cell). */
+    size_t esz = maskinfo_dtype_size(dt);
+    uint8_t *d = (uint8_t *)maskinfo_array_data(c->out) + (size_t)base * esz;
+    int64_t prev = 0;
+    for (int64_t i = 0; i <= n; i++) {
+        int64_t lo = i < n ? iv[2 * i] : K;
+        if (c->off_nz)
+            for (int64_t k = prev; k < lo; k++) memcpy(d + (size_t)k * esz, c->off_pat, esz);
+        if (i < n && c->on_nz)
+            for (int64_t k = lo; k < iv[2 * i + 1]; k++) memcpy(d + (size_t)k * esz, c->on_pat, esz);
+        if (i < n) prev = iv[2 * i + 1];
+    }
+}
+
+/* Dense-leaf masks: bool output straight from the bits. */
+static void fill_bits_row(void *ctx, int64_t r, const uint64_t *w, int64_t nw) {
+    fill_ctx *c = ctx;
+    int64_t K = c->m->K;
+    uint8_t *d = (uint8_t *)maskinfo_array_data(c->out) + r * K;
+    (void)nw;
+    for (int64_t k = 0; k < K; k++) d[k] = (uint8_t)((w[k >> 6] >> (k & 63)) & 1);
+}
+
+static int fill_array(const maskinfo_mask *m, maskinfo_dtype dt, double on,
+                      double off, int bias, maskinfo_array **out,
+                      const maskinfo_limits *lim) {
+    int64_t shape[4] = {m->B, m->H, m->Q, m->K};
+    maskinfo_array *a;
+    int st = maskinfo_array_new(&a, dt, 4, shape, lim);
+    if (st) return st;
+    fill_ctx c = {m, a, bias, on, off, {0}, {0}, 0, 0};
+    c.on_nz = elem_pattern(dt, on, c.on_pat);
+    c.off_nz = elem_pattern(dt, off, c.off_pat);
+    st = for_rows(m, 0, m->B * m->H * m->Q, fill_row,
+                  (dt == MASKINFO_BOOL && !bias) ? fill_bits_row : NULL, &c, lim);
+    if (st) {
+        maskinfo_array_free(a);
+        return st;
+    }
+    *out = a;
+    return MASKINFO_OK;
+}
+
+int maskinfo_mask_to_array(const maskinfo_mask *m, maskinfo_dtype dt,
+                           maskinfo_array **out, const maskinfo_limits *lim) {
+    return fill_array(m, dt, 1.0, 0.0, 0, out, lim);
+}
+
+int maskinfo_mask_to_bias(const maskinfo_mask *m, maskinfo_dtype dt,
+                          maskinfo_array **out, const maskinfo_limits *lim) {
+    double lowest;
+    switch (dt) {
+    case MASKINFO_FLOAT32: lowest = -3.4028234663852886e38; break;
+    case MASKINFO_FLOAT16: lowest = -65504.0; break;
+    case MASKINFO_BFLOAT16: lowest = -3.3895313892515355e38; break;
+    default: return MASKINFO_EDTYPE;
+    }
+    return fill_array(m, dt, 0.0, lowest, 1, out, lim);
+}
+
+/* ------------------------------------------------------------ grid counts */
+
+/* last bucket j with edges[j] <= x (edges non-decreasing, n+1 entries) */
+static int64_t bucket_of(const int64_t *edges, int64_t n, int64_t x) {
+    int64_t lo = 0, hi = n; /* answer in [0, n-1] */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo + 1) / 2;
+        if (edges[mid] <= x) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Start of column j (j <= n) of n uniform columns of width keys: below K
+ * for j < n, so only the end edge needs clipping. */
+static inline int64_t uniform_edge(int64_t j, int64_t n, int64_t width, int64_t K) {
+    return j >= n ? K : j * width;
+}
+
+/*
+ * One row's intervals into cnt and diff: an interval adds its partial first
+ * and last columns directly and marks the fully covered columns in between
+ * in the difference array, so it costs O(1) (uniform columns, width > 0)
+ * or O(log n) (edges) however many columns it spans.  Always inlined, so
+ * each kind of column gets its own loop with width known.
+ */
+static inline __attribute__((always_inline)) void
+add_row(const int64_t *v, int64_t nt, const int64_t *edges, int64_t n, int64_t width,
+        int64_t K, uint64_t *cnt, int64_t *diff) {
+    const int64_t c0 = width ? 0 : edges[0], cN = width ? K : edges[n];
+    for (int64_t t = 0; t < nt; t++) {
+        int64_t lo = mi_max64(v[2 * t], c0), hi = mi_min64(v[2 * t + 1], cN);
+        if (lo >= hi) continue;
+        int64_t j0 = width ? lo / width : bucket_of(edges, n, lo);
+        int64_t j1 = width ? (hi - 1) / width : bucket_of(edges, n, hi - 1);
+        if (j0 == j1) {
+            cnt[j0] += (uint64_t)(hi - lo);
+        } else {
+            int64_t e0 = width ? uniform_edge(j0 + 1, n, width, K) : edges[j0 + 1];
+            int64_t e1 = width ? uniform_edge(j1, n, width, K) : edges[j1];
+            cnt[j0] += (uint64_t)(e0 - lo);
+            cnt[j1] += (uint64_t)(hi - e1);
+            diff[j0 + 1] += 1;
+            diff[j1] -= 1;
+        }
+    }
+}
+
+int maskinfo__grid_row(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q0,
+                       int64_t q1, const mi_grid_cols *c, uint64_t *cnt,
+                       int64_t *diff, maskinfo_scratch *s) {
+    const int64_t n = c->n, width = c->width, K = c->K;
+    const int64_t *edges = c->edges;
+    /* zeroed here, by the thread that fills the row: the first touch of a
+     * large table is then shared between threads */
+    memset(cnt, 0, (size_t)n * sizeof *cnt);
+    memset(diff, 0, (size_t)(n + 1) * sizeof *diff);
+    for (int64_t q = q0; q < q1; q++) {
+        s->len = 0;
+        int st = maskinfo__eval(m, b, h, q, s);
+        if (st) return st;
+        if (width)
+            add_row(s->v, s->len / 2, NULL, n, width, K, cnt, diff);
+        else
+            add_row(s->v, s->len / 2, edges, n, 0, K, cnt, diff);
+    }
+    return MASKINFO_OK;
+}
+
+int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
+                              const int64_t *row_edges, int64_t nrows,
+                              const int64_t *col_edges, int64_t ncols,
+                              uint64_t *counts, const maskinfo_limits *lim) {
+    if (b < 0 || b >= m->B || h < 0 || h >= m->H || nrows < 0 || ncols < 0)
+        return MASKINFO_EINVAL;
+    for (int64_t i = 0; i < nrows; i++)
+        if (row_edges[i] < 0 || row_edges[i] > row_edges[i + 1] || row_edges[i + 1] > m->Q)
+            return MASKINFO_EINVAL;
+    for (int64_t j = 0; j < ncols; j++)
+        if (col_edges[j] < 0 || col_edges[j] > col_edges[j + 1] || col_edges[j + 1] > m->K)
+            return MASKINFO_EINVAL;
+    if (nrows == 0 || ncols == 0) return MASKINFO_OK;
+    const mi_grid_cols cols = {col_edges, ncols, 0, m->K};
+    int err = maskinfo_check_alloc(lim, (uint64_t)ncols + 1, sizeof(int64_t));
+    if (err) return err;
+#pragma omp parallel if (row_edges[nrows] - row_edges[0] >= 256)
+    {
+        maskinfo_scratch *s = maskinfo__scratch_new(lim);
+        int64_t *diff = malloc((size_t)(ncols + 1) * sizeof *diff);
+        int lerr = (s && diff) ? MASKINFO_OK : MASKINFO_ENOMEM;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t i = 0; i < nrows; i++) {
+            if (lerr) continue;
+            uint64_t *cnt = counts + i * ncols;
+            lerr = maskinfo__grid_row(m, b, h, row_edges[i], row_edges[i + 1], &cols,
+                                      cnt, diff, s);
+            int64_t run = 0; /* one prefix sum turns the marks into counts */
+            for (int64_t j = 0; j < ncols && !lerr; j++) {
+                run += diff[j];
+                if (run) cnt[j] += (uint64_t)run * (uint64_t)(col_edges[j + 1] - col_edges[j]);
+            }
+        }
+        if (lerr) {
+#pragma omp critical
+            err = lerr;
+        }
+        free(diff);
+        maskinfo_scratch_free(s);
+    }
+    return err;
+}
