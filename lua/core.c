@@ -200,6 +200,8 @@ static void push_tables(lua_State *L) {
     lua_setfield(L, -2, "dtypes");
     lua_pushstring(L, maskinfo_version());
     lua_setfield(L, -2, "version");
+    lua_pushinteger(L, MASKINFO_MAX_IMAGE_SIDE);
+    lua_setfield(L, -2, "max_image_side");
 }
 
 int luaopen_maskinfo_core(lua_State *L) {

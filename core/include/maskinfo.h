@@ -285,7 +285,10 @@ int maskinfo_render_text(const maskinfo_mask *m, const maskinfo_text_opts *o,
                          const int32_t *q_ids, const int32_t *kv_ids,
                          const char *shape_str, char **out, size_t *len, const maskinfo_limits *lim);
 
-/* PNG heatmaps (render_png.c). */
+/* PNG heatmaps (render_png.c).  No image side may pass this (libpng's
+ * default user limit); past it the renderers return MASKINFO_EIMAGE. */
+#define MASKINFO_MAX_IMAGE_SIDE 1000000
+
 typedef enum { MASKINFO_CMAP_GREY = 0, MASKINFO_CMAP_VIRIDIS, MASKINFO_CMAP_MAGMA } maskinfo_colormap;
 typedef enum {
     MASKINFO_GRID_AUTO = -1,  /* lines where blocks stay wide enough */

@@ -56,7 +56,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MI_MAX_SIDE 1000000   /* libpng's default user limit per side */
+#define MI_MAX_SIDE MASKINFO_MAX_IMAGE_SIDE
 #define MI_MAX_TITLE 160      /* glyphs; longer titles end in "..." */
 #define MI_TICKS_MAX 8
 

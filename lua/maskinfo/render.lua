@@ -95,10 +95,10 @@ end)
 
 ---------------------------------------------------------------- PNG
 
--- libpng's limit is a million pixels a side: an explicit size past it is
--- refused here, naming the option; sizes the core derives are checked by
--- the core (EIMAGE).
-local MAX_SIDE = 1000000
+-- The core's limit per image side (MASKINFO_MAX_IMAGE_SIDE): an explicit
+-- size past it is refused here, naming the option; sizes the core derives
+-- are checked by the core (EIMAGE).
+local MAX_SIDE = core.max_image_side
 
 local PNG_OPTS = { batch = true, head = true, scale = true, width = true, height = true, title = true,
   colormap = true, plain = true, show_segments = true, grid = true }
