@@ -23,9 +23,9 @@ function E.fail(fname, msg)
 end
 
 --- v, or raise `fname: msg` when the binding refused (v is nil).
-function E.need(fname, v, msg, ...)
-  if v == nil then E.fail(fname, msg) end
-  return v, msg, ...
+function E.need(fname, v, ...)
+  if v == nil then E.fail(fname, (...)) end
+  return v, ...
 end
 
 --- The binding's answer as the public one: the results when v is not nil,
