@@ -126,8 +126,10 @@ describe("save_safetensors", function()
   end)
 end)
 
--- Naive classes of plane (b, h) of a (B, H, Q, K) boolean table.
-local function naive_classes(cells, b, h, Q, K, bq, bk)
+-- Naive classes of plane (b, h) of a (B, H, Q, K) boolean table.  padded
+-- is torch's _convert_mask_to_block_mask: the mask is padded with False to
+-- whole blocks, a block is full when its sum is bq * bk.
+local function naive_classes(cells, b, h, Q, K, bq, bk, padded)
   local out = {}
   for i = 1, (Q + bq - 1) // bq do
     out[i] = {}
@@ -139,6 +141,7 @@ local function naive_classes(cells, b, h, Q, K, bq, bk)
           if cells[b + 1][h + 1][q + 1][k + 1] then n = n + 1 end
         end
       end
+      if padded then area = bq * bk end
       out[i][j] = n == 0 and 0 or (n == area and 2 or 1)
     end
   end
@@ -176,14 +179,16 @@ describe("block_classes and flex_block_mask", function()
     end
   end)
 
-  it("give torch's BlockMask tables, kv side and q side", function()
+  it("give torch's BlockMask tables, kv side and q side, ragged tails included", function()
     math.randomseed(22)
-    for _ = 1, 8 do
+    for trial = 1, 16 do
       local Q, K = math.random(2, 12), math.random(2, 12)
-      local cells = R.random_mask(1, 1, Q, K, 0.5)
+      -- dense enough that ragged tail blocks are often fully allowed
+      local cells = R.random_mask(1, 1, Q, K, trial % 2 == 0 and 0.5 or 0.95)
       local mi = maskinfo.from_attention_mask(cells)
-      local t = mi:flex_block_mask { block_size = { 3, 2 } }
-      local cls = naive_classes(cells, 0, 0, Q, K, 3, 2)
+      local exact = trial % 4 == 3
+      local t = mi:flex_block_mask { block_size = { 3, 2 }, tail = exact and "exact" or nil }
+      local cls = naive_classes(cells, 0, 0, Q, K, 3, 2, not exact)
       assert.are.same({ 3, 2 }, t.block_size)
       assert.are.same({ Q, K }, t.seq_lengths)
       local kvn, kvi = t.kv_num_blocks:totable()[1][1], t.kv_indices:totable()[1][1]
@@ -219,6 +224,16 @@ describe("block_classes and flex_block_mask", function()
     assert.are.equal(1, t[2][1])   -- the window reaches back into the previous block
     assert.are.equal(0, t[3][1])   -- and no further
     assert.are.equal(0, t[1][2])   -- nothing above the diagonal
+  end)
+
+  it("equal torch's create_block_mask on the issue's 100 x 100 example", function()
+    local mi = maskinfo.from_segments({ maskinfo.util.fill(100, 0) })
+    local t = mi:flex_block_mask { block_size = 64 }
+    assert.are.same({ 1, 2 }, t.kv_num_blocks:flat())
+    assert.are.same({ 1, 0 }, t.full_kv_num_blocks:flat())
+    t = mi:flex_block_mask { block_size = 64, tail = "exact" }
+    assert.are.same({ 0, 0 }, t.kv_num_blocks:flat())
+    assert.are.same({ 2, 2 }, t.full_kv_num_blocks:flat())
   end)
 
   it("refuses a block size below 1", function()
