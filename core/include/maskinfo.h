@@ -445,7 +445,8 @@ void maskinfo_packed_mask_free(maskinfo_packed_mask *p);
  * key b*K + k): q_ranges and k_ranges int32 (n, 2), attn_type_map int32
  * (n): 0 FULL, 1 CAUSAL (bottom-right), 2 INVCAUSAL, 3 BICAUSAL, with
  * Magi's from_ranges rules.  Consecutive rows whose intervals continue one
- * of these shapes share a slice; each run of a row is in one slice. */
+ * of these shapes share a slice; each run of a row is in one slice, and no
+ * slice's rectangle holds another slice's cells (from_ranges asserts it). */
 int maskinfo_mask_attn_slices(const maskinfo_mask *m, int64_t h, maskinfo_array **q_ranges,
                               maskinfo_array **k_ranges, maskinfo_array **types,
                               char *why, size_t whylen, const maskinfo_limits *lim);

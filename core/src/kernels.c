@@ -176,9 +176,13 @@ int maskinfo_mask_packbits(const maskinfo_mask *m, int64_t h, const uint8_t *q_v
 
 enum { MAGI_FULL = 0, MAGI_CAUSAL = 1, MAGI_INVCAUSAL = 2, MAGI_BICAUSAL = 3, MAGI_ONE = -1 };
 
-/* An open slice: rows [q0, q1), the first row's run and the last one's. */
+/* An open slice: rows [q0, q1), the first row's run and the last one's,
+ * and the nearest other runs of its rows (pmax: the largest end left of
+ * it, nmin: the smallest start right of it), which its rectangle
+ * [lo0, hi) must not reach: Magi's from_ranges refuses a rectangle that
+ * holds another slice's cells. */
 typedef struct {
-    int64_t q0, q1, lo0, hi0, lo, hi;
+    int64_t q0, q1, lo0, lo, hi, pmax, nmin;
     int type; /* MAGI_ONE while it has one row */
 } magi_slice;
 
@@ -248,13 +252,17 @@ static int magi_pass(const maskinfo_mask *m, int64_t h, magi_out *o, const maski
             int64_t i = 0; /* merge-join: the open run starting at lo or lo - 1 */
             for (int64_t j = 0; j < n && !st; j++) {
                 const int64_t lo = iv[2 * j] + koff, hi = iv[2 * j + 1] + koff;
+                const int64_t pv = j > 0 ? iv[2 * j - 1] + koff : INT64_MIN;
+                const int64_t nx = j + 1 < n ? iv[2 * j + 2] + koff : INT64_MAX;
                 while (i < nopen && open[i].lo < lo - 1)
                     st = magi_emit(o, &open[i++]);
-                if (!st && i < nopen && open[i].lo <= lo && magi_continues(&open[i], lo, hi)) {
+                if (!st && i < nopen && open[i].lo <= lo && mi_max64(open[i].pmax, pv) <= open[i].lo0 &&
+                    mi_min64(open[i].nmin, nx) >= hi && magi_continues(&open[i], lo, hi)) {
                     next[j] = open[i++];
                     next[j].q1 = row + 1, next[j].lo = lo, next[j].hi = hi;
+                    next[j].pmax = mi_max64(next[j].pmax, pv), next[j].nmin = mi_min64(next[j].nmin, nx);
                 } else {
-                    next[j] = (magi_slice){row, row + 1, lo, hi, lo, hi, MAGI_ONE};
+                    next[j] = (magi_slice){row, row + 1, lo, lo, hi, pv, nx, MAGI_ONE};
                 }
             }
             while (!st && i < nopen)
