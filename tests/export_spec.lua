@@ -236,6 +236,69 @@ describe("block_classes and flex_block_mask", function()
     assert.are.same({ 2, 2 }, t.full_kv_num_blocks:flat())
   end)
 
+  it("give the same blocks as runs (format csr), and every row's intervals", function()
+    math.randomseed(23)
+    for trial = 1, 16 do
+      local B, H, Q, K = math.random(1, 2), math.random(1, 2), math.random(1, 11), math.random(1, 11)
+      local bq, bk = math.random(1, 4), math.random(1, 4)
+      local cells = R.random_mask(B, H, Q, K, trial % 2 == 0 and 0.5 or 0.9)
+      local mi = maskinfo.from_attention_mask(cells)
+      local exact = trial % 3 == 0
+      local t = mi:flex_block_mask { block_size = { bq, bk }, format = "csr", tail = exact and "exact" or nil }
+      local Rb = (Q + bq - 1) // bq
+      assert.are.same({ B, H, Rb, (K + bk - 1) // bk }, t.shape)
+      for _, side in ipairs({ { t.kv_runs, 1 }, { t.full_kv_runs, 2 } }) do
+        local ptr, lo, hi = side[1].ptr:flat(), side[1].lo:flat(), side[1].hi:flat()
+        for b = 0, B - 1 do
+          for h = 0, H - 1 do
+            local cls = naive_classes(cells, b, h, Q, K, bq, bk, not exact)
+            for i = 1, Rb do
+              local r = (b * H + h) * Rb + i
+              local got = {}
+              for j = ptr[r] + 1, ptr[r + 1] do
+                for c = lo[j], hi[j] - 1 do got[c + 1] = true end
+              end
+              for c = 1, #cls[i] do
+                assert.are.equal(cls[i][c] == side[2], got[c] == true)
+              end
+            end
+          end
+        end
+      end
+      -- intervals: row r = (b*H + h)*Q + q holds exactly the allowed keys
+      local rp, st, en = t.intervals.row_ptr:flat(), t.intervals.starts:flat(), t.intervals.ends:flat()
+      for b = 1, B do
+        for h = 1, H do
+          for q = 1, Q do
+            local r = ((b - 1) * H + h - 1) * Q + q
+            local row = {}
+            for k = 1, K do row[k] = false end
+            for j = rp[r] + 1, rp[r + 1] do
+              for k = st[j], en[j] - 1 do row[k + 1] = true end
+            end
+            assert.are.same(cells[b][h][q], row)
+          end
+        end
+      end
+    end
+  end)
+
+  it("refuse block 32 at 1M tokens at once with the size, and give it as runs", function()
+    local n = 1048576
+    local mi = maskinfo.from_segments({ maskinfo.util.fill(n, 0) }):apply_causal()
+    local t0 = maskinfo.core.now()
+    local ok, err = pcall(mi.flex_block_mask, mi, { block_size = 32 })
+    assert.is_false(ok)
+    assert.is_true(maskinfo.core.now() - t0 < 1)
+    assert.are.equal("flex_block_mask: the dense tables (1, 1, 32768, 32768) at block {32, 32} need 17.0 GiB, "
+      .. "over the memory limit (limit " .. require("maskinfo.guard").human(maskinfo.get_memory_limit())
+      .. ", see maskinfo.set_memory_limit); format = \"csr\" keeps them small", err)
+    local t = mi:flex_block_mask { block_size = 32, format = "csr", intervals = false }
+    assert.are.equal(32768, t.kv_runs.lo:size())      -- the diagonal blocks, one run per row
+    assert.are.equal(32767, t.full_kv_runs.lo:size()) -- everything left of them
+    assert.is_nil(t.intervals)
+  end)
+
   it("refuses a block size below 1", function()
     E.assert_error(function() maskinfo.from_segments({ { 0 } }):block_classes { block_size = 0 } end,
       "bad argument #1 to 'block_classes' (block_size must be >= 1, got 0)")
