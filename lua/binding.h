@@ -72,6 +72,9 @@ extern const luaL_Reg mi_render_funcs[];
 extern const luaL_Reg mi_export_methods[]; /* on Mask */
 extern const luaL_Reg mi_export_funcs[];
 
+/* ---- kernels.c: adds its functions to the module table on top */
+void mi_kernels_open(lua_State *L, int limits);
+
 #pragma GCC visibility pop
 
 #endif

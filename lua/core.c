@@ -223,5 +223,6 @@ int luaopen_maskinfo_core(lua_State *L) {
         luaL_setfuncs(L, funcs[i], 1);
     }
     push_tables(L);
+    mi_kernels_open(L, limits);
     return 1;
 }

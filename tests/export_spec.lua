@@ -126,8 +126,10 @@ describe("save_safetensors", function()
   end)
 end)
 
--- Naive classes of plane (b, h) of a (B, H, Q, K) boolean table.
-local function naive_classes(cells, b, h, Q, K, bq, bk)
+-- Naive classes of plane (b, h) of a (B, H, Q, K) boolean table.  padded
+-- is torch's _convert_mask_to_block_mask: the mask is padded with False to
+-- whole blocks, a block is full when its sum is bq * bk.
+local function naive_classes(cells, b, h, Q, K, bq, bk, padded)
   local out = {}
   for i = 1, (Q + bq - 1) // bq do
     out[i] = {}
@@ -139,6 +141,7 @@ local function naive_classes(cells, b, h, Q, K, bq, bk)
           if cells[b + 1][h + 1][q + 1][k + 1] then n = n + 1 end
         end
       end
+      if padded then area = bq * bk end
       out[i][j] = n == 0 and 0 or (n == area and 2 or 1)
     end
   end
@@ -176,14 +179,16 @@ describe("block_classes and flex_block_mask", function()
     end
   end)
 
-  it("give torch's BlockMask tables, kv side and q side", function()
+  it("give torch's BlockMask tables, kv side and q side, ragged tails included", function()
     math.randomseed(22)
-    for _ = 1, 8 do
+    for trial = 1, 16 do
       local Q, K = math.random(2, 12), math.random(2, 12)
-      local cells = R.random_mask(1, 1, Q, K, 0.5)
+      -- dense enough that ragged tail blocks are often fully allowed
+      local cells = R.random_mask(1, 1, Q, K, trial % 2 == 0 and 0.5 or 0.95)
       local mi = maskinfo.from_attention_mask(cells)
-      local t = mi:flex_block_mask { block_size = { 3, 2 } }
-      local cls = naive_classes(cells, 0, 0, Q, K, 3, 2)
+      local exact = trial % 4 == 3
+      local t = mi:flex_block_mask { block_size = { 3, 2 }, tail = exact and "exact" or nil }
+      local cls = naive_classes(cells, 0, 0, Q, K, 3, 2, not exact)
       assert.are.same({ 3, 2 }, t.block_size)
       assert.are.same({ Q, K }, t.seq_lengths)
       local kvn, kvi = t.kv_num_blocks:totable()[1][1], t.kv_indices:totable()[1][1]
@@ -219,6 +224,79 @@ describe("block_classes and flex_block_mask", function()
     assert.are.equal(1, t[2][1])   -- the window reaches back into the previous block
     assert.are.equal(0, t[3][1])   -- and no further
     assert.are.equal(0, t[1][2])   -- nothing above the diagonal
+  end)
+
+  it("equal torch's create_block_mask on the issue's 100 x 100 example", function()
+    local mi = maskinfo.from_segments({ maskinfo.util.fill(100, 0) })
+    local t = mi:flex_block_mask { block_size = 64 }
+    assert.are.same({ 1, 2 }, t.kv_num_blocks:flat())
+    assert.are.same({ 1, 0 }, t.full_kv_num_blocks:flat())
+    t = mi:flex_block_mask { block_size = 64, tail = "exact" }
+    assert.are.same({ 0, 0 }, t.kv_num_blocks:flat())
+    assert.are.same({ 2, 2 }, t.full_kv_num_blocks:flat())
+  end)
+
+  it("give the same blocks as runs (format csr), and every row's intervals", function()
+    math.randomseed(23)
+    for trial = 1, 16 do
+      local B, H, Q, K = math.random(1, 2), math.random(1, 2), math.random(1, 11), math.random(1, 11)
+      local bq, bk = math.random(1, 4), math.random(1, 4)
+      local cells = R.random_mask(B, H, Q, K, trial % 2 == 0 and 0.5 or 0.9)
+      local mi = maskinfo.from_attention_mask(cells)
+      local exact = trial % 3 == 0
+      local t = mi:flex_block_mask { block_size = { bq, bk }, format = "csr", tail = exact and "exact" or nil }
+      local Rb = (Q + bq - 1) // bq
+      assert.are.same({ B, H, Rb, (K + bk - 1) // bk }, t.shape)
+      for _, side in ipairs({ { t.kv_runs, 1 }, { t.full_kv_runs, 2 } }) do
+        local ptr, lo, hi = side[1].ptr:flat(), side[1].lo:flat(), side[1].hi:flat()
+        for b = 0, B - 1 do
+          for h = 0, H - 1 do
+            local cls = naive_classes(cells, b, h, Q, K, bq, bk, not exact)
+            for i = 1, Rb do
+              local r = (b * H + h) * Rb + i
+              local got = {}
+              for j = ptr[r] + 1, ptr[r + 1] do
+                for c = lo[j], hi[j] - 1 do got[c + 1] = true end
+              end
+              for c = 1, #cls[i] do
+                assert.are.equal(cls[i][c] == side[2], got[c] == true)
+              end
+            end
+          end
+        end
+      end
+      -- intervals: row r = (b*H + h)*Q + q holds exactly the allowed keys
+      local rp, st, en = t.intervals.row_ptr:flat(), t.intervals.starts:flat(), t.intervals.ends:flat()
+      for b = 1, B do
+        for h = 1, H do
+          for q = 1, Q do
+            local r = ((b - 1) * H + h - 1) * Q + q
+            local row = {}
+            for k = 1, K do row[k] = false end
+            for j = rp[r] + 1, rp[r + 1] do
+              for k = st[j], en[j] - 1 do row[k + 1] = true end
+            end
+            assert.are.same(cells[b][h][q], row)
+          end
+        end
+      end
+    end
+  end)
+
+  it("refuse block 32 at 1M tokens at once with the size, and give it as runs", function()
+    local n = 1048576
+    local mi = maskinfo.from_segments({ maskinfo.util.fill(n, 0) }):apply_causal()
+    local t0 = maskinfo.core.now()
+    local ok, err = pcall(mi.flex_block_mask, mi, { block_size = 32 })
+    assert.is_false(ok)
+    assert.is_true(maskinfo.core.now() - t0 < 1)
+    assert.are.equal("flex_block_mask: the dense tables (1, 1, 32768, 32768) at block {32, 32} need 17.0 GiB, "
+      .. "over the memory limit (limit " .. require("maskinfo.guard").human(maskinfo.get_memory_limit())
+      .. ", see maskinfo.set_memory_limit); format = \"csr\" keeps them small", err)
+    local t = mi:flex_block_mask { block_size = 32, format = "csr", intervals = false }
+    assert.are.equal(32768, t.kv_runs.lo:size())      -- the diagonal blocks, one run per row
+    assert.are.equal(32767, t.full_kv_runs.lo:size()) -- everything left of them
+    assert.is_nil(t.intervals)
   end)
 
   it("refuses a block size below 1", function()

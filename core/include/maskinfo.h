@@ -371,6 +371,132 @@ int maskinfo_block_table(const maskinfo_array *classes,
                          int transpose, maskinfo_array **num,
                          maskinfo_array **idx, const maskinfo_limits *lim);
 
+/* Block classes with a choice of tail rule.  MASKINFO_TAIL_EXACT is
+ * maskinfo_mask_block_classes' rule; MASKINFO_TAIL_PADDED is torch's
+ * _convert_mask_to_block_mask, which pads the mask with masked cells to
+ * whole blocks, so a ragged tail block (last row or column of blocks when
+ * the block does not divide the length) is never full. */
+typedef enum { MASKINFO_TAIL_EXACT = 0, MASKINFO_TAIL_PADDED = 1 } maskinfo_tail_rule;
+int maskinfo_mask_block_classes_tail(const maskinfo_mask *m, int64_t bq, int64_t bk,
+                                     maskinfo_tail_rule tail, maskinfo_array **out,
+                                     const maskinfo_limits *lim);
+
+/* Runs in CSR form: for row r, the half-open runs [lo[j], hi[j]) for j in
+ * [ptr[r], ptr[r+1]).  ptr is int64 (rows + 1), lo and hi are int32. */
+typedef struct {
+    maskinfo_array *ptr, *lo, *hi;
+} maskinfo_runs;
+void maskinfo_runs_free(maskinfo_runs *r);
+
+/* ---- block runs (block_runs.c): block forms without the block grid */
+/* Per block row (b, h, i) of bq x bk blocks (B*H*ceil(Q/bq) rows), the
+ * block columns whose class is partial and those whose class is full, as
+ * runs of block columns.  Cost O(rows * runs * log runs); memory O(output):
+ * a counting pass sizes the output, which the guard checks as a whole
+ * before it is allocated.  Either output may be NULL. */
+int maskinfo_mask_block_runs(const maskinfo_mask *m, int64_t bq, int64_t bk,
+                             maskinfo_tail_rule tail, maskinfo_runs *partial,
+                             maskinfo_runs *full, char *why, size_t whylen,
+                             const maskinfo_limits *lim);
+/* FlashInfer's block-sparse (BSR) layout of plane (b, h): indptr (R + 1)
+ * and indices (nnz) int32, the block columns holding any allowed cell in
+ * each row of br x bc blocks, ascending.  br must divide Q and bc K
+ * (MASKINFO_EINVAL otherwise). */
+int maskinfo_mask_bsr(const maskinfo_mask *m, int64_t b, int64_t h, int64_t br,
+                      int64_t bc, maskinfo_array **indptr, maskinfo_array **indices,
+                      char *why, size_t whylen, const maskinfo_limits *lim);
+
+/* ---- kernel formats (kernels.c, flashmask.c, splash.c)
+ * The functions here and in block runs size their whole output (counting
+ * first where it depends on the mask) and check it against the guard
+ * before allocating any of it; a refusal (MASKINFO_ETOOBIG) puts the size
+ * in why. */
+/* Every allowed-key interval of every row (b, h, q) (row r = (b*H + h)*Q
+ * + q): the mask's own compact form.  K must fit int32 (EOVERFLOW). */
+int maskinfo_mask_row_runs(const maskinfo_mask *m, maskinfo_runs *out, char *why,
+                           size_t whylen, const maskinfo_limits *lim);
+
+/* FlashMask's startend_row_indices, int32 (B, H, K, n): per key column the
+ * masked query rows (Paddle's flashmask_to_densemask).  causal: rows < k
+ * are masked anyway and n is 1 [LTS] or 2 [LTS, LTE]; not causal: n is 2
+ * [LTS, UTE] or 4 [LTS, LTE, UTS, UTE].  The smallest n that expresses the
+ * mask exactly is chosen.  A mask FlashMask cannot express is
+ * MASKINFO_EINVAL with the first such column and the reason in why;
+ * causal with Q != K is MASKINFO_ESHAPE.  O(tokens + column runs). */
+int maskinfo_mask_flashmask(const maskinfo_mask *m, int causal, maskinfo_array **out,
+                            char *why, size_t whylen, const maskinfo_limits *lim);
+
+/* FlashInfer's packed custom mask over a ragged batch: request b has the
+ * query rows q with q_valid[b*Q + q] and the key columns k with
+ * kv_valid[b*K + k] (NULL: every one); its q_len x kv_len cells of head h
+ * are flattened row-major and packed little-endian (NumPy's
+ * packbits(bitorder="little")), each request from a byte boundary.
+ * Outputs (int32 except packed, uint8): packed, mask_indptr (B + 1, in
+ * bytes), qo_indptr and kv_indptr (B + 1, tokens). */
+typedef struct {
+    maskinfo_array *packed, *mask_indptr, *qo_indptr, *kv_indptr;
+} maskinfo_packed_mask;
+int maskinfo_mask_packbits(const maskinfo_mask *m, int64_t h, const uint8_t *q_valid,
+                           const uint8_t *kv_valid, maskinfo_packed_mask *out,
+                           char *why, size_t whylen, const maskinfo_limits *lim);
+void maskinfo_packed_mask_free(maskinfo_packed_mask *p);
+
+/* MagiAttention's slices of head h over the flattened batch (row b*Q + q,
+ * key b*K + k): q_ranges and k_ranges int32 (n, 2), attn_type_map int32
+ * (n): 0 FULL, 1 CAUSAL (bottom-right), 2 INVCAUSAL, 3 BICAUSAL, with
+ * Magi's from_ranges rules.  Consecutive rows whose intervals continue one
+ * of these shapes share a slice; each run of a row is in one slice, and no
+ * slice's rectangle holds another slice's cells (from_ranges asserts it). */
+int maskinfo_mask_attn_slices(const maskinfo_mask *m, int64_t h, maskinfo_array **q_ranges,
+                              maskinfo_array **k_ranges, maskinfo_array **types,
+                              char *why, size_t whylen, const maskinfo_limits *lim);
+
+/* splash attention's forward MaskInfo of batch row b (_process_mask with
+ * is_dkv False, one head and one q shard, no grid shrinking, int32 tables):
+ * block_mask, data_next and mask_next int32 (Hm, Q/bq, K/bk) where Hm is 1
+ * when every head has the same mask and H otherwise; partial_mask_blocks
+ * bool (P, bq, bk), the distinct partial blocks by first appearance
+ * (mask_next and partial_mask_blocks are NULL when no block is partial).
+ * bq must divide Q and bk K (MASKINFO_EINVAL). */
+typedef struct {
+    maskinfo_array *block_mask, *data_next, *mask_next, *partial_mask_blocks;
+} maskinfo_splash_info;
+int maskinfo_mask_splash(const maskinfo_mask *m, int64_t b, int64_t bq, int64_t bk,
+                         maskinfo_splash_info *out, char *why, size_t whylen,
+                         const maskinfo_limits *lim);
+void maskinfo_splash_info_free(maskinfo_splash_info *s);
+
+/* Varlen (flash-attn's flash_attn_varlen_func, xFormers' from_seqlens):
+ * the documents of the flattened batch from segment ids (B, Q) and (B, K)
+ * (id < 0 is padding, dropped): a document is a run of equal ids among a
+ * row's tokens.  cu_seqlens_q/k int32 (n + 1), seqlens_q/k int32 (n),
+ * indices_q/k int64 (flat b*Q + q of the kept tokens, as unpad_input).
+ * The i-th query and key documents must carry the same id, and an id may
+ * not come back after another in a row (MASKINFO_EINVAL, reason in why). */
+typedef struct {
+    maskinfo_array *cu_q, *cu_k, *seqlens_q, *seqlens_k, *indices_q, *indices_k;
+    int64_t max_q, max_k;
+} maskinfo_varlen_info;
+int maskinfo_varlen(const int32_t *q_ids, const int32_t *kv_ids, int64_t B, int64_t Q,
+                    int64_t K, maskinfo_varlen_info *out, char *why, size_t whylen,
+                    const maskinfo_limits *lim);
+void maskinfo_varlen_info_free(maskinfo_varlen_info *v);
+
+/* ---- reading (npy_read.c) */
+/* A NumPy .npy file as an array: format 1.0, 2.0 or 3.0, C order, dtypes
+ * bool, uint8, int32, int64, float16, float32 and float64, either byte
+ * order; float64 is stored as float32 (there is no float64 dtype; values
+ * round to the nearest float32).  A malformed file is MASKINFO_EINVAL, an
+ * unsupported dtype MASKINFO_EDTYPE, a data size that disagrees with the
+ * shape MASKINFO_ESHAPE, each with the reason in why; a system call that
+ * fails is MASKINFO_EIO with errno set.  The file size is checked against
+ * the shape, and the array against the guard, before it is allocated. */
+int maskinfo_read_npy(const char *path, maskinfo_array **out, char *why, size_t whylen,
+                      const maskinfo_limits *lim);
+/* The same from the len bytes of a whole file in memory. */
+int maskinfo_parse_npy(const uint8_t *buf, size_t len, maskinfo_array **out, char *why,
+                       size_t whylen, const maskinfo_limits *lim);
+
 #ifdef __cplusplus
 }
 #endif

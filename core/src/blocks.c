@@ -16,16 +16,18 @@
  * Work item w = (b*H + h)*R + i is one block row: the grid kernel counts
  * its bq query rows into C block columns, then one pass folds in the whole
  * covered blocks and classes each block by its count against its area (a
- * tail block counts only its cells inside the mask).  Every work item writes only its own output row, hence any
- * thread count gives the same bytes.
+ * tail block counts only its cells inside the mask, or, padded, bq x bk
+ * cells as torch does).  Every work item writes only its own output row,
+ * hence any thread count gives the same bytes.
  */
-int maskinfo_mask_block_classes(const maskinfo_mask *m, int64_t bq, int64_t bk,
-                                maskinfo_array **out, const maskinfo_limits *lim)
+int maskinfo_mask_block_classes_tail(const maskinfo_mask *m, int64_t bq, int64_t bk,
+                                     maskinfo_tail_rule tail, maskinfo_array **out,
+                                     const maskinfo_limits *lim)
 {
     if (out == NULL)
         return MASKINFO_EINVAL;
     *out = NULL;
-    if (m == NULL || bq < 1 || bk < 1)
+    if (m == NULL || bq < 1 || bk < 1 || (tail != MASKINFO_TAIL_EXACT && tail != MASKINFO_TAIL_PADDED))
         return MASKINFO_EINVAL;
     const int64_t B = m->B, H = m->H, Q = m->Q, K = m->K;
     const int64_t R = mi_ceil_div(Q, bq), C = mi_ceil_div(K, bk);
@@ -72,14 +74,16 @@ int maskinfo_mask_block_classes(const maskinfo_mask *m, int64_t bq, int64_t bk,
                 continue;
             const uint64_t rows = (uint64_t)(q1 - q0);
             uint8_t *o = cls + w * C;
-            /* every block but the last is bk keys wide */
-            const uint64_t area = rows * (uint64_t)bk;
-            const uint64_t tail = rows * (uint64_t)(K - (C - 1) * bk);
+            /* every block but the last is bk keys wide; padded, every block
+             * counts bq x bk cells, so a cut block is never full */
+            const uint64_t area = tail == MASKINFO_TAIL_PADDED ? (uint64_t)bq * (uint64_t)bk
+                                                                 : rows * (uint64_t)bk;
+            const uint64_t last = tail == MASKINFO_TAIL_PADDED ? area : rows * (uint64_t)(K - (C - 1) * bk);
             int64_t run = 0;
             for (int64_t j = 0; j < C; j++) {
                 run += diff[j];
                 const uint64_t c = cnt[j] + (uint64_t)run * (uint64_t)bk;
-                const uint64_t a_j = j + 1 < C ? area : tail;
+                const uint64_t a_j = j + 1 < C ? area : last;
                 o[j] = (uint8_t)(c == 0 ? MASKINFO_BLOCK_EMPTY
                                  : c == a_j ? MASKINFO_BLOCK_FULL : MASKINFO_BLOCK_PARTIAL);
             }
@@ -98,6 +102,12 @@ int maskinfo_mask_block_classes(const maskinfo_mask *m, int64_t bq, int64_t bk,
     }
     *out = a;
     return MASKINFO_OK;
+}
+
+int maskinfo_mask_block_classes(const maskinfo_mask *m, int64_t bq, int64_t bk,
+                                maskinfo_array **out, const maskinfo_limits *lim)
+{
+    return maskinfo_mask_block_classes_tail(m, bq, bk, MASKINFO_TAIL_EXACT, out, lim);
 }
 
 /* ------------------------------------------------------------ block tables */

@@ -87,9 +87,8 @@ end
 -- @tparam string dtype any Array dtype (the five mask dtypes, int64, uint8)
 -- @tparam table shape dimensions (non-negative integers)
 -- @tparam[opt] table values flat values in row-major order (zeros if nil)
-local function array_new(dtype, shape, values)
-  local fname = "Array.new"
-  dtype = args.check_array_dtype(fname, 1, dtype)
+-- The element count of a shape argument (a float, so it cannot wrap).
+local function shape_count(fname, shape)
   if type(shape) ~= "table" then argerr(fname, 2, "shape: table expected, got " .. E.typename(shape)) end
   local n = 1
   for i, d in ipairs(shape) do
@@ -100,6 +99,13 @@ local function array_new(dtype, shape, values)
     n = n * 1.0 * di
   end
   if #shape > 8 then argerr(fname, 2, "at most 8 dimensions") end
+  return n
+end
+
+local function array_new(dtype, shape, values)
+  local fname = "Array.new"
+  dtype = args.check_array_dtype(fname, 1, dtype)
+  local n = shape_count(fname, shape)
   G.guard(fname, n, O.DTYPE_SIZE[dtype], "an array")
   n = math.tointeger(n)
   if values ~= nil then
@@ -135,7 +141,25 @@ local function array_from(t, dtype)
   return a
 end
 
+--- An Array holding the bytes of a string as elements of dtype, little-
+-- endian, row-major (bool: any non-zero byte is true): what
+-- `numpy.ndarray.tobytes()` gives, or the data of a file.
+-- @tparam string dtype any Array dtype
+-- @tparam table shape dimensions (non-negative integers, at most 8)
+-- @tparam string bytes exactly size * itemsize bytes
+local function array_from_bytes(dtype, shape, bytes)
+  local fname = "Array.from_bytes"
+  dtype = args.check_array_dtype(fname, 1, dtype)
+  local n = shape_count(fname, shape)
+  if type(bytes) ~= "string" then argerr(fname, 3, "bytes: string expected, got " .. E.typename(bytes)) end
+  local want = n * O.DTYPE_SIZE[dtype]
+  if want ~= #bytes then
+    argerr(fname, 3, ("%.0f bytes expected for shape %s of %s, got %d"):format(want, R.shape_str(shape), dtype, #bytes))
+  end
+  return (E.need(fname, core.array_from_bytes(dtype, shape, bytes)))
+end
+
 --- The public Array table.
-R.Array = { new = array_new, from = array_from }
+R.Array = { new = array_new, from = array_from, from_bytes = array_from_bytes }
 
 return R

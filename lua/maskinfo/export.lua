@@ -11,8 +11,9 @@ local E = require("maskinfo.errors")
 local O = require("maskinfo.object")
 local args = require("maskinfo.args")
 local G = require("maskinfo.guard")
+local KN = require("maskinfo.kernels")
 
-local argerr, need, check_int, opt_table = E.argerr, E.need, args.check_int, args.opt_table
+local argerr, need, opt_table = E.argerr, E.need, args.opt_table
 local logical = O.logical
 
 local X = {}
@@ -139,10 +140,7 @@ O.method("save_safetensors", nil, function(self, f, fname, path, opts)
 end)
 
 local function block_sizes(fname, bs)
-  if bs == nil then bs = 128 end
-  local bq, bk
-  if type(bs) == "table" then bq, bk = bs[1], bs[2] else bq, bk = bs, bs end
-  return check_int(fname, 1, bq, "block_size", 1), check_int(fname, 1, bk, "block_size", 1)
+  return KN.block_pair(fname, bs, 128)
 end
 
 -- The mask, its block classes and the block sizes, from the options
@@ -162,23 +160,63 @@ O.method("block_classes", nil, function(_, f, fname, opts)
   return (classes_of(fname, f, opts))
 end)
 
---- FlexAttention BlockMask tables: a table with kv_num_blocks,
+local TAILS = { torch = "padded", exact = "exact" }
+
+-- The dense tables' bytes: classes, four num and four index tables.
+local function dense_bytes(B, H, R, C)
+  local planes = B * 1.0 * H
+  return planes * R * C * (1 + 16) + planes * (R + C) * 8
+end
+
+--- FlexAttention BlockMask tables (torch's create_block_mask by default).
+-- format "dense" (default): int32 Arrays in torch's layout, kv_num_blocks,
 -- kv_indices (partial blocks), full_kv_num_blocks, full_kv_indices (full
--- blocks), the q-side transposes q_num_blocks, q_indices,
--- full_q_num_blocks, full_q_indices (int32 Arrays, torch's layout), and
--- block_size = {q, kv}, seq_lengths = {q_len, kv_len}.
--- @tparam[opt] table opts block_size (integer or {q, kv}, default 128)
+-- blocks) and the q-side transposes q_num_blocks, q_indices,
+-- full_q_num_blocks, full_q_indices.  format "csr": per block row r =
+-- (b*H + h)*R + i the runs of block columns, kv_runs (partial) and
+-- full_kv_runs (full), each {ptr = int64 (rows + 1), lo, hi = int32}.
+-- Both carry block_size = {q, kv}, seq_lengths = {Q, K}, shape = {B, H,
+-- R, C} and (unless intervals = false) intervals = {row_ptr, starts,
+-- ends}: every row's allowed key intervals, for a mask_mod that answers
+-- partial blocks.
+-- @tparam[opt] table opts block_size (integer or {q, kv}, default 128),
+-- tail ("torch": a ragged tail block is never full, as torch pads the
+-- mask; "exact": full when its cells inside the mask are), format, intervals
 O.method("flex_block_mask", nil, function(_, f, fname, opts)
-  local c, m, bq, bk = classes_of(fname, f, opts)
-  local function table_of(want, transpose)
-    return need(fname, core.block_table(c, want, transpose))
+  opts = opt_table(fname, 1, opts, { block_size = true, tail = true, format = true, intervals = true })
+  local bq, bk = block_sizes(fname, opts.block_size)
+  local tail = TAILS[args.check_option(fname, 1, opts.tail, "tail", { "torch", "exact" }, "torch")]
+  local format = args.check_option(fname, 1, opts.format, "format", { "dense", "csr" }, "dense")
+  local with_iv = args.opt_bool(fname, 1, opts.intervals, "intervals", true)
+  local m = logical(f, fname)
+  local B, H, Q, K = m:shape()
+  local R, C = (Q + bq - 1) // bq, (K + bk - 1) // bk
+  local t = { block_size = { bq, bk }, seq_lengths = { Q, K }, shape = { B, H, R, C } }
+  if format == "dense" then
+    -- one budget for the call, before anything is built
+    local bytes = dense_bytes(B, H, R, C)
+    if not core.check_alloc(bytes, 1) then
+      E.fail(fname, ("the dense tables (%d, %d, %d, %d) at block {%d, %d} need %s, over the memory limit " ..
+        "(limit %s, see maskinfo.set_memory_limit); format = \"csr\" keeps them small"):format(
+        B, H, R, C, bq, bk, G.human(bytes), G.human(G.get_memory_limit())))
+    end
+    local c = KN.need(fname, core.block_classes_tail(m, bq, bk, tail))
+    local function table_of(want, transpose)
+      return KN.need(fname, core.block_table(c, want, transpose))
+    end
+    t.kv_num_blocks, t.kv_indices = table_of("partial", false)
+    t.full_kv_num_blocks, t.full_kv_indices = table_of("full", false)
+    t.q_num_blocks, t.q_indices = table_of("partial", true)
+    t.full_q_num_blocks, t.full_q_indices = table_of("full", true)
+  else
+    local pp, pl, ph, fp, fl, fh = KN.need(fname, core.block_runs(m, bq, bk, tail))
+    t.kv_runs = { ptr = pp, lo = pl, hi = ph }
+    t.full_kv_runs = { ptr = fp, lo = fl, hi = fh }
   end
-  local _, _, Q, K = m:shape()
-  local t = { block_size = { bq, bk }, seq_lengths = { Q, K } }
-  t.kv_num_blocks, t.kv_indices = table_of("partial", false)
-  t.full_kv_num_blocks, t.full_kv_indices = table_of("full", false)
-  t.q_num_blocks, t.q_indices = table_of("partial", true)
-  t.full_q_num_blocks, t.full_q_indices = table_of("full", true)
+  if with_iv then
+    local rp, st, en = KN.need(fname, core.row_runs(m))
+    t.intervals = { row_ptr = rp, starts = st, ends = en }
+  end
   return t
 end)
 

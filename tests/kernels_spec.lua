@@ -1,0 +1,584 @@
+-- Kernel formats against dense references written from each library's own
+-- rules: Paddle's flashmask_to_densemask, NumPy's unpackbits(bitorder=
+-- "little") for FlashInfer, Magi's from_ranges, JAX splash's _process_mask
+-- and flash-attn's unpad_input; random masks and the recipes.
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
+local R = dofile(here .. "/helpers/dense_ref.lua")
+local E = dofile(here .. "/helpers/errors.lua")
+local maskinfo = require("maskinfo")
+
+-- The dense cells [b][h][q][k] (1-based) of a MaskInfo.
+local function cells_of(mi)
+  return mi:attention_mask("bool"):totable()
+end
+
+local function shape_of(cells)
+  return #cells, #cells[1], #cells[1][1], #cells[1][1][1]
+end
+
+-- Small masks of every kind: random ones (with empty rows and columns) and
+-- the structured recipes at small sizes.
+local function cases(seed, n)
+  math.randomseed(seed)
+  local out = {}
+  for i = 1, n do
+    local B, H, Q = math.random(1, 2), math.random(1, 2), math.random(1, 9)
+    local p = ({ 0.15, 0.5, 0.9 })[i % 3 + 1]
+    out[#out + 1] = { name = "random " .. i, mi = maskinfo.from_attention_mask(R.random_mask(B, H, Q, Q, p)) }
+  end
+  for _, name in ipairs(maskinfo.recipes.names) do
+    local r = maskinfo.recipes.get(name)
+    out[#out + 1] = { name = name, mi = r.build(maskinfo, 12), recipe = true }
+  end
+  return out
+end
+
+---------------------------------------------------------------- FlashMask
+
+-- Paddle's flashmask_to_densemask for one key column j (0-based) with
+-- values v: the set of masked rows (0-based), Python slices clipped.
+local function masked_rows(v, j, Q, causal)
+  local masked = {}
+  local function mask(lo, hi)
+    for q = math.max(lo, 0), math.min(hi, Q) - 1 do masked[q] = true end
+  end
+  local has_end = (causal and #v == 2) or (not causal and #v == 4)
+  if has_end then mask(v[1], v[2]) else mask(v[1], Q) end
+  if causal then
+    mask(0, j)
+  elseif has_end then
+    mask(v[3], v[4])
+  else
+    mask(0, v[2])
+  end
+  return masked
+end
+
+-- The dense [b][h][q][k] allowed cells of startend_row_indices sri[b][h][k][n].
+local function flashmask_to_dense(sri, Q, causal)
+  local out = {}
+  for b, hs in ipairs(sri) do
+    out[b] = {}
+    for h, cols in ipairs(hs) do
+      local m = {}
+      for q = 1, Q do m[q] = {} end
+      for j0, v in ipairs(cols) do
+        local masked = masked_rows(v, j0 - 1, Q, causal)
+        for q = 1, Q do m[q][j0] = not masked[q - 1] end
+      end
+      out[b][h] = m
+    end
+  end
+  return out
+end
+
+-- Do values v express column j0 of plane (b, h)?
+local function column_ok(cells, b, h, j0, Q, causal, v)
+  local masked = masked_rows(v, j0 - 1, Q, causal)
+  for q = 1, Q do
+    if cells[b][h][q][j0] == (masked[q - 1] or false) then return false end
+  end
+  return true
+end
+
+-- Does some assignment of n values (each in [0, Q]) express column j0?
+local function expressible(cells, b, h, j0, Q, causal, n)
+  local v = {}
+  local function try(i)
+    if i > n then return column_ok(cells, b, h, j0, Q, causal, v) end
+    for x = 0, Q do
+      v[i] = x
+      if try(i + 1) then return true end
+    end
+    return false
+  end
+  return try(1)
+end
+
+describe("flashmask", function()
+  for _, causal in ipairs({ true, false }) do
+    it(("is Paddle's flashmask_to_densemask of the mask, smallest form first (causal=%s)"):format(causal), function()
+      local tried, refused = 0, 0
+      for _, c in ipairs(cases(causal and 31 or 32, 40)) do
+        local cells = cells_of(c.mi)
+        local B, H, Q, K = shape_of(cells)
+        if not causal or Q == K then
+          tried = tried + 1
+          local ok, sri = pcall(c.mi.flashmask, c.mi, { causal = causal })
+          if ok then
+            assert.are.equal("int32", sri:dtype())
+            local t = sri:totable()
+            assert.are.same(cells, flashmask_to_dense(t, Q, causal), c.name)
+            local n = sri:shape()[4]
+            local small = causal and 1 or 2
+            assert.is_true(n == small or n == 2 * small, c.name)
+            if n == 2 * small then -- some column needs the larger form
+              local needs = false
+              for b = 1, B do
+                for h = 1, H do
+                  for j = 1, K do
+                    needs = needs or not expressible(cells, b, h, j, Q, causal, small)
+                  end
+                end
+              end
+              assert.is_true(needs, c.name .. ": the smaller form would do")
+            end
+          else
+            refused = refused + 1
+            local col, b, h = sri:match("column (%d+) %(batch (%d+), head (%d+)%)")
+            assert.is_truthy(col, sri)
+            col, b, h = tonumber(col) + 1, tonumber(b) + 1, tonumber(h) + 1
+            assert.is_false(expressible(cells, b, h, col, Q, causal, causal and 2 or 4), c.name)
+            assert.is_true(expressible(cells, b, h, col - 1 >= 1 and col - 1 or col, Q, causal, causal and 2 or 4)
+              or col == 1, c.name .. ": an earlier column is not the first")
+          end
+        end
+      end
+      assert.is_true(tried > 20 and refused > 0 and refused < tried)
+    end)
+  end
+
+  it("gives the one-value form for causal documents and refuses causal with Q != K", function()
+    local mi = maskinfo.from_segments({ { 0, 0, 0, 1, 1, -1 } }):apply_causal()
+    assert.are.same({ 3, 3, 3, 5, 5, 5 }, mi:flashmask():flat())
+    E.assert_error(function() maskinfo.from_segments({ { 0, 0 } }, { { 0, 0, 0 } }):flashmask() end,
+      "flashmask: causal FlashMask needs as many queries as keys, got 2 and 3")
+  end)
+
+  it("names the first column it cannot express and why", function()
+    local mi = maskinfo.from_attention_mask({ { true, true }, { false, true }, { true, true } })
+    E.assert_error(function() mi:flashmask() end, "flashmask: FlashMask cannot express column 1 (batch 0, head 0): "
+      .. "row 0 is allowed above the diagonal, which causal FlashMask always masks")
+  end)
+end)
+
+---------------------------------------------------------------- FlashInfer
+
+-- NumPy's unpackbits(bitorder="little") of one byte string slice.
+local function unpack_little(bytes, from_byte, nbits)
+  local out = {}
+  for i = 0, nbits - 1 do
+    local byte = bytes[from_byte + i // 8 + 1]
+    out[i + 1] = (byte >> (i % 8)) & 1 == 1
+  end
+  return out
+end
+
+describe("flashinfer_mask and bsr", function()
+  it("pack each request's kept cells little-endian from a byte boundary", function()
+    for _, c in ipairs(cases(41, 25)) do
+      local cells = cells_of(c.mi)
+      local B, H = shape_of(cells)
+      local q, kv = c.mi:q_segment_ids(), c.mi:kv_segment_ids()
+      local qt, kt = q:totable(), kv:totable()
+      for h = 1, H do
+        local t = c.mi:flashinfer_mask { head = H > 1 and h - 1 or nil }
+        local bytes, mp = t.packed_custom_mask:flat(), t.mask_indptr:flat()
+        local qp, kp = t.qo_indptr:flat(), t.kv_indptr:flat()
+        for b = 1, B do
+          local qk, kk = {}, {}
+          for i, v in ipairs(qt[b]) do if v >= 0 then qk[#qk + 1] = i end end
+          for i, v in ipairs(kt[b]) do if v >= 0 then kk[#kk + 1] = i end end
+          assert.are.equal(#qk, qp[b + 1] - qp[b])
+          assert.are.equal(#kk, kp[b + 1] - kp[b])
+          assert.are.equal((#qk * #kk + 7) // 8, mp[b + 1] - mp[b], c.name)
+          local bits = unpack_little(bytes, mp[b], #qk * #kk)
+          local want = {}
+          for _, qi in ipairs(qk) do
+            for _, ki in ipairs(kk) do want[#want + 1] = cells[b][h][qi][ki] end
+          end
+          assert.are.same(want, bits, c.name)
+        end
+      end
+    end
+  end)
+
+  it("list BSR blocks holding any allowed cell, and refuse blocks that do not divide", function()
+    for _, c in ipairs(cases(42, 20)) do
+      local cells = cells_of(c.mi)
+      local _, _, Q, K = shape_of(cells)
+      local br = Q % 3 == 0 and 3 or 1
+      local bc = K % 2 == 0 and 2 or 1
+      local t = c.mi:bsr { block_size = { br, bc }, batch = 0, head = 0 }
+      local indptr, indices = t.indptr:flat(), t.indices:flat()
+      local at = 0
+      for i = 0, Q // br - 1 do
+        assert.are.equal(at, indptr[i + 1])
+        for j = 0, K // bc - 1 do
+          local any = false
+          for q = i * br + 1, (i + 1) * br do
+            for k = j * bc + 1, (j + 1) * bc do any = any or cells[1][1][q][k] end
+          end
+          if any then
+            at = at + 1
+            assert.are.equal(j, indices[at], c.name)
+          end
+        end
+      end
+      assert.are.equal(at, indptr[#indptr])
+    end
+    local mi = maskinfo.from_segments({ { 0, 0, 0 } })
+    E.assert_error(function() mi:bsr { block_size = 2 } end,
+      "bad argument #1 to 'bsr' (block_size {2, 2} must divide the mask's (3, 3))")
+  end)
+
+  it("ask for a head when the mask has several", function()
+    local mi = maskinfo.stack_heads { maskinfo.from_segments({ { 0, 0 } }), maskinfo.from_segments({ { 0, 1 } }) }
+    E.assert_error(function() mi:flashinfer_mask() end, "bad argument #1 to 'flashinfer_mask' (head: the mask has 2 "
+      .. "heads; FlashInfer's custom mask is shared by all heads (pass head=))")
+  end)
+end)
+
+---------------------------------------------------------------- MagiAttention
+
+-- Magi's from_ranges over the flattened batch; rectangles must not overlap.
+local function magi_dense(t, TQ, TK)
+  local d = {}
+  for q = 1, TQ do
+    d[q] = {}
+    for k = 1, TK do d[q][k] = false end
+  end
+  local qr, kr, ty = t.q_ranges:totable(), t.k_ranges:totable(), t.attn_type_map:flat()
+  for s = 1, #ty do
+    local xs, xe, ys, ye = qr[s][1], qr[s][2], kr[s][1], kr[s][2]
+    for i = xs, xe - 1 do -- from_ranges: the rectangle holds no filled cell yet
+      for j = ys, ye - 1 do assert.is_false(d[i + 1][j + 1], "slice rectangles overlap filled cells") end
+    end
+    for i = xs, xe - 1 do
+      for j = ys, ye - 1 do
+        local ok = ty[s] == 0
+          or (ty[s] == 1 and j <= i + (ye - xe))
+          or (ty[s] == 2 and j >= i + (ys - xs))
+          or (ty[s] == 3 and j <= i + (ye - xe) and j >= i + (ys - xs))
+        if ok then d[i + 1][j + 1] = true end
+      end
+    end
+  end
+  return d
+end
+
+describe("attn_slices", function()
+  it("is exact under Magi's from_ranges, over the flattened batch", function()
+    for _, c in ipairs(cases(51, 30)) do
+      local cells = cells_of(c.mi)
+      local B, H, Q, K = shape_of(cells)
+      for h = 1, H do
+        local t = c.mi:attn_slices { head = H > 1 and h - 1 or nil }
+        assert.are.equal(B * Q, t.total_seqlen_q)
+        local want = {}
+        for b = 1, B do
+          for q = 1, Q do
+            local row = {}
+            for bb = 1, B do
+              for k = 1, K do row[#row + 1] = bb == b and cells[b][h][q][k] end
+            end
+            want[#want + 1] = row
+          end
+        end
+        assert.are.same(want, magi_dense(t, B * Q, B * K), c.name)
+      end
+    end
+  end)
+
+  it("is minimal for the structured patterns", function()
+    local n = 64
+    local causal = maskinfo.from_segments({ maskinfo.util.fill(n, 0) }):apply_causal()
+    local t = causal:attn_slices()
+    assert.are.same({ 1 }, t.attn_type_map:flat())
+    t = causal:apply_sliding_window({ 7, 0 }):attn_slices() -- CAUSAL then BICAUSAL
+    assert.are.same({ 1, 3 }, t.attn_type_map:flat())
+    local docs = maskinfo.from_segments({ { 0, 0, 0, 1, 1, 2, 2, 2, 2 } }):apply_causal():attn_slices()
+    assert.are.same({ 1, 1, 1 }, docs.attn_type_map:flat())
+    assert.are.same({ { 0, 3 }, { 3, 5 }, { 5, 9 } }, docs.q_ranges:totable())
+    local full = maskinfo.from_segments({ { 0, 0, 1, 1, 1 } }):attn_slices()
+    assert.are.same({ 0, 0 }, full.attn_type_map:flat())
+    local prefix = maskinfo.recipes.get("prefix_lm").build(maskinfo, n):attn_slices()
+    assert.are.same({ 0, 1 }, prefix.attn_type_map:flat())
+  end)
+end)
+
+---------------------------------------------------------------- splash
+
+-- A literal port of splash's _process_mask (is_dkv False, one shard, no
+-- grid shrinking) over a [H][Q][K] mask.
+local function process_mask(mask, bq, bk)
+  local H, Q, K = #mask, #mask[1], #mask[1][1]
+  local Qb, Kb = Q // bq, K // bk
+  local function chunk(h, qi, kj) -- the block as a string of 0/1, and any/all
+    local s, any, all = {}, false, true
+    for q = qi * bq + 1, (qi + 1) * bq do
+      for k = kj * bk + 1, (kj + 1) * bk do
+        local v = mask[h][q][k]
+        s[#s + 1] = v and "1" or "0"
+        any, all = any or v, all and v
+      end
+    end
+    return table.concat(s), any, all
+  end
+  -- unique masks by content, in head order
+  local key_of, uniq = {}, {}
+  for h = 1, H do
+    local parts = {}
+    for qi = 0, Qb - 1 do
+      for kj = 0, Kb - 1 do parts[#parts + 1] = (chunk(h, qi, kj)) end
+    end
+    local key = table.concat(parts, "|")
+    if not key_of[key] then
+      uniq[#uniq + 1] = h
+      key_of[key] = #uniq
+    end
+  end
+  local multi = #uniq > 1
+  local Hm = multi and H or 1
+  local block_mask, pid, ids = {}, {}, {}
+  local npart = 0
+  for h = 1, Hm do
+    local src = multi and h or uniq[1]
+    for qi = 0, Qb - 1 do
+      for kj = 0, Kb - 1 do
+        local s, any, all = chunk(src, qi, kj)
+        local idx = ((h - 1) * Qb + qi) * Kb + kj + 1
+        block_mask[idx] = any and (all and 2 or 1) or 0
+        if any and not all then
+          if not pid[s] then
+            pid[s] = npart
+            npart = npart + 1
+          end
+          ids[idx] = pid[s]
+        end
+      end
+    end
+  end
+  -- data_next / mask_next: the loop of _get_mask_info_for_shard
+  local n = Hm * Qb * Kb
+  local data_coords, mask_coords = {}, {}
+  for i = 1, n do
+    if block_mask[i] > 0 then data_coords[#data_coords + 1] = i end
+    if block_mask[i] == 1 then mask_coords[#mask_coords + 1] = i end
+  end
+  local data_next, mask_next = {}, npart > 0 and {} or nil
+  -- Python's iterator: advance when idx passes the current coordinate;
+  -- once exhausted, stay on the first coordinate
+  local function walker(coords)
+    local at, done = 1, false
+    return function(i)
+      if i > coords[done and 1 or at] then
+        if not done and at < #coords then at = at + 1 else done = true end
+      end
+      return coords[done and 1 or at]
+    end
+  end
+  local dnext = #data_coords > 0 and walker(data_coords)
+  local mnext = mask_next and walker(mask_coords)
+  for i = 1, n do
+    data_next[i] = dnext and (dnext(i) - 1) % Kb or 0
+    if mnext then mask_next[i] = ids[mnext(i)] end
+  end
+  local blocks = {}
+  for s, id in pairs(pid) do blocks[id + 1] = s end
+  return { block_mask = block_mask, data_next = data_next, mask_next = mask_next, blocks = blocks, Hm = Hm }
+end
+
+describe("splash_mask_info", function()
+  it("gives _process_mask's forward tables", function()
+    math.randomseed(61)
+    local tried = 0
+    for _, c in ipairs(cases(62, 30)) do
+      local cells = cells_of(c.mi)
+      local B, _, Q, K = shape_of(cells)
+      for _, bs in ipairs({ { 1, 1 }, { 2, 3 }, { 3, 2 }, { 4, 4 } }) do
+        if Q % bs[1] == 0 and K % bs[2] == 0 then
+          tried = tried + 1
+          local b = math.random(1, B)
+          local ref = process_mask(cells[b], bs[1], bs[2])
+          local t = c.mi:splash_mask_info { block_size = bs, batch = B > 1 and b - 1 or nil }
+          assert.are.same({ ref.Hm, Q // bs[1], K // bs[2] }, t.block_mask:shape(), c.name)
+          assert.are.same(ref.block_mask, t.block_mask:flat(), c.name)
+          assert.are.same(ref.data_next, t.data_next:flat(), c.name)
+          assert.are.same(ref.mask_next, t.mask_next and t.mask_next:flat(), c.name)
+          local got = {}
+          if t.partial_mask_blocks then
+            local flat = t.partial_mask_blocks:flat()
+            local per = bs[1] * bs[2]
+            for p = 1, #flat // per do
+              local s = {}
+              for i = 1, per do s[i] = flat[(p - 1) * per + i] and "1" or "0" end
+              got[p] = table.concat(s)
+            end
+          end
+          assert.are.same(ref.blocks, got, c.name)
+        end
+      end
+    end
+    assert.is_true(tried > 40)
+  end)
+
+  it("refuses block sizes that do not divide the lengths, as splash does", function()
+    local mi = maskinfo.from_segments({ maskinfo.util.fill(10, 0) })
+    E.assert_error(function() mi:splash_mask_info { block_size = 4 } end,
+      "bad argument #1 to 'splash_mask_info' (block_size 4 should divide q_len 10 (splash's rule))")
+  end)
+end)
+
+---------------------------------------------------------------- varlen
+
+describe("varlen", function()
+  it("gives the packed boundaries of the flattened batch, not the seed's padded form", function()
+    local v = maskinfo.from_segments({ { 0, 0, 1 }, { 0, 1, 1 } }):varlen()
+    assert.are.same({ 0, 2, 3, 4, 6 }, v.cu_seqlens_q:flat())
+    assert.are.same({ 0, 2, 3, 4, 6 }, v.cu_seqlens_k:flat())
+    assert.are.same({ 2, 1, 1, 2 }, v.seqlens_q:flat())
+    assert.are.equal(2, v.max_seqlen_q)
+    assert.are.same({ 0, 1, 2, 3, 4, 5 }, v.indices_q:flat())
+  end)
+
+  it("drops padding like unpad_input and pairs query and key documents", function()
+    math.randomseed(71)
+    for _ = 1, 30 do
+      local B, L = math.random(1, 3), math.random(1, 10)
+      local ids = {}
+      for b = 1, B do
+        ids[b] = {}
+        local cur = math.random(0, 1) - 1
+        for i = 1, L do
+          if math.random() < 0.3 then cur = cur + 1 end
+          ids[b][i] = math.random() < 0.2 and -1 or cur
+        end
+      end
+      local ok, v = pcall(function() return maskinfo.from_segments(ids):varlen() end)
+      -- reference: runs of equal ids among the kept tokens of each row
+      local cu, idx, docs, mx, repeated = { 0 }, {}, 0, 0, false
+      for b = 1, B do
+        local seen, last = {}, nil
+        for i = 1, L do
+          local x = ids[b][i]
+          if x >= 0 then
+            if x ~= last then
+              if seen[x] then repeated = true end
+              seen[x] = true
+              docs = docs + 1
+              cu[docs + 1] = cu[docs]
+            end
+            last = x
+            cu[docs + 1] = cu[docs + 1] + 1
+            idx[#idx + 1] = (b - 1) * L + i - 1
+          end
+        end
+      end
+      for d = 1, docs do mx = math.max(mx, cu[d + 1] - cu[d]) end
+      if repeated then
+        assert.is_false(ok)
+        assert.is_truthy(v:find("comes back at token", 1, true), v)
+      else
+        assert.is_true(ok, v)
+        assert.are.same(cu, v.cu_seqlens_q:flat())
+        assert.are.same(idx, v.indices_q:flat())
+        assert.are.equal(mx, v.max_seqlen_q)
+      end
+    end
+  end)
+
+  it("refuses key documents that do not pair with the query ones", function()
+    E.assert_error(function() maskinfo.from_segments({ { 0, 0, 1 } }, { { 0, 0, 0 } }):varlen() end,
+      "varlen: 2 query documents but 1 key documents; varlen pairs them one to one")
+  end)
+end)
+
+---------------------------------------------------------------- NumPy
+
+-- The same checks in NumPy, on the files the Lua side writes, with each
+-- library's reference written in NumPy (what docs/python.md loads).
+local NUMPY_CHECK = [==[
+import sys, numpy as np
+d = sys.argv[1]
+ld = lambda n: np.load(f"{d}/{n}.npy")
+mask = ld("mask")                      # (B, H, Q, K) bool
+B, H, Q, K = mask.shape
+# FlashMask: Paddle's flashmask_to_densemask (causal)
+sri = ld("flashmask")
+m = np.ones((B, H, Q, K), bool)
+for b in range(B):
+    for h in range(H):
+        for j in range(K):
+            v = sri[b, h, j]
+            if sri.shape[-1] == 2: m[b, h, v[0]:v[1], j] = False
+            else: m[b, h, v[0]:, j] = False
+            m[b, h, :j, j] = False
+assert (m == mask).all(), "flashmask"
+# FlashInfer: unpackbits little per request, over the kept (id >= 0) tokens
+ids = ld("q_ids")
+packed, mi, qo, kv = ld("fi_packed"), ld("fi_mask_indptr"), ld("fi_qo_indptr"), ld("fi_kv_indptr")
+for b in range(B):
+    keep = ids[b] >= 0
+    sub = mask[b, 0][np.ix_(keep, keep)]
+    assert sub.shape == (qo[b + 1] - qo[b], kv[b + 1] - kv[b]), "flashinfer lengths"
+    bits = np.unpackbits(packed[mi[b]:mi[b + 1]], bitorder="little")[:sub.size]
+    assert (bits.reshape(sub.shape).astype(bool) == sub).all(), "flashinfer"
+# FlexAttention: torch's _convert_mask_to_block_mask and _dense_to_ordered
+bq = bk = 3
+pad = np.zeros((B, H, -(-Q // bq) * bq, -(-K // bk) * bk), bool)
+pad[:, :, :Q, :K] = mask
+s = pad.reshape(B, H, pad.shape[2] // bq, bq, pad.shape[3] // bk, bk).transpose(0, 1, 2, 4, 3, 5).sum((-2, -1))
+full, part = s == bq * bk, (s > 0) & (s < bq * bk)
+for name, blocks in (("kv", part), ("full_kv", full)):
+    num = blocks.sum(-1).astype(np.int32)
+    idx = np.argsort(-blocks.astype(np.int32), axis=-1, kind="stable").astype(np.int32)
+    assert (ld(name + "_num_blocks") == num).all() and (ld(name + "_indices") == idx).all(), name
+# MagiAttention: from_ranges
+qr, kr, ty = ld("q_ranges"), ld("k_ranges"), ld("attn_type_map")
+g = np.zeros((B * Q, B * K), bool)
+for (xs, xe), (ys, ye), t in zip(qr, kr, ty):
+    i, j = np.mgrid[xs:xe, ys:ye]
+    ok = {0: np.ones_like(i, bool), 1: j <= i + (ye - xe), 2: j >= i + (ys - xs),
+          3: (j <= i + (ye - xe)) & (j >= i + (ys - xs))}[int(t)]
+    assert not g[xs:xe, ys:ye].any(), "magi overlap"
+    g[xs:xe, ys:ye] = ok
+want = np.zeros_like(g)
+for b in range(B): want[b * Q:(b + 1) * Q, b * K:(b + 1) * K] = mask[b, 0]
+assert (g == want).all(), "magi"
+# varlen: flash-attn's unpad_input keeps the tokens with an id >= 0
+assert (ld("indices_q") == np.nonzero(ids.flatten() >= 0)[0]).all(), "unpad_input"
+cu = ld("cu_seqlens_q")
+assert cu[0] == 0 and cu[-1] == (ids >= 0).sum() and (np.diff(cu) > 0).all(), "cu_seqlens"
+print("ok")
+]==]
+
+describe("the NumPy check", function()
+  local py = "/usr/bin/python3"
+  local has_numpy = os.execute(py .. " -c 'import numpy' 2>/dev/null")
+  local run = has_numpy and it or pending
+  run("reads every format with np.load and finds each library's reference" ..
+    (has_numpy and "" or " (skipped: /usr/bin/python3 cannot import numpy; apt-get install python3-numpy)"), function()
+    local P = dofile(here .. "/helpers/proc.lua")
+    local d = os.tmpname()
+    os.remove(d)
+    os.execute("mkdir -p " .. P.shell_quote(d))
+    for _, mi in ipairs({
+      maskinfo.from_segments({ { 0, 0, 0, 1, 1, 1, 1, -1 }, { 0, 1, 1, 1, 2, 2, 2, 2 } }):apply_causal(),
+      maskinfo.recipes.get("sliding_window").build(maskinfo, 10),
+    }) do
+      local function save(name, a) assert(maskinfo.save_npy(d .. "/" .. name .. ".npy", a)) end
+      save("mask", mi:attention_mask())
+      save("flashmask", mi:flashmask())
+      local fi = mi:flashinfer_mask()
+      save("fi_packed", fi.packed_custom_mask)
+      save("fi_mask_indptr", fi.mask_indptr)
+      save("fi_qo_indptr", fi.qo_indptr)
+      save("fi_kv_indptr", fi.kv_indptr)
+      local t = mi:flex_block_mask { block_size = 3 }
+      for _, k in ipairs({ "kv_num_blocks", "kv_indices", "full_kv_num_blocks", "full_kv_indices" }) do save(k, t[k]) end
+      local a = mi:attn_slices()
+      save("q_ranges", a.q_ranges)
+      save("k_ranges", a.k_ranges)
+      save("attn_type_map", a.attn_type_map)
+      local v = mi:varlen()
+      save("q_ids", mi:q_segment_ids())
+      save("indices_q", v.indices_q)
+      save("cu_seqlens_q", v.cu_seqlens_q)
+      local ok, out = P.sh(("%s -c %s %s 2>&1"):format(py, P.shell_quote(NUMPY_CHECK), P.shell_quote(d)))
+      assert.is_true(ok, out)
+      assert.are.equal("ok\n", out)
+    end
+    os.execute("rm -rf " .. P.shell_quote(d))
+  end)
+end)
