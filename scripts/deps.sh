@@ -19,7 +19,7 @@ set -euo pipefail
 
 # lua-check: luacheck, a suite of make test.  python3-numpy (make fixtures)
 # is a maintainer tool and not installed here.
-PACKAGES=(lua5.4 liblua5.4-dev lua-busted lua-check libpng-dev luarocks gcc libgomp1 make pkg-config)
+PACKAGES=(lua5.4 liblua5.4-dev lua-busted lua-check libpng-dev libfreetype-dev fonts-dejavu-core luarocks gcc libgomp1 make pkg-config)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 stamp="${MASKINFO_DEPS_STAMP:-$here/build/.deps-ok}"
