@@ -225,7 +225,7 @@ static int64_t draw_segments(dc *d, const panel *p, const axis *a, const int32_t
     }
     if (p->plain) return 0;
     double size = d->ts->tick;
-    int64_t lh = maskinfo__line_height(size), gap = ipx(size * 0.3), deep = 0;
+    int64_t lh = maskinfo__line_height(size), gap = 3 * d->ts->lw + ipx(size * 0.3), deep = 0;
     char b[16];
     for (int64_t s0 = lo; s0 < hi;) {
         int64_t s1 = s0 + 1;
@@ -299,12 +299,14 @@ void maskinfo__draw_panel(dc *d, const panel *p)
     if (segs && o->q_ids) right = draw_segments(d, p, &p->rows, o->q_ids, 0);
     if (segs && o->kv_ids) below = draw_segments(d, p, &p->cols, o->kv_ids, 1);
     if (p->plain) return;
-    const int64_t lw = ts->lw, W = p->hm_w, H = p->hm_h;
-    maskinfo__dc_fill(d, -lw, -lw, W + 2 * lw, lw, FRAME, 255);
-    maskinfo__dc_fill(d, -lw, H, W + 2 * lw, lw, FRAME, 255);
-    maskinfo__dc_fill(d, -lw, 0, lw, H, FRAME, 255);
-    maskinfo__dc_fill(d, W, 0, lw, H, FRAME, 255);
-    int64_t top = lw, left = lw, gap = ipx(ts->tick * 0.25);
+    /* the frame keeps a white gap from the heatmap, so a feature on its
+     * edge (attention sinks in column 0) is not taken for the frame */
+    const int64_t lw = ts->lw, W = p->hm_w, H = p->hm_h, fg = 2 * lw, fo = fg + lw;
+    maskinfo__dc_fill(d, -fo, -fo, W + 2 * fo, lw, FRAME, 255);
+    maskinfo__dc_fill(d, -fo, H + fg, W + 2 * fo, lw, FRAME, 255);
+    maskinfo__dc_fill(d, -fo, -fg, lw, H + 2 * fg, FRAME, 255);
+    maskinfo__dc_fill(d, W + fg, -fg, lw, H + 2 * fg, FRAME, 255);
+    int64_t top = fo, left = fo, gap = ipx(ts->tick * 0.25);
     if (p->rows.band || p->cols.band) {
         int64_t th = ipx(ts->tick * 0.6);
         if (p->cols.band) draw_band(d, &p->cols, 1, top + gap, th);
@@ -340,7 +342,7 @@ void maskinfo__draw_panel(dc *d, const panel *p)
     }
     (void)right;
     /* footers: block sparsity, diff counts */
-    int64_t y = H + lw + (below > 0 ? below : 0) + gap;
+    int64_t y = H + fo + (below > 0 ? below : 0) + gap;
     char b[200];
     if (p->blocks) {
         uint64_t nb = p->bcount[0] + p->bcount[1] + p->bcount[2];

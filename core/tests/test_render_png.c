@@ -20,6 +20,7 @@
 #endif
 
 #include "check.h"
+#include "png_read.h"
 
 /* Colours documented in render_png.c. */
 static const uint8_t WHITE[3] = {255, 255, 255};
@@ -28,38 +29,6 @@ static const uint8_t VIRIDIS_FULL[3] = {68, 1, 84};
 static const uint8_t ACCENT[3] = {220, 40, 30};
 
 static char dir[64];
-
-typedef struct {
-    int ok;
-    int w, h;
-    uint8_t *px; /* RGB */
-} image;
-
-static image read_png(const char *path)
-{
-    image im = {0, 0, 0, NULL};
-    png_image pi;
-    memset(&pi, 0, sizeof pi);
-    pi.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&pi, path)) return im;
-    pi.format = PNG_FORMAT_RGB;
-    im.px = malloc(PNG_IMAGE_SIZE(pi));
-    if (!im.px || !png_image_finish_read(&pi, NULL, im.px, 0, NULL)) {
-        free(im.px);
-        im.px = NULL;
-        png_image_free(&pi);
-        return im;
-    }
-    im.ok = 1;
-    im.w = (int)pi.width;
-    im.h = (int)pi.height;
-    return im;
-}
-
-static const uint8_t *pix(const image *im, int x, int y)
-{
-    return im->px + 3 * ((size_t)y * im->w + x);
-}
 
 static int same(const uint8_t *a, const uint8_t *b)
 {
