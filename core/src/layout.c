@@ -322,8 +322,8 @@ static int panel_counts(panel *p, const maskinfo_limits *lim)
             }
     }
     if (st == MASKINFO_OK && o->block_q > 0 && !p->plain) st = panel_blocks(p, lim);
-    if (st) return st;
-    /* what the legend must explain */
+    if (st || p->plain) return st;
+    /* what the legend must explain (plain panels have no legend) */
     for (int64_t i = 0; i < p->rows.nb; i++)
         for (int64_t j = 0; j < p->cols.nb; j++) {
             int hatch;
