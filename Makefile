@@ -64,12 +64,15 @@ BASE_CFLAGS = -std=c11 $(WARN_FLAGS) -fPIC -fopenmp -MMD -MP
 # PNG_LIBDIR (set by luarocks from external_dependencies) win over pkg-config.
 PNG_CFLAGS = $(if $(PNG_INCDIR),-I$(PNG_INCDIR),$(shell $(PKG_CONFIG) --cflags libpng 2>/dev/null))
 PNG_LIBS   = $(if $(PNG_LIBDIR),-L$(PNG_LIBDIR) -lpng,$(or $(shell $(PKG_CONFIG) --libs libpng 2>/dev/null),-lpng))
+# FreeType (text in figures): pkg-config freetype2, Debian's paths otherwise.
+FT_CFLAGS  = $(or $(shell $(PKG_CONFIG) --cflags freetype2 2>/dev/null),-I/usr/include/freetype2)
+FT_LIBS    = $(or $(shell $(PKG_CONFIG) --libs freetype2 2>/dev/null),-lfreetype)
 LUA_CFLAGS = $(if $(LUA_INCDIR),-I$(LUA_INCDIR),$(or $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null),-I/usr/include/lua5.4))
 
 # core/ has no Lua: its include path never contains the Lua headers.
-CORE_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) $(CPPFLAGS) -Icore/include -Icore/src $(PNG_CFLAGS)
+CORE_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) $(CPPFLAGS) -Icore/include -Icore/src $(PNG_CFLAGS) $(FT_CFLAGS)
 LUAB_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) $(CPPFLAGS) -Icore/include $(LUA_CFLAGS) $(PNG_CFLAGS)
-LINK_LIBS   = $(PNG_LIBS) -fopenmp -lm
+LINK_LIBS   = $(PNG_LIBS) $(FT_LIBS) -fopenmp -lm
 
 # Passed on to scripts/run_tests.sh when given (make test BUSTED_ARGS=tests/x_spec.lua).
 export BUSTED_ARGS NO_CTESTS NO_BUSTED NO_LUACHECK TEST_TIMEOUT LUACHECK

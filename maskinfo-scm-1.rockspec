@@ -45,6 +45,8 @@ dependencies = {
 
 external_dependencies = {
    PNG = { header = "png.h", library = "png" },
+   -- the Makefile finds FreeType's include folder through pkg-config
+   FREETYPE = { header = "freetype2/ft2build.h", library = "freetype" },
 }
 
 build = {

@@ -1,6 +1,6 @@
 /*
  * render.c - the renderers of the binding: m:render_text (the seed's
- * visualize text), m:render_png and core.render_png_grid.
+ * visualize text) and core.render_figure (PNG and SVG figures).
  *
  * The options are decoded once, by the Lua layer (maskinfo/render.lua),
  * which gives every field a value; here they are only copied into the
@@ -83,10 +83,53 @@ static const char *const grid_names[] = {"auto", "off", "on", NULL};
 static const maskinfo_grid_lines grids[] = {MASKINFO_GRID_AUTO, MASKINFO_GRID_OFF,
                                             MASKINFO_GRID_ON};
 
-/* The decoded PNG options at t: batch, head, scale, width, height
+static const char *const agg_names[] = {"mean", "any", "all", NULL};
+static const char *const format_names[] = {"png", "svg", NULL};
+
+/* An optional {lo, hi} field (nil: {0, 0}, everything). */
+static void field_range(lua_State *L, int t, const char *k, int64_t r[2]) {
+    lua_getfield(L, t, k);
+    r[0] = r[1] = 0;
+    if (!lua_isnil(L, -1)) {
+        luaL_checktype(L, -1, LUA_TTABLE);
+        for (int i = 0; i < 2; i++) {
+            lua_rawgeti(L, -1, i + 1);
+            r[i] = (int64_t)luaL_checkinteger(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+/* An optional list of n strings as a C array (left on the stack, with the
+ * strings referenced by the options table). */
+static const char *const *field_labels(lua_State *L, int t, const char *k, int64_t n) {
+    lua_getfield(L, t, k);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    luaL_checktype(L, -1, LUA_TTABLE);
+    int lt = lua_gettop(L);
+    luaL_argcheck(L, (int64_t)lua_rawlen(L, lt) == n, t, "one label per token expected");
+    const char **a = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *a, 0);
+    for (int64_t i = 0; i < n; i++) {
+        lua_rawgeti(L, lt, (lua_Integer)(i + 1));
+        a[i] = luaL_checkstring(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_remove(L, lt); /* the userdata stays on the stack */
+    return a;
+}
+
+/* The decoded panel options at t: batch, head, scale, width, height
  * (integers; scale 0 = use width/height, a 0 side follows the other),
  * plain, show_segments (booleans), colormap, grid ("auto"|"off"|"on"),
- * title (string or nil), q_ids, kv_ids (int32 Arrays or nil). */
+ * aggregate ("mean"|"any"|"all"), q_offset, kv_offset, block_q, block_kv
+ * (integers), q_range, kv_range ({lo, hi} or nil), title (string or nil),
+ * q_ids, kv_ids, q_bands, kv_bands (int32 Arrays or nil), q_labels,
+ * kv_labels (string lists or nil), diff (a Mask or nil).  Leaves up to two
+ * values on the stack, which must stay until the render is done. */
 static void png_opts_from(lua_State *L, int t, const maskinfo_mask *m, maskinfo_png_opts *o) {
     int64_t s[4];
     maskinfo_mask_shape(m, s);
@@ -100,6 +143,13 @@ static void png_opts_from(lua_State *L, int t, const maskinfo_mask *m, maskinfo_
     o->show_segments = field_bool(L, t, "show_segments");
     o->cmap = cmaps[field_option(L, t, "colormap", cmap_names)];
     o->grid_lines = grids[field_option(L, t, "grid", grid_names)];
+    o->aggregate = (maskinfo_aggregate)field_option(L, t, "aggregate", agg_names);
+    o->q_offset = field_int(L, t, "q_offset");
+    o->kv_offset = field_int(L, t, "kv_offset");
+    o->block_q = field_int(L, t, "block_q");
+    o->block_kv = field_int(L, t, "block_kv");
+    field_range(L, t, "q_range", o->q_range);
+    field_range(L, t, "kv_range", o->kv_range);
     lua_getfield(L, t, "title");
     o->title = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
     lua_pop(L, 1); /* the string stays referenced by the options table */
@@ -107,34 +157,47 @@ static void png_opts_from(lua_State *L, int t, const maskinfo_mask *m, maskinfo_
     o->q_ids = opt_ids(L, lua_gettop(L), s[2]);
     lua_getfield(L, t, "kv_ids");
     o->kv_ids = opt_ids(L, lua_gettop(L), s[3]);
-    lua_pop(L, 2); /* the Arrays stay referenced by the options table */
+    lua_getfield(L, t, "q_bands");
+    o->q_bands = opt_ids(L, lua_gettop(L), s[2]);
+    lua_getfield(L, t, "kv_bands");
+    o->kv_bands = opt_ids(L, lua_gettop(L), s[3]);
+    lua_getfield(L, t, "diff");
+    o->diff = lua_isnil(L, -1) ? NULL : mi_check_mask(L, lua_gettop(L));
+    lua_pop(L, 5); /* all stay referenced by the options table */
+    luaL_checkstack(L, 4, "render options");
+    o->q_labels = field_labels(L, t, "q_labels", s[2]);
+    o->kv_labels = field_labels(L, t, "kv_labels", s[3]);
 }
 
-/* m:render_png(path, opts) -> width, height | nil, msg, status */
-static int mask_render_png(lua_State *L) {
-    maskinfo_mask *m = mi_check_mask(L, 1);
-    const char *path = luaL_checkstring(L, 2);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    maskinfo_png_opts o;
-    png_opts_from(L, 3, m, &o);
-    int64_t w, h;
-    errno = 0;
-    int st = maskinfo_render_png(m, path, &o, &w, &h, LIMITS(L));
-    if (st) return mi_status(L, st, "render_png", path, MI_RETURN_REFUSALS);
-    lua_pushinteger(L, w);
-    lua_pushinteger(L, h);
-    return 2;
+/* The figure options at t: format ("png"|"svg"), title (string or nil),
+ * dpi, font_scale (numbers, 0 = default), font (string or nil), legend. */
+static void fig_opts_from(lua_State *L, int t, maskinfo_figure_opts *f) {
+    memset(f, 0, sizeof *f);
+    f->format = (maskinfo_image_format)field_option(L, t, "format", format_names);
+    f->legend = field_bool(L, t, "legend");
+    lua_getfield(L, t, "dpi");
+    f->dpi = luaL_checknumber(L, -1);
+    lua_getfield(L, t, "font_scale");
+    f->font_scale = luaL_checknumber(L, -1);
+    lua_getfield(L, t, "title");
+    f->title = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+    lua_getfield(L, t, "font");
+    f->font = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+    lua_pop(L, 4); /* the strings stay referenced by the options table */
 }
 
-/* core.render_png_grid(path, {masks}, {opts...}, columns) -> width, height
- * | nil, msg, status; opts[i] as for render_png (0 columns: one row). */
-static int l_render_png_grid(lua_State *L) {
+/* core.render_figure(path, {masks}, {opts...}, columns, figopts) -> width,
+ * height | nil, msg, status; opts[i] per panel (0 columns: one row). */
+static int l_render_figure(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_Integer columns = luaL_checkinteger(L, 4);
+    luaL_checktype(L, 5, LUA_TTABLE);
     int64_t n = (int64_t)lua_rawlen(L, 2);
     luaL_argcheck(L, n >= 1 && (int64_t)lua_rawlen(L, 3) == n, 3, "one options table per mask expected");
+    maskinfo_figure_opts fig;
+    fig_opts_from(L, 5, &fig);
     const maskinfo_mask **ms = lua_newuserdatauv(L, (size_t)n * sizeof *ms, 0);
     maskinfo_png_opts *opts = lua_newuserdatauv(L, (size_t)n * sizeof *opts, 0);
     for (int64_t i = 0; i < n; i++) {
@@ -142,19 +205,20 @@ static int l_render_png_grid(lua_State *L) {
         ms[i] = mi_check_mask(L, -1);
         lua_rawgeti(L, 3, (lua_Integer)(i + 1));
         luaL_checktype(L, -1, LUA_TTABLE);
-        png_opts_from(L, lua_gettop(L), ms[i], &opts[i]);
-        lua_pop(L, 2); /* both stay referenced by the argument tables */
+        int top = lua_gettop(L);
+        png_opts_from(L, top, ms[i], &opts[i]);
+        lua_rotate(L, top - 1, -2); /* the mask and options go above the labels... */
+        lua_pop(L, 2);              /* ...and are dropped (the argument tables hold them) */
     }
     int64_t w, h;
     errno = 0;
-    int st = maskinfo_render_png_grid(ms, opts, n, columns, path, &w, &h, LIMITS(L));
-    if (st) return mi_status(L, st, "render_png_grid", path, MI_RETURN_REFUSALS);
+    int st = maskinfo_render_figure(ms, opts, n, columns, &fig, path, &w, &h, LIMITS(L));
+    if (st) return mi_status(L, st, "render", path, MI_RETURN_REFUSALS);
     lua_pushinteger(L, w);
     lua_pushinteger(L, h);
     return 2;
 }
 
-const luaL_Reg mi_render_methods[] = {
-    {"render_text", mask_render_text}, {"render_png", mask_render_png}, {NULL, NULL}};
+const luaL_Reg mi_render_methods[] = {{"render_text", mask_render_text}, {NULL, NULL}};
 
-const luaL_Reg mi_render_funcs[] = {{"render_png_grid", l_render_png_grid}, {NULL, NULL}};
+const luaL_Reg mi_render_funcs[] = {{"render_figure", l_render_figure}, {NULL, NULL}};

@@ -285,8 +285,10 @@ int maskinfo_render_text(const maskinfo_mask *m, const maskinfo_text_opts *o,
                          const int32_t *q_ids, const int32_t *kv_ids,
                          const char *shape_str, char **out, size_t *len, const maskinfo_limits *lim);
 
-/* PNG heatmaps (render_png.c).  No image side may pass this (libpng's
- * default user limit); past it the renderers return MASKINFO_EIMAGE. */
+/* Figures: PNG and SVG heatmaps (layout.c and annotate.c lay a figure out;
+ * render_png.c and render_svg.c draw it; text_ft.c sets the type).  No
+ * image side may pass this (libpng's default user limit); past it the
+ * renderers return MASKINFO_EIMAGE. */
 #define MASKINFO_MAX_IMAGE_SIDE 1000000
 
 typedef enum { MASKINFO_CMAP_GREY = 0, MASKINFO_CMAP_VIRIDIS, MASKINFO_CMAP_MAGMA } maskinfo_colormap;
@@ -295,28 +297,57 @@ typedef enum {
     MASKINFO_GRID_OFF = 0,
     MASKINFO_GRID_ON = 1
 } maskinfo_grid_lines;
+/* How a pixel covering several cells is coloured: by the exact fraction of
+ * allowed cells, drawn full if any cell is allowed, or only if all are. */
+typedef enum { MASKINFO_AGG_MEAN = 0, MASKINFO_AGG_ANY, MASKINFO_AGG_ALL } maskinfo_aggregate;
+typedef enum { MASKINFO_FORMAT_PNG = 0, MASKINFO_FORMAT_SVG } maskinfo_image_format;
+/* One panel.  Zero-initialised fields mean "off" / "all" / "none". */
 typedef struct {
     int64_t batch, head;
     int64_t scale;            /* pixels per cell; 0 = use width/height */
-    int64_t width, height;    /* target heatmap size when scale == 0; one of
-                                 them 0 follows the mask's aspect ratio */
+    int64_t width, height;    /* heatmap size when scale == 0, both honoured;
+                                 one of them 0 follows the aspect ratio */
     int plain;                /* heatmap only */
     maskinfo_colormap cmap;
-    const char *title;        /* may be NULL */
+    const char *title;        /* may be NULL; UTF-8, wraps, honours \n */
     int show_segments;        /* draw segment boundaries and ids */
-    const int32_t *q_ids;     /* Q entries or NULL */
+    const int32_t *q_ids;     /* Q entries or NULL; id < 0 is padding (hatched) */
     const int32_t *kv_ids;    /* K entries or NULL */
     maskinfo_grid_lines grid_lines;
+    maskinfo_aggregate aggregate;
+    int64_t q_range[2], kv_range[2]; /* cells [lo, hi) shown; {0, 0} = all */
+    int64_t q_offset, kv_offset;     /* added to the axis labels */
+    const int32_t *q_bands, *kv_bands; /* category per token (Q / K) or NULL */
+    const char *const *q_labels;     /* per token (Q entries) or NULL */
+    const char *const *kv_labels;    /* per token (K entries) or NULL */
+    int64_t block_q, block_kv;       /* kernel-block overlay; 0 = none */
+    const maskinfo_mask *diff;       /* a diff panel: the second mask, or NULL */
 } maskinfo_png_opts;
-/* Out-of-domain options are MASKINFO_EINVAL (the core fills in only what the
- * fields above say it derives).  A side past 1,000,000 pixels (margins
- * included) is MASKINFO_EIMAGE; MASKINFO_ETOOBIG is the memory guard alone,
- * checked first.  The file is written atomically, as the exports below
- * (MASKINFO_EIO with errno set). */
+/* The whole figure. */
+typedef struct {
+    maskinfo_image_format format;
+    const char *title;        /* over all panels, or NULL */
+    double dpi;               /* text is sized in points at this many pixels
+                                 per inch; 0 = the largest heatmap's long
+                                 side spans 3.2 inches (at least 96 dpi) */
+    double font_scale;        /* multiplies every text size; 0 = 1 */
+    const char *font;         /* TrueType file; NULL = $MASKINFO_FONT, else
+                                 DejaVu Sans; the bitmap font if it fails */
+    int legend;               /* one legend or colour bar for the figure */
+} maskinfo_figure_opts;
+/* Panels in rows of `columns` (0: one row), atomically written to path in
+ * fig->format.  Out-of-domain options are MASKINFO_EINVAL.  A side past
+ * MASKINFO_MAX_IMAGE_SIDE pixels (margins included) is MASKINFO_EIMAGE;
+ * MASKINFO_ETOOBIG is the memory guard alone, checked first.  MASKINFO_EIO
+ * with errno set when the file cannot be written. */
+int maskinfo_render_figure(const maskinfo_mask *const *ms, const maskinfo_png_opts *opts,
+                           int64_t n, int64_t columns, const maskinfo_figure_opts *fig,
+                           const char *path, int64_t *width, int64_t *height,
+                           const maskinfo_limits *lim);
+/* PNG figures with a legend and the default type. */
 int maskinfo_render_png(const maskinfo_mask *m, const char *path,
                         const maskinfo_png_opts *o, int64_t *width,
                         int64_t *height, const maskinfo_limits *lim);
-/* Panels side by side; opts[i] per panel, titles in opts[i].title. */
 int maskinfo_render_png_grid(const maskinfo_mask *const *ms,
                              const maskinfo_png_opts *opts, int64_t n,
                              int64_t columns, const char *path,

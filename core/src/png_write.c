@@ -1,21 +1,24 @@
 /*
  * png_write.c - an RGB canvas to a PNG file, through libpng and the atomic
- * writer.
+ * writer, or to a PNG in memory (the SVG backend's embedded heatmaps).
  *
  * 8-bit greyscale when every pixel is grey, 8-bit RGB otherwise.  zlib
  * level 1 and no row filters: several times faster on mask pictures, for
  * files at most ~20% larger.  libpng's longjmp never leaves this file.
  */
 #include "atomic_file.h"
-#include "raster.h"
+#include "figure.h"
 
 #include <png.h>
 #include <setjmp.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
-    FILE *fp;
+    FILE *fp;                 /* NULL: into the memory buffer below */
+    uint8_t *mem;
+    size_t len, cap;
     int io_error;
     int io_errno; /* errno of the failed write, which libpng's cleanup may clobber */
 } png_sink;
@@ -23,6 +26,19 @@ typedef struct {
 static void sink_write(png_structp png, png_bytep data, size_t len)
 {
     png_sink *s = png_get_io_ptr(png);
+    if (!s->fp) {
+        if (s->cap - s->len < len) {
+            size_t cap = s->cap ? s->cap : 4096;
+            while (cap - s->len < len) cap *= 2;
+            uint8_t *m = realloc(s->mem, cap);
+            if (!m) png_error(png, "out of memory");
+            s->mem = m;
+            s->cap = cap;
+        }
+        memcpy(s->mem + s->len, data, len);
+        s->len += len;
+        return;
+    }
     if (fwrite(data, 1, len, s->fp) != len) {
         s->io_error = 1;
         s->io_errno = errno;
@@ -33,7 +49,7 @@ static void sink_write(png_structp png, png_bytep data, size_t len)
 static void sink_flush(png_structp png)
 {
     png_sink *s = png_get_io_ptr(png);
-    if (fflush(s->fp) != 0) {
+    if (s->fp && fflush(s->fp) != 0) {
         s->io_error = 1;
         s->io_errno = errno;
         png_error(png, "flush failed");
@@ -116,7 +132,7 @@ typedef struct {
 static int fill_png(FILE *fp, void *ctx)
 {
     png_job *j = ctx;
-    png_sink sink = {fp, 0, 0};
+    png_sink sink = {fp, NULL, 0, 0, 0, 0};
     return encode_png(&sink, j->px, j->w, j->h, j->grey, j->row);
 }
 
@@ -127,4 +143,21 @@ int maskinfo__write_png(const char *path, const uint8_t *px, int64_t w, int64_t 
     int status = maskinfo__write_atomic(path, fill_png, &j);
     free(j.row);
     return status;
+}
+
+int maskinfo__encode_png_mem(const uint8_t *px, int64_t w, int64_t h, uint8_t **out,
+                             size_t *len)
+{
+    png_sink sink = {NULL, NULL, 0, 0, 0, 0};
+    int grey = all_grey(px, w * h);
+    uint8_t *row = grey ? malloc((size_t)w) : NULL;
+    int st = grey && !row ? MASKINFO_ENOMEM : encode_png(&sink, px, w, h, grey, row);
+    free(row);
+    if (st) {
+        free(sink.mem);
+        return st == MASKINFO_EPNG ? MASKINFO_ENOMEM : st;
+    }
+    *out = sink.mem;
+    *len = sink.len;
+    return MASKINFO_OK;
 }

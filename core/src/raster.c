@@ -1,6 +1,6 @@
 /*
- * raster.c - colours, the measuring canvas and bitmap text for the PNG
- * renderer (raster.h).
+ * raster.c - colours and the bitmap font fallback of the figure renderers
+ * (raster.h).
  */
 #include "raster.h"
 #include "font.h"
@@ -69,110 +69,65 @@ void maskinfo__palette_init(palette *p, maskinfo_colormap cm)
     p->accent = cm == MASKINFO_CMAP_MAGMA ? mk_rgb(0, 150, 210) : mk_rgb(220, 40, 30);
 }
 
-/* ---------------------------------------------------------------- drawing */
+/* ---------------------------------------------------------------- bitmap text */
 
-void maskinfo__dc_measure_init(dc *d)
+/* Next code point of s[*i..len) (a malformed byte counts as one). */
+static uint32_t next_cp(const char *s, size_t len, size_t *i)
 {
-    memset(d, 0, sizeof *d);
-    d->x0 = d->y0 = INT64_MAX;
-    d->x1 = d->y1 = INT64_MIN;
+    const unsigned char *u = (const unsigned char *)s;
+    uint32_t c = u[*i];
+    int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+    (*i)++;
+    if (extra == 0) return c;
+    c &= 0x3Fu >> extra;
+    for (int k = 0; k < extra && *i < len && (u[*i] & 0xC0) == 0x80; k++, (*i)++)
+        c = (c << 6) | (u[*i] & 0x3F);
+    return c;
 }
 
-void maskinfo__dc_extend(dc *d, int64_t x, int64_t y, int64_t w, int64_t h)
+static int glyph_of(uint32_t c)
 {
-    if (w <= 0 || h <= 0) return;
-    if (x < d->x0) d->x0 = x;
-    if (y < d->y0) d->y0 = y;
-    if (x + w > d->x1) d->x1 = x + w;
-    if (y + h > d->y1) d->y1 = y + h;
-}
-
-void maskinfo__dc_rect(dc *d, int64_t x, int64_t y, int64_t w, int64_t h, rgb c)
-{
-    maskinfo__dc_extend(d, x, y, w, h);
-    if (!d->px || w <= 0 || h <= 0) return;
-    int64_t X0 = x + d->ox, Y0 = y + d->oy, X1 = X0 + w, Y1 = Y0 + h;
-    if (X0 < 0) X0 = 0;
-    if (Y0 < 0) Y0 = 0;
-    if (X1 > d->w) X1 = d->w;
-    if (Y1 > d->h) Y1 = d->h;
-    for (int64_t yy = Y0; yy < Y1; yy++) {
-        uint8_t *p = d->px + (yy * d->w + X0) * 3;
-        for (int64_t xx = X0; xx < X1; xx++, p += 3) {
-            p[0] = c.r;
-            p[1] = c.g;
-            p[2] = c.b;
-        }
-    }
-}
-
-/* ---------------------------------------------------------------- text */
-
-/* Glyph for one byte.  Code 1 is the arrow; other control bytes and the
- * lead byte of a UTF-8 sequence show as '?' (continuation bytes are skipped
- * by the callers, so one non-ASCII character is one '?'). */
-static int glyph_of(unsigned char c)
-{
-    if (c >= 0x20 && c <= 0x7e) return c - 0x20;
-    if (c == 1) return MI_GLYPH_ARROW;
+    if (c >= 0x20 && c <= 0x7e) return (int)c - 0x20;
+    if (c == 0x2192) return MI_GLYPH_ARROW;
     return '?' - 0x20;
 }
 
-static int is_continuation(unsigned char c)
-{
-    return (c & 0xC0) == 0x80;
-}
-
-int64_t maskinfo__text_glyphs(const char *s)
+int64_t maskinfo__bitmap_width(const char *s, size_t len, int sc)
 {
     int64_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (!is_continuation(*p)) n++;
-    return n;
+    for (size_t i = 0; i < len;) {
+        next_cp(s, len, &i);
+        n++;
+    }
+    return n > 0 ? (n * MI_FONT_ADV - 1) * sc : 0;
 }
 
-int64_t maskinfo__shown_glyphs(const char *s, int64_t maxg)
+static void put(uint8_t *px, int64_t w, int64_t h, int64_t x, int64_t y, int sc, rgb c)
 {
-    int64_t n = maskinfo__text_glyphs(s);
-    return n > maxg ? maxg : n;
-}
-
-static void draw_glyph(dc *d, int64_t x, int64_t y, int g, int sc, int rot, rgb c)
-{
-    for (int r = 0; r < MI_FONT_H; r++)
-        for (int k = 0; k < MI_FONT_W; k++) {
-            if (mi_font[g][r][k] != '#') continue;
-            if (!rot)
-                maskinfo__dc_rect(d, x + k * sc, y + r * sc, sc, sc, c);
-            else /* clockwise: rows run right to left, columns downwards */
-                maskinfo__dc_rect(d, x + (MI_FONT_H - 1 - r) * sc, y + k * sc, sc, sc, c);
+    for (int64_t yy = y; yy < y + sc; yy++)
+        for (int64_t xx = x; xx < x + sc; xx++) {
+            if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
+            uint8_t *q = px + (yy * w + xx) * 3;
+            q[0] = c.r;
+            q[1] = c.g;
+            q[2] = c.b;
         }
 }
 
-/* Text with its top-left corner at (x, y); rot = 1 turns it clockwise so it
- * reads downwards.  At most maxg glyphs; a longer text ends in "...".  The
- * box measured is the full advance times the font height, descenders
- * included, so measuring and drawing agree. */
-void maskinfo__dc_text(dc *d, int64_t x, int64_t y, const char *s, int sc, int rot,
-                       rgb c, int64_t maxg)
+void maskinfo__bitmap_text(uint8_t *px, int64_t w, int64_t h, int64_t x, int64_t y,
+                           const char *s, size_t len, int sc, int up, rgb c)
 {
-    int64_t n = maskinfo__shown_glyphs(s, maxg);
-    int64_t len = glyphs_width(n, sc), hgt = (int64_t)MI_FONT_H * sc;
-    if (rot)
-        maskinfo__dc_extend(d, x, y, hgt, len);
-    else
-        maskinfo__dc_extend(d, x, y, len, hgt);
-    if (!d->px) return;
-    int64_t total = maskinfo__text_glyphs(s), i = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p && i < n; p++) {
-        if (is_continuation(*p)) continue;
-        int g = glyph_of(*p);
-        if (total > n && i >= n - 3) g = '.' - 0x20;
-        int64_t off = i * MI_FONT_ADV * sc;
-        if (rot)
-            draw_glyph(d, x, y + off, g, sc, 1, c);
-        else
-            draw_glyph(d, x + off, y, g, sc, 0, c);
-        i++;
+    int64_t tw = maskinfo__bitmap_width(s, len, sc), k = 0;
+    for (size_t i = 0; i < len; k++) {
+        int g = glyph_of(next_cp(s, len, &i));
+        int64_t off = k * MI_FONT_ADV * sc;
+        for (int r = 0; r < MI_FONT_H; r++)
+            for (int col = 0; col < MI_FONT_W; col++) {
+                if (mi_font[g][r][col] != '#') continue;
+                if (!up)
+                    put(px, w, h, x + off + col * sc, y + r * sc, sc, c);
+                else /* counter-clockwise: the text runs upwards */
+                    put(px, w, h, x + r * sc, y + tw - sc - off - col * sc, sc, c);
+            }
     }
 }

@@ -1,6 +1,6 @@
 /*
- * raster.h - the drawing layer of the PNG renderer (raster.c): colours and
- * colormaps, an RGB canvas that can also just measure, and bitmap text.
+ * raster.h - colours and colormaps of the figure renderers, and the bitmap
+ * font fallback (raster.c).
  */
 #ifndef MASKINFO_RASTER_H
 #define MASKINFO_RASTER_H
@@ -54,35 +54,13 @@ static inline rgb grid_colour(rgb c)
     return mk_rgb((c.r + 136) / 2, (c.g + 136) / 2, (c.b + 136) / 2);
 }
 
-/* One code path measures and draws: with px == NULL the drawing calls only
- * grow the bounding box (coordinates relative to the panel's heatmap
- * origin), which is how the canvas size is found before anything large is
- * allocated. */
-typedef struct {
-    uint8_t *px; /* RGB canvas, or NULL when measuring */
-    int64_t w, h;
-    int64_t ox, oy; /* canvas position of the heatmap origin */
-    int64_t x0, y0, x1, y1;
-} dc;
-
-void maskinfo__dc_measure_init(dc *d);
-void maskinfo__dc_extend(dc *d, int64_t x, int64_t y, int64_t w, int64_t h);
-void maskinfo__dc_rect(dc *d, int64_t x, int64_t y, int64_t w, int64_t h, rgb c);
-
-/* Glyphs in s (UTF-8 continuation bytes do not count). */
-int64_t maskinfo__text_glyphs(const char *s);
-/* Glyphs actually shown for a text limited to maxg glyphs. */
-int64_t maskinfo__shown_glyphs(const char *s, int64_t maxg);
-/* Pixel width of n glyphs at scale sc. */
-static inline int64_t glyphs_width(int64_t n, int sc)
-{
-    return n > 0 ? (n * MI_FONT_ADV - 1) * sc : 0;
-}
-/* Text with its top-left corner at (x, y); rot = 1 turns it clockwise so it
- * reads downwards.  At most maxg glyphs; a longer text ends in "...".
- * Byte 1 draws an arrow. */
-void maskinfo__dc_text(dc *d, int64_t x, int64_t y, const char *s, int sc, int rot,
-                       rgb c, int64_t maxg);
+/* Bitmap text (the fallback when no TrueType font loads): one line of
+ * UTF-8 text at integer scale sc, box top-left at (x, y), into an RGB
+ * canvas w x h (clipped); up = 1 reads bottom to top.  A code point
+ * outside printable ASCII shows as '?'; U+2192 (right arrow) has a glyph. */
+int64_t maskinfo__bitmap_width(const char *s, size_t len, int sc);
+void maskinfo__bitmap_text(uint8_t *px, int64_t w, int64_t h, int64_t x, int64_t y,
+                           const char *s, size_t len, int sc, int up, rgb c);
 
 /* The w x h canvas to path as a PNG, atomically (png_write.c): path is only
  * ever replaced by a complete file; on MASKINFO_EIO errno says why. */

@@ -19,7 +19,9 @@
 --   custom        from_function, from_rows
 --   queries       allowed, count, density, empty_rows, diff, ...
 --   sharding      get_shardings, get_empty_sharding
---   render        visualize, render_png, render_png_grid
+--   render        visualize
+--   figure        render, render_png, render_svg, render_png_grid, render_grid,
+--                 render_layers, render_diff
 --   export        save_npy, save_safetensors, block_classes, flex_block_mask
 --   guard, trace, arrays   the memory limit, debug tracing, Array
 --
@@ -37,7 +39,7 @@ local M = {}
 M._VERSION = "0.2.0"
 
 for _, name in ipairs({ "conversions", "constructors", "getters", "properties", "ops", "algebra", "custom",
-  "queries", "sharding", "render", "export", "kernels", "npy" }) do
+  "queries", "sharding", "render", "figure", "export", "kernels", "npy" }) do
   local mod = require("maskinfo." .. name)
   for k, fn in pairs(mod.api or {}) do
     assert(M[k] == nil, "two modules export " .. k)

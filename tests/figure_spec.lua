@@ -1,0 +1,176 @@
+-- Figures through the Lua API: the format from the extension, the SVG's
+-- text (titles, legends, counts, labels), heads, layers, diffs, zoom and
+-- the default sizes.  Pixel agreement of SVG and PNG is in
+-- core/tests/test_render_svg.c.
+local maskinfo = require("maskinfo")
+
+local function slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- The text content of every <text> element, in order.
+local function texts(svg)
+  local t = {}
+  for s in svg:gmatch("<text[^>]*>(.-)</text>") do t[#t + 1] = s end
+  return t
+end
+
+local function has(list, s)
+  for _, v in ipairs(list) do if v == s then return true end end
+  return false
+end
+
+local function causal(n)
+  return maskinfo.from_segments({ maskinfo.util.fill(n, 0) }):apply_causal()
+end
+
+describe("figures", function()
+  local dir
+  before_each(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert.is_true(os.execute("mkdir -p '" .. dir .. "'") == true)
+  end)
+  after_each(function() os.execute("rm -rf '" .. dir .. "'") end)
+
+  it("picks the format from the extension and refuses unknown ones", function()
+    local m = causal(8)
+    assert.is_truthy(m:render(dir .. "/a.svg"))
+    assert.are.equal("<?xml", slurp(dir .. "/a.svg"):sub(1, 5))
+    assert.is_truthy(m:render(dir .. "/a.PNG"))
+    assert.are.equal("\137PNG", slurp(dir .. "/a.PNG"):sub(1, 4))
+    local ok, err = pcall(m.render, m, dir .. "/a.jpg")
+    assert.is_false(ok)
+    assert.is_truthy(err:find("unknown image format '.jpg'", 1, true), err)
+    ok, err = pcall(m.render, m, dir .. "/noext")
+    assert.is_false(ok)
+    assert.is_truthy(err:find("(no extension)", 1, true), err)
+    -- render_svg and render_png take the same options and give the same size
+    local o = { scale = 4, title = "t", aggregate = "any", dpi = 150 }
+    local w1, h1 = m:render_svg(dir .. "/b.svg", o)
+    local w2, h2 = m:render_png(dir .. "/b.png", o)
+    assert.are.same({ w1, h1 }, { w2, h2 })
+  end)
+
+  it("keeps UTF-8 titles, reads the y label upwards, and puts no id on one segment", function()
+    local m = causal(16)
+    local title = "± × → α é ≤ ≥ ∞"
+    m:render(dir .. "/t.svg", { title = title, scale = 8 })
+    local svg = slurp(dir .. "/t.svg")
+    local t = texts(svg)
+    assert.is_true(has(t, title))
+    assert.is_truthy(svg:find('rotate%(%-90%)"[^>]*>query</text>'))
+    -- one segment: no boundary id (the ids would be in the accent colour)
+    assert.is_nil(svg:find("#dc281e", 1, true))
+    local ok, err = pcall(m.render, m, dir .. "/x.svg", { title = "\255bad" })
+    assert.is_false(ok)
+    assert.is_truthy(err:find("not valid UTF-8", 1, true), err)
+  end)
+
+  it("wraps a long title instead of widening the figure", function()
+    local m = causal(64)
+    local w1 = m:render(dir .. "/a.svg")
+    local w2, _ = m:render(dir .. "/b.svg", { title = ("a long title that goes on "):rep(12) })
+    assert.are.equal(w1, w2)
+    local lines = texts(slurp(dir .. "/b.svg"))
+    local n = 0
+    for _, s in ipairs(lines) do if s:find("long title", 1, true) then n = n + 1 end end
+    assert.is_true(n >= 2)
+    -- \n starts a new line
+    m:render(dir .. "/c.svg", { title = "first\nsecond" })
+    local t = texts(slurp(dir .. "/c.svg"))
+    assert.is_true(has(t, "first") and has(t, "second"))
+  end)
+
+  it("shows a binary legend for exact masks and the colour bar only for fractional pixels", function()
+    local m = causal(64)
+    m:render(dir .. "/a.svg")
+    local t = texts(slurp(dir .. "/a.svg"))
+    assert.is_true(has(t, "allowed") and has(t, "masked"))
+    assert.is_false(has(t, "100% allowed (fraction per pixel)"))
+    m:render(dir .. "/b.svg", { width = 16 })
+    assert.is_true(has(texts(slurp(dir .. "/b.svg")), "100% allowed (fraction per pixel)"))
+    m:render(dir .. "/c.svg", { width = 16, aggregate = "any" })
+    assert.is_false(has(texts(slurp(dir .. "/c.svg")), "100% allowed (fraction per pixel)"))
+    m:render(dir .. "/d.svg", { legend = false })
+    assert.is_false(has(texts(slurp(dir .. "/d.svg")), "allowed"))
+    -- padding is hatched and named in the legend
+    local p = maskinfo.from_segments({ { 0, 0, 0, 1, 1, -1, -1, -1 } }):apply_causal()
+    p:render(dir .. "/e.svg")
+    local svg = slurp(dir .. "/e.svg")
+    assert.is_truthy(svg:find('fill="url(#pad)"', 1, true))
+    assert.is_true(has(texts(svg), "padding"))
+  end)
+
+  it("draws every head as a panel under one figure title", function()
+    local b = maskinfo.from_segments({ maskinfo.util.fill(32, 0) })
+    local m = maskinfo.stack_heads({ b:apply_causal(), b:apply_sliding_window(2), b:apply_sliding_window(4),
+      b:apply_sliding_window(8) })
+    local w1 = m:render(dir .. "/one.svg")
+    local w4 = m:render(dir .. "/all.svg", { heads = "all", title = "four heads" })
+    assert.is_true(w4 > 3 * w1 * 0.9)
+    local t = texts(slurp(dir .. "/all.svg"))
+    for h = 0, 3 do assert.is_true(has(t, "head " .. h)) end
+    assert.is_true(has(t, "four heads"))
+    local n = 0
+    for _, s in ipairs(t) do if s == "allowed" then n = n + 1 end end
+    assert.are.equal(1, n) -- one shared legend
+    local w2 = m:render(dir .. "/two.svg", { heads = { 1, 3 }, columns = 1 })
+    assert.is_true(w2 < w4)
+    assert.has_error(function() m:render(dir .. "/x.svg", { heads = { 4 } }) end)
+  end)
+
+  it("draws named layers as a grid", function()
+    local c = causal(32)
+    local w, h = maskinfo.render_layers(dir .. "/l.svg", { { name = "global", mask = c },
+      { name = "local", mask = c:apply_sliding_window({ 7, 0 }) } }, { title = "two layers", columns = 2 })
+    assert.is_true(w > h)
+    local t = texts(slurp(dir .. "/l.svg"))
+    assert.is_true(has(t, "global") and has(t, "local") and has(t, "two layers"))
+  end)
+
+  it("prints diff counts that match the masks", function()
+    local c = causal(48)
+    local a, b = c:apply_sliding_window({ 7, 0 }), c:apply_sliding_window({ 4, 0 })
+    maskinfo.render_diff(dir .. "/d.svg", a, b)
+    local t = texts(slurp(dir .. "/d.svg"))
+    local both = (a & b):count()
+    local line = ("only a: %d   only b: %d   both: %d cells"):format(a:count() - both, b:count() - both, both)
+    assert.is_true(has(t, line), line)
+    assert.is_true(has(t, "only a") and has(t, "only b") and has(t, "both"))
+  end)
+
+  it("prints the kernel-block sparsity", function()
+    local c = causal(64)
+    c:render(dir .. "/b.svg", { block_size = 16 })
+    local t = texts(slurp(dir .. "/b.svg"))
+    assert.is_true(has(t, "blocks 16x16: 6 full, 4 partial, 6 empty; sparsity 37.50%"))
+    assert.has_error(function() causal(100000):render(dir .. "/x.svg", { block_size = 1 }) end)
+  end)
+
+  it("zooms, offsets the labels and gives few rows a visible height", function()
+    local c = causal(1000)
+    local w, h = c:render(dir .. "/z.svg", { q_range = { 100, 110 }, kv_range = { 0, 200 }, plain = true, scale = 2 })
+    assert.are.same({ 400, 20 }, { w, h })
+    local d = maskinfo.from_segments({ maskinfo.util.fill(1, 0) }, { maskinfo.util.fill(64, 0) })
+    d:render(dir .. "/d.svg", { q_offset = 1000000, kv_offset = 999937 })
+    local t = texts(slurp(dir .. "/d.svg"))
+    assert.is_true(has(t, "1000000"))
+    local _, hp = d:render(dir .. "/p.svg", { plain = true })
+    assert.are.equal(24, hp)
+    assert.has_error(function() c:render(dir .. "/x.svg", { q_range = { 5, 5 } }) end)
+  end)
+
+  it("has default sizes monotonic in the number of tokens", function()
+    local last = 0
+    for _, n in ipairs({ 8, 100, 255, 256, 257, 511, 512, 513, 1000, 1024, 1025, 5000 }) do
+      local w = causal(n):render(dir .. "/s.png", { plain = true })
+      assert.is_true(w >= last, ("%d tokens: %d < %d"):format(n, w, last))
+      last = w
+    end
+    assert.are.equal(1024, last)
+  end)
+end)
