@@ -4,31 +4,12 @@
 -- gives, in mask, ids, positions and cu_seqlens; bad input is refused with
 -- the function and argument named; a million tokens cost no Lua memory.
 local mi = require("maskinfo")
+local testing = require("maskinfo.testing")
 
 local function flat(a)
   local t = {}
   for i, v in ipairs(a:flat()) do t[i] = v == true and 1 or (v == false and 0 or v) end
   return t
-end
-
--- Every cell of mask m equals pred(b, h, q, k).
-local function agrees(m, pred)
-  local dense = m:attention_mask()
-  local B, H, Q, K = table.unpack(dense:shape())
-  local t = dense:totable()
-  for b = 0, B - 1 do
-    for h = 0, H - 1 do
-      for q = 0, Q - 1 do
-        for k = 0, K - 1 do
-          local want = pred(b, h, q, k) and true or false
-          if t[b + 1][h + 1][q + 1][k + 1] ~= want then
-            return false, ("cell (%d, %d, %d, %d): got %s"):format(b, h, q, k, tostring(not want))
-          end
-        end
-      end
-    end
-  end
-  return true
 end
 
 -- Same mask, ids, positions and cu_seqlens.
@@ -49,7 +30,7 @@ describe("causal and full", function()
   it("causal(n) is from_segments of one document with apply_causal", function()
     same_as(mi.causal(6), mi.from_segments({ zeros(6) }):apply_causal())
     assert.are.same(mi.from_segments({ zeros(6) }):apply_causal():baked_in_masks(), mi.causal(6):baked_in_masks())
-    assert(agrees(mi.causal(5, { batch = 2 }), function(_, _, q, k) return k <= q end))
+    testing.assert_equals(mi.causal(5, { batch = 2 }), function(_, _, q, k) return k <= q end)
     assert.are.equal(2, (mi.causal(5, { batch = 2 }):shape()))
   end)
 
@@ -57,7 +38,7 @@ describe("causal and full", function()
     local m = mi.causal(3, { kv_len = 7 })
     local B, Q, K = m:shape()
     assert.are.same({ 1, 3, 7 }, { B, Q, K })
-    assert(agrees(m, function(_, _, q, k) return k <= q + 4 end))
+    testing.assert_equals(m, function(_, _, q, k) return k <= q + 4 end)
     local qp, kp = m:get_or_compute_positions()
     assert.are.same({ 4, 5, 6 }, flat(qp))
     assert.are.same({ 0, 1, 2, 3, 4, 5, 6 }, flat(kp))
@@ -109,7 +90,7 @@ describe("from_lengths", function()
     local docs = mi.from_lengths({ 3, 3 })
     local c = docs:apply_causal()
     assert.are.same({ 0, 1, 2, 0, 1, 2 }, flat((c:get_or_compute_positions())))
-    assert(agrees(c, function(_, _, q, k) return k <= q and q // 3 == k // 3 end))
+    testing.assert_equals(c, function(_, _, q, k) return k <= q and q // 3 == k // 3 end)
   end)
 
   it("refuses bad lengths and a short pad_to", function()
@@ -169,7 +150,7 @@ describe("from_packed_cu_seqlens", function()
     local _, Q, K = m:shape()
     assert.are.same({ 3, 6 }, { Q, K })
     assert.are.same({ 0, 0, 0, 0, 1, 1 }, flat(m:kv_segment_ids()))
-    assert(agrees(m, function(_, _, q, k) return (q < 2) == (k < 4) end))
+    testing.assert_equals(m, function(_, _, q, k) return (q < 2) == (k < 4) end)
   end)
 
   it("refuses offsets that are not flash-attn's", function()
@@ -200,10 +181,10 @@ describe("from_tree", function()
   end
 
   it("each node attends to itself and its ancestors", function()
-    assert(agrees(mi.from_tree(medusa), function(_, _, q, k) return ancestor(medusa, q, k) end))
+    testing.assert_equals(mi.from_tree(medusa), function(_, _, q, k) return ancestor(medusa, q, k) end)
     local forest = { -1, -1, 0, 1, 2, 2, -1, 6 }
     local m = mi.from_tree(forest)
-    assert(agrees(m, function(_, _, q, k) return ancestor(forest, q, k) end))
+    testing.assert_equals(m, function(_, _, q, k) return ancestor(forest, q, k) end)
     assert.are.same({ 0, 1, 0, 1, 0, 0, 2, 2 }, flat(m:q_segment_ids()))
     assert.are.same({ 0, 0, 1, 1, 2, 2, 0, 1 }, flat((m:get_or_compute_positions())))
   end)
@@ -212,7 +193,7 @@ describe("from_tree", function()
     local m = mi.from_tree(medusa, { prefix = 4 })
     local _, Q, K = m:shape()
     assert.are.same({ 9, 13 }, { Q, K })
-    assert(agrees(m, function(_, _, q, k) return k < 4 or ancestor(medusa, q, k - 4) end))
+    testing.assert_equals(m, function(_, _, q, k) return k < 4 or ancestor(medusa, q, k - 4) end)
     local qp, kp = m:get_or_compute_positions()
     assert.are.same({ 4, 5, 5, 6, 6, 6, 6, 6, 6 }, flat(qp))
     assert.are.same({ 0, 1, 2, 3, 4, 5, 5, 6, 6, 6, 6, 6, 6 }, flat(kp))
@@ -247,7 +228,7 @@ describe("image_runs", function()
     local runs = mi.image_runs(types)
     local m = mi.causal(7):apply_token_type_ids(runs)
     local r = runs:flat()
-    assert(agrees(m, function(_, _, q, k) return k <= q or (r[q + 1] > 0 and r[q + 1] == r[k + 1]) end))
+    testing.assert_equals(m, function(_, _, q, k) return k <= q or (r[q + 1] > 0 and r[q + 1] == r[k + 1]) end)
     assert.is_false(m:allowed(0, 0, 1, 4)) -- image 1 does not see image 2
     assert.is_true(m:allowed(0, 0, 1, 2)) -- but the rest of its own image
     -- with the raw 0/1 types, the first image would see the second
