@@ -240,3 +240,22 @@ describe("image_runs", function()
       "bad argument #1 to 'image_runs' (token_type_ids[2]: types must be >= 0 (0 is text))")
   end)
 end)
+
+describe("int_list", function()
+  it("reads comma-separated integers (recipe list parameters)", function()
+    assert.are.same({ 3000, 2500, 2692 }, mi.int_list("3000,2500,2692"))
+    assert.are.same({ 1, 2, 4 }, mi.int_list(" 1, 2,4 "))
+    assert.are.same({ 7 }, mi.int_list("7", { min = 1 }))
+  end)
+
+  it("names the list, the item and the bound", function()
+    assert.has_error(function() mi.int_list("1,,2", { min = 0, what = "lengths" }) end,
+      "bad argument #1 to 'int_list' (lengths '1,,2': item 2 () is not an integer >= 0)")
+    assert.has_error(function() mi.int_list("1,-2", { min = 0 }) end,
+      "bad argument #1 to 'int_list' (list '1,-2': item 2 (-2) is not an integer >= 0)")
+    assert.has_error(function() mi.int_list("1.5") end,
+      "bad argument #1 to 'int_list' (list '1.5': item 1 (1.5) is not an integer)")
+    assert.has_error(function() mi.int_list(12) end,
+      "bad argument #1 to 'int_list' (comma-separated integers expected, got number)")
+  end)
+end)

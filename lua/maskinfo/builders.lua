@@ -175,4 +175,25 @@ B.api.image_runs = T.func(nil, "image_runs", function(fname, types)
   return need(fname, core.image_runs(t, fname, 1))
 end)
 
+--- Integers from a comma-separated string, as list parameters of
+-- recipes arrive from the command line (`--set lengths=3000,2500`).
+-- @tparam string s e.g. "3000,2500,2692"
+-- @tparam[opt] table opts min (default none), what (the name in messages)
+-- @usage mi.int_list("1,2,4") -- {1, 2, 4}
+B.api.int_list = T.func(nil, "int_list", function(fname, s, opts)
+  if type(s) ~= "string" then argerr(fname, 1, "comma-separated integers expected, got " .. E.typename(s)) end
+  opts = opt_table(fname, 2, opts, { min = true, what = true })
+  local what = opts.what or "list"
+  local t = {}
+  for x in (s .. ","):gmatch("([^,]*),") do
+    local v = math.tointeger(tonumber(x))
+    if v == nil or (opts.min and v < opts.min) then
+      argerr(fname, 1, ("%s '%s': item %d (%s) is not an integer%s"):format(what, s, #t + 1, x,
+        opts.min and (" >= " .. opts.min) or ""))
+    end
+    t[#t + 1] = v
+  end
+  return t
+end)
+
 return B
