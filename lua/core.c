@@ -222,6 +222,7 @@ int luaopen_maskinfo_core(lua_State *L) {
         lua_pushvalue(L, limits);
         luaL_setfuncs(L, funcs[i], 1);
     }
+    { void mi_builders_open(lua_State *L, int limits); mi_builders_open(L, limits); } /* builders.c */
     push_tables(L);
     mi_kernels_open(L, limits);
     return 1;

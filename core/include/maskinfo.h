@@ -527,6 +527,41 @@ int maskinfo_read_npy(const char *path, maskinfo_array **out, char *why, size_t 
 /* The same from the len bytes of a whole file in memory. */
 int maskinfo_parse_npy(const uint8_t *buf, size_t len, maskinfo_array **out, char *why,
                        size_t whylen, const maskinfo_limits *lim);
+/* ---------------------------------------------------------------- builders */
+/* (builders.c)  What constructors from ML inputs need, so that bindings
+ * never build N-element tables.  On MASKINFO_EINVAL, *bad (when not NULL)
+ * is the index of the first offending input value, else -1. */
+
+/* Segment ids of documents packed in one row of len tokens: document d
+ * (0-based) has lengths[d] tokens; the tokens after the last document are
+ * padding (-1).  EINVAL: a negative length, or lengths adding up to more
+ * than len (*bad is the length that overflows). */
+int maskinfo_ids_from_lengths(const int64_t *lengths, int64_t n, int64_t len,
+                              int32_t *ids, int64_t *bad);
+/* Segment ids from flash-attn's varlen offsets (n entries: n - 1 documents
+ * in one row): token t belongs to document d iff cu[d] <= t < cu[d+1].
+ * EINVAL unless cu[0] == 0, cu is non-decreasing and cu[n-1] == len.
+ * With ids NULL it only checks cu (before anything is allocated). */
+int maskinfo_ids_from_cu_seqlens(const int64_t *cu, int64_t n, int64_t len,
+                                 int32_t *ids, int64_t *bad);
+/* out[r*len + j] = start + j for rows rows; EOVERFLOW past int32. */
+int maskinfo_positions_arange(int64_t rows, int64_t len, int64_t start,
+                              int32_t *out);
+/* Numbered runs of token types (rows x len, row-major): text (0) stays 0;
+ * each maximal run of equal non-zero types gets the next number of its
+ * row (1, 2, ...), so HF's 0/1 token_type_ids become one id per image.
+ * EINVAL on a negative type. */
+int maskinfo_image_runs(const int32_t *types, int64_t rows, int64_t len,
+                        int32_t *out, int64_t *bad);
+/* Tree attention, shape (1, 1, n, prefix + n): node i attends to the prefix
+ * keys [0, prefix), to itself and to its ancestors (key prefix + j for node
+ * j).  parents[i] is -1 for a root, else an earlier node (< i).  depth[i]
+ * receives the node's depth (roots 0), root[i] the number of its tree (the
+ * roots numbered 0, 1, ... in order).  Work and memory: the total number of
+ * key runs over all rows (at most n + the total depth). */
+int maskinfo_mask_tree(maskinfo_mask **out, const int64_t *parents, int64_t n,
+                       int64_t prefix, int32_t *depth, int32_t *root,
+                       int64_t *bad, const maskinfo_limits *lim);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,33 @@
+--- The names of the built-in recipes (lua/maskinfo/recipes/NAME.lua), sorted;
+-- the loader (maskinfo.recipes) reads this list.
+-- @module maskinfo.recipes.builtin
+return {
+  "bd3lm",
+  "bigbird",
+  "causal",
+  "chunked",
+  "chunked_prefill",
+  "decode_step",
+  "dilated",
+  "encoder_padding",
+  "flamingo",
+  "gemma3",
+  "gemma_local_global",
+  "gpt_oss",
+  "llama4",
+  "longformer",
+  "modernbert",
+  "multimodal",
+  "natten",
+  "packed_documents",
+  "padded_batch",
+  "per_head_windows",
+  "prefix_lm",
+  "qwen2",
+  "shared_prefix",
+  "sliding_window",
+  "sparse_transformer",
+  "spec_tree",
+  "streaming_sinks",
+  "t5",
+}
