@@ -17,9 +17,10 @@
 #   MASKINFO_SKIP_DEPS=1       skip everything (a system you manage yourself)
 set -euo pipefail
 
-# lua-check: luacheck, a suite of make test.  python3-numpy (make fixtures)
+# lua-check: luacheck, a suite of make test.  lua-argparse: the maskinfo
+# command's parser; lua-cjson: mi.from_hf_config.  python3-numpy (make fixtures)
 # is a maintainer tool and not installed here.
-PACKAGES=(lua5.4 liblua5.4-dev lua-busted lua-check libpng-dev luarocks gcc libgomp1 make pkg-config)
+PACKAGES=(lua5.4 liblua5.4-dev lua-busted lua-check lua-argparse lua-cjson libpng-dev luarocks gcc libgomp1 make pkg-config)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 stamp="${MASKINFO_DEPS_STAMP:-$here/build/.deps-ok}"

@@ -20,7 +20,6 @@
 -- these conventions with flash-attn's, splash's and xFormers'.
 -- @module maskinfo.hf
 
-local cjson = require("cjson.safe")
 local E = require("maskinfo.errors")
 local A = require("maskinfo.args")
 local G = require("maskinfo.guard")
@@ -47,8 +46,9 @@ local function read_config(src)
     if not f then E.fail(FNAME, ("cannot read '%s': %s"):format(src, err)) end
     local text = f:read("a")
     f:close()
+    -- required here: only reading a file needs lua-cjson
     local why
-    cfg, why = cjson.decode(text)
+    cfg, why = require("cjson.safe").decode(text)
     if cfg == nil then E.fail(FNAME, ("'%s' is not JSON: %s"):format(src, why)) end
   end
   if type(cfg) ~= "table" then A.argerr(FNAME, 1, "config.json path or config table expected, got " .. E.typename(src)) end
@@ -65,10 +65,10 @@ local function positive(cfg, key, why)
   return v
 end
 
--- null in JSON (cjson.null) reads as absent.
+-- null in JSON (cjson's null, a lightuserdata) reads as absent.
 local function field(cfg, key)
   local v = cfg[key]
-  if v == cjson.null then return nil end
+  if type(v) == "userdata" then return nil end
   return v
 end
 
