@@ -190,6 +190,9 @@ function R.validate(r, name)
   if type(r) ~= "table" then return "the file must return a table, got " .. type(r) end
   local bad = unknown_key(r, FIELDS)
   if bad then return ("unknown field '%s' (expected %s)"):format(bad, O.spell(FIELDS)) end
+  if type(name) ~= "string" or not name:match("^[%w_]+$") then
+    return ("the file name must be NAME.lua with NAME of letters, digits and _, got '%s'"):format(tostring(name))
+  end
   if r.name ~= name then
     return ("field 'name' must be the file name without .lua ('%s'), got %s"):format(name, tostring(r.name))
   end
