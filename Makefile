@@ -188,7 +188,7 @@ sanitize: $(DEPS_FIRST)
 
 run: all
 	@if [ -f scripts/maskinfo.lua ]; then \
-	    $(LUA_ENV) $(LUA) scripts/maskinfo.lua $(ARGS); \
+	    $(LUA_ENV) $(LUA) scripts/maskinfo.lua $(or $(ARGS),demo); \
 	else \
 	    echo "maskinfo: built $(MODULE); scripts/maskinfo.lua is not written yet, nothing to run."; \
 	fi

@@ -1,8 +1,11 @@
 -- maskinfo: attention masks in compact form (C11 core + Lua 5.4 module).
 --
--- Offline install from a checkout (run from its root):
---   luarocks make --lua-version=5.4 maskinfo-scm-1.rockspec
+-- Offline install from a checkout (run from its root), with the Lua
+-- dependencies from Debian (lua-argparse, lua-cjson: scripts/deps.sh):
+--   luarocks make --lua-version=5.4 --deps-mode=none maskinfo-scm-1.rockspec
 --   luarocks make --lua-version=5.4 --tree DIR --deps-mode=none maskinfo-scm-1.rockspec
+-- (Debian's packages are not in a luarocks manifest: without
+-- --deps-mode=none luarocks would try to download argparse and lua-cjson.)
 -- Offline test run (the busted specs; needs Debian's lua-busted):
 --   luarocks test --lua-version=5.4 maskinfo-scm-1.rockspec
 --
@@ -42,6 +45,8 @@ supported_platforms = { "linux" }
 
 dependencies = {
    "lua >= 5.4, < 5.5",
+   "argparse >= 0.7",
+   "lua-cjson >= 2.1",
 }
 
 external_dependencies = {

@@ -17,11 +17,12 @@
 #   MASKINFO_SKIP_DEPS=1       skip everything (a system you manage yourself)
 set -euo pipefail
 
-# lua-check: luacheck, a suite of make test.  python3-numpy: the NumPy
+# lua-check: luacheck, a suite of make test.  lua-argparse: the maskinfo
+# command's parser; lua-cjson: mi.from_hf_config.  python3-numpy: the NumPy
 # checks of the kernel formats in make test (also make fixtures).
 # libfreetype-dev, fonts-dejavu-core: figure text.  libxml2-utils,
 # librsvg2-bin: the SVG checks (xmllint, rsvg-convert) in make test.
-PACKAGES=(lua5.4 liblua5.4-dev lua-busted lua-check libpng-dev libfreetype-dev fonts-dejavu-core luarocks gcc libgomp1 make pkg-config python3-numpy libxml2-utils librsvg2-bin)
+PACKAGES=(lua5.4 liblua5.4-dev lua-busted lua-check lua-argparse lua-cjson libpng-dev libfreetype-dev fonts-dejavu-core luarocks gcc libgomp1 make pkg-config python3-numpy libxml2-utils librsvg2-bin)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 stamp="${MASKINFO_DEPS_STAMP:-$here/build/.deps-ok}"

@@ -1,8 +1,9 @@
 -- The mask algebra: a & b, a | b, ~a, a - b (and a:minus(b)) against a
 -- cellwise reference on random masks; the laws of a Boolean algebra; head
--- broadcasting; shape errors; what happens to segment ids and flags
--- (documented in lua/maskinfo/ops.lua: a binary result keeps the ids only when
--- both operands store identical ids, flags are OR-ed; ~a drops ids and flags).
+-- broadcasting; shape errors; what happens to the documents (segment ids,
+-- positions, cu_seqlens) and flags (documented in docs/api.md's Algebra
+-- section: equal ids are kept by every op, one operand's documents by & and
+-- by a - b from a; trivial ids count as none; flags OR-ed; ~a drops both).
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
 local R = dofile(here .. "/helpers/dense_ref.lua")
 local E = dofile(here .. "/helpers/errors.lua")
@@ -278,9 +279,10 @@ describe("segment ids and flags of algebra results", function()
       assert.are.same(kv, x:kv_segment_ids():totable())
     end
   end)
-  it("an operand without stored ids (from_random) drops them", function()
-    local x = docs & maskinfo.from_random(1, 6, 6, 0.3, 5)
-    assert.is_nil(tostring(x):find("segment_ids", 1, true))
+  it("an operand without stored ids (from_random) leaves & the other's ids, | drops them", function()
+    local r = maskinfo.from_random(1, 6, 6, 0.3, 5)
+    assert.are.same(ids, (docs & r):q_segment_ids():totable())
+    assert.is_nil(tostring(docs | r):find("segment_ids", 1, true))
   end)
   it("~a drops the ids (the complement of a segment mask is not one)", function()
     local x = ~docs
@@ -305,6 +307,73 @@ describe("segment ids and flags of algebra results", function()
     check_ref(x, s, "chain after |")
     -- identical ids were kept by |, so chunk ids take padding from them
     assert.are.same({ { 1, 1, 1, 2, 2, -1 } }, x:q_segment_ids():totable())
+  end)
+end)
+
+---------------------------------------------------------------- documents
+
+describe("documents through the algebra", function()
+  local docs = maskinfo.from_segments({ { 0, 0, 0, 1, 1, 1 } })
+  local causal = maskinfo.from_segments({ { 0, 0, 0, 0, 0, 0 } }):apply_causal()
+  local window = maskinfo.from_segments({ { 0, 0, 0, 0, 0, 0 } }):apply_sliding_window({ 1, 0 })
+
+  local function same_documents(x, y, what)
+    assert.are.same(y:q_segment_ids():totable(), x:q_segment_ids():totable(), what .. ": q ids")
+    assert.are.same(y:kv_segment_ids():totable(), x:kv_segment_ids():totable(), what .. ": kv ids")
+    local xq, xk = x:get_or_compute_positions()
+    local yq, yk = y:get_or_compute_positions()
+    assert.are.same(yq:totable(), xq:totable(), what .. ": q positions")
+    assert.are.same(yk:totable(), xk:totable(), what .. ": kv positions")
+    local xcq, xck = x:get_or_compute_qkv_cu_seqlens()
+    local ycq, yck = y:get_or_compute_qkv_cu_seqlens()
+    assert.are.same(ycq:totable(), xcq:totable(), what .. ": cu_seqlens_q")
+    assert.are.same(yck:totable(), xck:totable(), what .. ": cu_seqlens_kv")
+    assert.is_true(x:equals(y), what .. ": cells")
+  end
+
+  it("docs & causal equals docs:apply_causal() in ids, positions and cu_seqlens, either way round", function()
+    same_documents(docs & causal, docs:apply_causal(), "docs & causal")
+    same_documents(causal & docs, docs:apply_causal(), "causal & docs")
+    assert.are.same({ { 0, 1, 2, 0, 1, 2 } }, (docs & causal):q_position_ids():totable())
+    assert.are.same({ 0, 3, 6 }, { table.unpack((docs & causal):cu_seqlens_q():totable(), 1, 3) })
+  end)
+
+  it("a - b keeps a's documents; b's alone are not kept", function()
+    same_documents(docs - window, docs & ~window, "docs - window")
+    assert.are.same({ { 0, 0, 0, 1, 1, 1 } }, (docs - window):q_segment_ids():totable())
+    local x = causal - docs
+    assert.is_nil(tostring(x):find("segment_ids", 1, true))
+  end)
+
+  it("a | b keeps documents only when both store equal ids", function()
+    local x = docs | causal
+    assert.is_nil(tostring(x):find("segment_ids", 1, true))
+    local y = docs:apply_causal() | docs:apply_sliding_window({ 0, 1 })
+    assert.are.same({ { 0, 0, 0, 1, 1, 1 } }, y:q_segment_ids():totable())
+  end)
+
+  it("an operand without stored ids leaves & the other's documents and positions", function()
+    local pos = { { 7, 8, 9, 0, 1, 2 } }
+    local d = maskinfo.from_segments({ { 0, 0, 0, 1, 1, 1 } }, { q_positions = pos, kv_positions = pos })
+    local r = maskinfo.from_random(1, 6, 6, 0.5, 3)
+    for _, x in ipairs({ d & r, r & d }) do
+      assert.are.same({ { 0, 0, 0, 1, 1, 1 } }, x:q_segment_ids():totable())
+      assert.are.same(pos, (x:get_or_compute_positions()):totable())
+      check_ref(x, R.band(ref_of(d), ref_of(r)), "documents & random")
+    end
+  end)
+
+  it("positions leave with the ids they came with", function()
+    local pos = { { 5, 6, 7, 8, 9, 10 } }
+    local p = maskinfo.from_segments({ { 0, 0, 1, 1, 2, 2 } }, { q_positions = pos, kv_positions = pos })
+    local x = p & docs -- two different sets of documents: none kept
+    assert.is_nil(tostring(x):find("segment_ids", 1, true))
+    assert.are_not.same(pos, (x:get_or_compute_positions()):totable())
+  end)
+
+  it("trivial ids on both sides are still kept when equal", function()
+    local x = causal & window
+    assert.are.same({ { 0, 0, 0, 0, 0, 0 } }, x:q_segment_ids():totable())
   end)
 end)
 

@@ -1,279 +1,456 @@
--- The maskinfo command (scripts/maskinfo.lua): list, show, info, render, and its errors.
--- Each case runs `lua5.4 scripts/maskinfo.lua ...` through io.popen with LUA_PATH_5_4 and
--- LUA_CPATH_5_4 pointing at this repo's lua/ and build/ (absolute paths), and checks the
--- output against the library itself (recipes built in this process).
+-- The maskinfo command (scripts/maskinfo.lua, lua/maskinfo/cli): each convention of
+-- docs/cli.md (help and version on stdout with exit 0, usage errors exit 2, runtime
+-- failures exit 1, --key=value and --, unknown options and extra arguments refused),
+-- recipes by name, path and MASKINFO_RECIPE_PATH with their parameters as options,
+-- every subcommand, and the memory guard before anything is built.  Each case runs
+-- `lua5.4 scripts/maskinfo.lua ...` in a child process with this checkout's modules
+-- and compares with the library itself.
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
 local P = dofile(here .. "/helpers/proc.lua")
 local maskinfo = require("maskinfo")
+local R = require("maskinfo.recipes")
 
-local ROOT, shell_quote, lines_of = P.ROOT, P.shell_quote, P.lines_of
+local ROOT, q, lines_of = P.ROOT, P.shell_quote, P.lines_of
 
--- Run the command with args; returns stdout, stderr, exit code.
-local function run(args)
+local tmp = os.tmpname()
+os.remove(tmp)
+assert(P.sh("mkdir -p " .. q(tmp)))
+teardown(function() P.sh("rm -rf " .. q(tmp)) end)
+
+-- Run the command with args in dir (default: the checkout) with env ("NAME=value
+-- ..."); returns stdout, stderr, exit code.  prefix goes before the command
+-- (ulimit, timeout).
+local function run(args, opts)
+  opts = opts or {}
   local err_file = os.tmpname()
   local parts = {}
-  for i, a in ipairs(args) do parts[i] = shell_quote(a) end
-  local cmd = ("cd %s && env -u MASKINFO_DEBUG -u MASKINFO_MAX_BYTES LUA_PATH_5_4=%s LUA_CPATH_5_4=%s lua5.4 scripts/maskinfo.lua %s 2>%s; echo \"@rc=$?\"")
-    :format(shell_quote(ROOT), shell_quote(P.LUA_PATH), shell_quote(P.LUA_CPATH),
-      table.concat(parts, " "), shell_quote(err_file))
+  for i, a in ipairs(args) do parts[i] = q(a) end
+  local cmd = ("cd %s && %s env -u MASKINFO_DEBUG -u MASKINFO_MAX_BYTES -u MASKINFO_RECIPE_PATH %s LUA_PATH_5_4=%s LUA_CPATH_5_4=%s %s lua5.4 %s %s 2>%s; echo \"@rc=$?\"")
+    :format(q(opts.dir or ROOT), opts.shell or "", opts.env or "", q(P.LUA_PATH), q(P.LUA_CPATH), opts.prefix or "",
+      q(ROOT .. "/scripts/maskinfo.lua"), table.concat(parts, " "), q(err_file))
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   p:close()
-  local f = io.open(err_file, "rb")
-  local err = f and f:read("a") or ""
-  if f then f:close() end
+  local err = P.read_file(err_file) or ""
   os.remove(err_file)
   local rc = tonumber(out:match("@rc=(%d+)%s*$"))
-  out = out:gsub("@rc=%d+%s*$", "")
-  return out, err, rc
+  return out:gsub("@rc=%d+%s*$", ""), err, rc
 end
 
--- Width and height from a PNG's IHDR chunk.
 local function png_size(path)
-  local f = assert(io.open(path, "rb"))
-  local head = f:read(24)
-  f:close()
+  local head = assert(P.read_file(path))
   assert.are.equal("\137PNG\r\n\26\n", head:sub(1, 8))
-  assert.are.equal("IHDR", head:sub(13, 16))
   return (string.unpack(">I4", head, 17)), (string.unpack(">I4", head, 21))
 end
 
-local recipes = require("maskinfo.recipes")
-
-local function build(name, n)
-  local r = recipes.get(name)
-  return r.build(maskinfo, n or r.default_len or 64), r
+local function write(name, src)
+  local f = assert(io.open(tmp .. "/" .. name, "w"))
+  f:write(src)
+  f:close()
+  return tmp .. "/" .. name
 end
 
-describe("maskinfo list", function()
-  local out, err, rc = run({ "list" })
+-- A user recipe with two layers and an enum, in the temporary directory.
+local TWO_LAYERS = [[
+return {
+  name = "two_layers",
+  description = "a local and a global layer",
+  source = "this spec",
+  params = {
+    { name = "len", type = "integer", default = 64, min = 1, doc = "tokens" },
+    { name = "window", type = "integer", default = 8, min = 1, doc = "local window, counting the query" },
+    { name = "order", type = "enum", values = { "local_first", "global_first" }, default = "local_first", doc = "layer order" },
+  },
+  small = { len = 16, window = 3 },
+  build = function(mi, p)
+    local base = mi.from_segments({ mi.util.fill(p.len, 0) }):apply_causal()
+    local l = { name = "local", mask = base:apply_sliding_window({ p.window - 1, 0 }) }
+    local g = { name = "global", mask = base }
+    if p.order == "local_first" then return { l, g } end
+    return { g, l }
+  end,
+  examples = {
+    { layer = 1, params = { len = 8, window = 2 }, allowed = { { 0, 0, 4, 3 } }, masked = { { 0, 0, 4, 2 } } },
+    { fn = function(_, _, qi, k, p, layer) return k <= qi and (layer == 2 or qi - k < p.window) end },
+  },
+}
+]]
+local two_layers = write("two_layers.lua", TWO_LAYERS)
 
-  it("exits 0 without errors", function()
+local function build(name, over)
+  local r = assert(R.load(name))
+  return assert(R.build(r, assert(R.params(r, over or {})))), r
+end
+
+---------------------------------------------------------------- conventions
+
+describe("maskinfo help and version", function()
+  it("--help, -h and help print the usage and the commands to stdout, exit 0", function()
+    local first
+    for _, args in ipairs({ { "--help" }, { "-h" }, { "help" } }) do
+      local out, err, rc = run(args)
+      assert.are.equal(0, rc, table.concat(args, " "))
+      assert.are.equal("", err)
+      assert.truthy(out:find("^Usage: maskinfo "), out)
+      for _, c in ipairs({ "list", "show", "info", "render", "export", "check", "new", "gallery", "demo", "model", "completion" }) do
+        assert.truthy(out:find("\n   " .. c .. " ", 1, true), c)
+      end
+      assert.truthy(out:find("Exit status: 0 success, 1 runtime failure, 2 usage error.", 1, true))
+      first = first or out
+      assert.are.equal(first, out)
+    end
+  end)
+
+  it("help CMD and CMD --help print the command's help to stdout, exit 0", function()
+    for _, c in ipairs({ "show", "render", "model", "check", "new" }) do
+      local a, err1, rc1 = run({ "help", c })
+      local b, err2, rc2 = run({ c, "--help" })
+      assert.are.same({ 0, 0, "", "" }, { rc1, rc2, err1, err2 })
+      assert.truthy(a:find("^Usage: maskinfo " .. c), a)
+      assert.are.equal(a, b)
+    end
+  end)
+
+  it("CMD RECIPE --help lists the recipe's declared parameters", function()
+    local out, _, rc = run({ "show", two_layers, "--help" })
     assert.are.equal(0, rc)
-    assert.are.equal("", err)
+    assert.truthy(out:find("--window <window>", 1, true), out)
+    assert.truthy(out:find("local_first|global_first", 1, true), out)
   end)
 
-  it("lists every recipe, in order, with its description", function()
-    local lines = lines_of(out)
-    assert.are.equal(#recipes.names, #lines)
-    for i, name in ipairs(recipes.names) do
-      local r = recipes.get(name)
-      assert.are.equal(("%-20s %s"):format(name, r.description), lines[i])
-    end
+  it("--version prints the package version", function()
+    local out, err, rc = run({ "--version" })
+    assert.are.same({ 0, "", "maskinfo " .. maskinfo._VERSION .. "\n" }, { rc, err, out })
   end)
 
-  it("lists the recipe files shipped in lua/maskinfo/recipes", function()
-    local p = io.popen("ls " .. shell_quote(ROOT .. "/lua/maskinfo/recipes"))
-    local files = {}
-    for l in p:lines() do
-      local n = l:match("^([%w_]+)%.lua$")
-      if n and n ~= "init" then files[#files + 1] = n end
-    end
-    p:close()
-    table.sort(files)
-    local listed = {}
-    for _, l in ipairs(lines_of(out)) do listed[#listed + 1] = l:match("^(%S+)") end
-    assert.are.same(files, listed)
+  it("a bare maskinfo prints the help and writes nothing", function()
+    local dir = tmp .. "/bare"
+    assert(P.sh("mkdir -p " .. q(dir)))
+    local out, err, rc = run({}, { dir = dir })
+    assert.are.same({ 0, "" }, { rc, err })
+    assert.are.equal(run({ "--help" }), out)
+    local _, listing = P.sh("ls -A " .. q(dir))
+    assert.are.equal("", listing)
   end)
 
-  it("has at least the common patterns", function()
-    for _, n in ipairs({ "causal", "sliding_window", "packed_documents", "padded_batch", "chunked", "prefix_lm" }) do
-      assert.truthy(out:find("\n" .. n .. " ", 1, true) or out:find("^" .. n .. " "), n)
-    end
+  it("help for an unknown command is a usage error", function()
+    local out, err, rc = run({ "help", "frob" })
+    assert.are.same({ 2, "" }, { rc, out })
+    assert.are.equal("maskinfo: no command 'frob' (see maskinfo --help)\nTry 'maskinfo --help'.\n", err)
   end)
 end)
 
-describe("maskinfo show", function()
-  it("causal --len 8 prints the seed's text view with its header", function()
-    local out, err, rc = run({ "show", "causal", "--len", "8" })
-    assert.are.equal(0, rc, err)
-    local lines = lines_of(out)
-    assert.are.equal("Attention mask (batch=0, head=0) block=(1x1) mask_shape=(1, 1, 8, 8)", lines[1])
-    assert.are.equal(build("causal", 8):visualize{ block_size = 1, charset = "unicode" }, out)
-  end)
-
-  it("causal --len 8 rows fill one more block each", function()
-    local out = run({ "show", "causal", "--len", "8" })
-    local rows = {}
-    for l in out:gmatch("[^\n]+") do
-      local body = l:match("||(.*)||")
-      if body then rows[#rows + 1] = body end
-    end
-    assert.are.equal(8, #rows)
-    for i, body in ipairs(rows) do
-      local _, full = body:gsub("██", "")
-      assert.are.equal(i, full, "row " .. (i - 1))
-    end
-  end)
-
-  it("--ascii uses ## for full blocks", function()
-    local out, _, rc = run({ "show", "causal", "--len", "4", "--ascii" })
-    assert.are.equal(0, rc)
-    assert.truthy(out:find("||########||", 1, true))
-    assert.falsy(out:find("██", 1, true) and out:find("||██", 1, true))
-  end)
-
-  it("--block 4 downsamples", function()
-    local out, _, rc = run({ "show", "causal", "--len", "16", "--block", "4" })
-    assert.are.equal(0, rc)
-    assert.are.equal("Attention mask (batch=0, head=0) block=(4x4) mask_shape=(1, 1, 16, 16)", lines_of(out)[1])
-  end)
-
-  it("packed_documents at the default length matches the library", function()
-    local out, _, rc = run({ "show", "packed_documents" })
-    assert.are.equal(0, rc)
-    assert.are.equal(build("packed_documents"):visualize{ block_size = 1, charset = "unicode" }, out)
-  end)
+describe("maskinfo usage errors exit 2", function()
+  local cases = {
+    { { "frob" }, "maskinfo: unknown command 'frob'" },
+    { { "show", "causal", "--lenght", "8" }, "maskinfo: unknown option '--lenght'" },
+    { { "show", "causal", "--title", "X" }, "maskinfo: unknown option '--title'" },
+    { { "show", "causal", "--window", "4" }, "maskinfo: unknown option '--window'" },
+    { { "show", "causal", "extra" }, "maskinfo: too many arguments" },
+    { { "list", "extra" }, "maskinfo: too many arguments" },
+    { { "show" }, "maskinfo: missing argument 'recipe'" },
+    { { "show", "nosuch" }, "maskinfo: no recipe 'nosuch'" },
+    { { "show", "causal", "--len" }, "maskinfo: option '--len' requires an argument" },
+    { { "show", "causal", "--len", "0" }, "maskinfo: parameter 'len' must be >= 1, got 0" },
+    { { "show", "causal", "--len", "2.5" }, "maskinfo: parameter 'len': expected an integer, got '2.5'" },
+    { { "show", "causal", "--set", "lenn=4" }, "maskinfo: unknown parameter 'lenn' (recipe causal takes: len)" },
+    { { "show", "causal", "--set", "len" }, "maskinfo: --set expects NAME=VALUE, got 'len'" },
+    { { "show", two_layers, "--order", "middle" }, "maskinfo: parameter 'order' must be one of local_first, global_first, got middle" },
+    { { "show", two_layers, "--heads", "3" }, "maskinfo: --heads 3: heads (layer 1 has 1) must be all or numbers in 0..0" },
+    { { "show", two_layers, "--layers", "3" }, "maskinfo: --layers 3: layers must be all or numbers in 1..2" },
+    { { "show", "causal", "--block", "x" }, "maskinfo: --block must be an integer >= 1, got 'x'" },
+    { { "export", "causal", "/tmp/x.txt" }, "maskinfo: export: the output must end in .npy or .safetensors" },
+    { { "export", two_layers, tmp .. "/x.npy" }, "maskinfo: recipe two_layers has 2 layers: pick one with --layers N" },
+    { { "render", "causal", "x.png", "--colormap", "jet" }, "maskinfo: argument for option '--colormap' must be one of 'grey', 'viridis', 'magma'" },
+    { { "completion", "tcsh" }, "maskinfo: argument 'shell' must be one of 'bash', 'zsh', 'fish'" },
+    { { "new", "a-b" }, "maskinfo: recipe name 'a-b': letters, digits and _, not starting with a digit" },
+    { { "model", "tests/data/hf/gemma-2-9b.json" }, "maskinfo: --len N is required" },
+    { { "model", "tests/data/hf/gemma-2-9b.json", "--len", "8", "--documents", "3,3" }, "maskinfo: --documents add up to 6, --len is 8" },
+  }
+  for _, c in ipairs(cases) do
+    it(table.concat(c[1], " "), function()
+      local out, err, rc = run(c[1])
+      assert.are.equal(2, rc, err)
+      assert.are.equal("", out)
+      assert.truthy(err:find(c[2], 1, true), "expected '" .. c[2] .. "' in:\n" .. err)
+      assert.truthy(err:find("\nTry 'maskinfo [%w ]*%-%-help'%.\n$"), err)
+      assert.falsy(err:find("traceback", 1, true), err)
+    end)
+  end
 end)
 
-describe("maskinfo info", function()
-  it("packed_documents prints the repr, shape, counts, empty rows and baked-in flags", function()
-    local out, err, rc = run({ "info", "packed_documents" })
-    assert.are.equal(0, rc, err)
-    local m, r = build("packed_documents")
-    local B, Q, K = m:shape()
-    local total, per = m:count()
-    local lines = lines_of(out)
-    assert.are.equal(tostring(m), lines[1])
-    assert.are.equal("recipe:      " .. r.description, lines[2])
-    assert.are.equal(("shape:       batch=%d q_len=%d kv_len=%d heads=%d"):format(B, Q, K, per:shape()[2]), lines[3])
-    assert.are.equal(("allowed:     %d cells (density %.4f)"):format(total, m:density()), lines[4])
-    assert.are.equal("empty rows:  0", lines[5])
-    assert.are.equal("baked in:    causal", lines[6])
+describe("maskinfo runtime failures exit 1", function()
+  it("an unwritable output names the path and the reason", function()
+    local out, err, rc = run({ "render", "causal", "/nonexistent-dir/x.png", "--len", "8" })
+    assert.are.same({ 1, "" }, { rc, out })
+    assert.truthy(err:find("^maskinfo: render_png: cannot write '/nonexistent%-dir/x.png': "), err)
   end)
 
-  it("causal --len 16 counts 136 cells", function()
-    local out, _, rc = run({ "info", "causal", "--len", "16" })
-    assert.are.equal(0, rc)
-    assert.truthy(out:find("shape:       batch=1 q_len=16 kv_len=16 heads=1", 1, true))
-    assert.truthy(out:find("allowed:     136 cells (density 0.5312)", 1, true))
-  end)
-
-  it("every recipe's counts agree with the library at --len 32", function()
-    for _, name in ipairs(recipes.names) do
-      local out, err, rc = run({ "info", name, "--len", "32" })
-      assert.are.equal(0, rc, name .. ": " .. err)
-      local m = build(name, 32)
-      local total = m:count()
-      local nempty = m:empty_rows()
-      assert.truthy(out:find(("allowed:     %d cells"):format(total), 1, true), name .. "\n" .. out)
-      assert.truthy(out:find(("empty rows:  %d"):format(nempty), 1, true), name .. "\n" .. out)
-    end
-  end)
-end)
-
-describe("maskinfo render", function()
-  it("causal writes a PNG whose IHDR size is the one printed", function()
-    local path = os.tmpname() .. ".png"
-    local out, err, rc = run({ "render", "causal", path })
-    assert.are.equal(0, rc, err)
-    local w, h = out:match("^wrote " .. path:gsub("%p", "%%%0") .. " %((%d+)x(%d+)%)\n$")
-    assert.truthy(w, out)
-    local pw, ph = png_size(path)
-    assert.are.same({ tonumber(w), tonumber(h) }, { pw, ph })
-    os.remove(path)
-    os.remove(path:sub(1, -5))
-  end)
-
-  it("--len and --scale change the picture", function()
-    local path = os.tmpname() .. ".png"
-    local out1 = run({ "render", "causal", path, "--len", "16", "--scale", "4" })
-    local w1, h1 = png_size(path)
-    local out2 = run({ "render", "causal", path, "--len", "16", "--scale", "8" })
-    local w2, h2 = png_size(path)
-    assert.truthy(out1:find(("(%dx%d)"):format(w1, h1), 1, true))
-    assert.truthy(out2:find(("(%dx%d)"):format(w2, h2), 1, true))
-    assert.is_true(w2 >= w1 and h2 > h1)
-    os.remove(path)
-    os.remove(path:sub(1, -5))
-  end)
-
-  it("an unwritable path exits non-zero naming the path", function()
-    local out, err, rc = run({ "render", "causal", "/nonexistent-dir/x.png" })
-    assert.are_not.equal(0, rc)
-    assert.are.equal("", out)
-    assert.truthy(err:find("maskinfo:", 1, true))
-    assert.truthy(err:find("/nonexistent-dir/x.png", 1, true))
-  end)
-
-  it("without an output path prints the usage", function()
-    local _, err, rc = run({ "render", "causal" })
-    assert.are_not.equal(0, rc)
-    assert.are.equal("maskinfo: usage: maskinfo render NAME OUT.png [options]\n", err)
-  end)
-end)
-
-describe("maskinfo errors", function()
-  it("an unknown recipe exits non-zero with a clear message on stderr", function()
-    local out, err, rc = run({ "show", "nosuch" })
-    assert.are_not.equal(0, rc)
-    assert.are.equal("", out)
-    assert.truthy(err:find("maskinfo: no recipe 'nosuch'", 1, true), err)
-    assert.falsy(err:find("stack traceback", 1, true))
-  end)
-
-  it("an unknown recipe for info and render likewise", function()
-    for _, cmd in ipairs({ { "info", "nosuch" }, { "render", "nosuch", "/tmp/never-written.png" } }) do
-      local _, err, rc = run(cmd)
-      assert.are_not.equal(0, rc)
-      assert.truthy(err:find("no recipe 'nosuch'", 1, true), err)
-    end
-  end)
-
-  it("an unknown command lists the commands", function()
-    local _, err, rc = run({ "frob" })
-    assert.are_not.equal(0, rc)
-    assert.are.equal("maskinfo: unknown command 'frob' (expected list, show, info, render, export, gallery or demo)\n", err)
-  end)
-
-  it("a missing recipe name", function()
-    local _, err, rc = run({ "show" })
-    assert.are_not.equal(0, rc)
-    assert.truthy(err:find("maskinfo: recipe name expected", 1, true), err)
-  end)
-
-  it("--len must be a positive integer", function()
-    for _, v in ipairs({ "0", "-3", "2.5", "many" }) do
-      local _, err, rc = run({ "show", "causal", "--len", v })
-      assert.are_not.equal(0, rc, v)
-      assert.are.equal("maskinfo: --len must be a positive integer\n", err, v)
-    end
-  end)
-
-  it("an option without its value", function()
-    local _, err, rc = run({ "show", "causal", "--len" })
-    assert.are_not.equal(0, rc)
-    assert.are.equal("maskinfo: --len needs a value\n", err)
-  end)
-end)
-
-describe("maskinfo export", function()
-  it("writes a recipe's dense mask as .npy and its forms as safetensors", function()
-    local npy = os.tmpname() .. ".npy"
-    local out, _, rc = run({ "export", "sliding_window", npy, "--len", "32" })
-    assert.are.equal(0, rc)
-    assert.is_truthy(out:find("wrote " .. npy, 1, true))
-    local s = P.read_file(npy)
-    assert.are.equal("\147NUMPY", s:sub(1, 6))
-    local hlen = string.unpack("<I2", s, 9)
-    assert.is_truthy(s:sub(11, 10 + hlen):find("'shape': (1, 1, 32, 32)", 1, true))
-    -- the cells written are the recipe's mask
-    local m = maskinfo.recipes.get("sliding_window").build(maskinfo, 32)
-    local ones = select(2, s:sub(11 + hlen):gsub("\1", ""))
-    assert.are.equal(m:count(), ones)
-    os.remove(npy)
-    local st = os.tmpname() .. ".safetensors"
-    _, _, rc = run({ "export", "chunked", st, "--dtype", "float16" })
-    assert.are.equal(0, rc)
-    local t = P.read_file(st)
-    local n = string.unpack("<I8", t)
-    assert.is_truthy(t:sub(9, 8 + n):find('"attention_mask":{"dtype":"F16"', 1, true))
-    os.remove(st)
-  end)
-
-  it("refuses other file types", function()
-    local _, err, rc = run({ "export", "causal", "/tmp/x.txt" })
+  it("a broken recipe file is a runtime failure, a missing one a usage error", function()
+    local broken = write("broken.lua", "return {")
+    local _, err, rc = run({ "show", broken })
+    assert.are.equal(1, rc)
+    assert.truthy(err:find("^maskinfo: .*broken.lua"), err)
+    _, _, rc = run({ "show", tmp .. "/missing.lua" })
     assert.are.equal(2, rc)
-    assert.is_truthy(err:find("must end in .npy or .safetensors", 1, true))
+  end)
+
+  it("info causal --len 99999999999 is refused within 2 s and under 200 MB, before anything is built", function()
+    local t0 = os.time()
+    local out, err, rc = run({ "info", "causal", "--len", "99999999999" },
+      { shell = "ulimit -v 200000 &&", prefix = "timeout 2" })
+    assert.is_true(os.time() - t0 <= 3)
+    assert.are.same({ 1, "" }, { rc, out })
+    assert.are.equal("maskinfo: len = 99999999999 tokens: their int32 ids alone need 372.5 GiB: "
+      .. "memory guard refused the request (limit 12.0 GiB; MASKINFO_MAX_BYTES)\n", err)
+  end)
+
+  it("the memory limit from MASKINFO_MAX_BYTES applies", function()
+    local _, err, rc = run({ "info", "causal", "--len", "1000" }, { env = "MASKINFO_MAX_BYTES=1000" })
+    assert.are.equal(1, rc)
+    assert.truthy(err:find("limit 1000.0 B", 1, true), err)
+  end)
+end)
+
+describe("maskinfo argument forms", function()
+  it("--key=value equals --key value", function()
+    local a = run({ "show", "causal", "--len=6", "--block=2" })
+    local b = run({ "show", "causal", "--len", "6", "--block", "2" })
+    assert.are.equal(b, a)
+    assert.truthy(a:find("block=(2x2) mask_shape=(1, 1, 6, 6)", 1, true), a)
+  end)
+
+  it("-- ends the options: a recipe path starting with a dash", function()
+    assert(P.sh("mkdir -p " .. q(tmp .. "/-d") .. " && cp " .. q(two_layers) .. " " .. q(tmp .. "/-d/")))
+    local out, err, rc = run({ "show", "--len", "4", "--", "-d/two_layers.lua" }, { dir = tmp })
+    assert.are.equal(0, rc, err)
+    assert.are.equal(run({ "show", two_layers, "--len", "4" }), out)
+    -- without --, the path reads as an option
+    local _
+    _, err, rc = run({ "show", "-d/two_layers.lua" }, { dir = tmp })
+    assert.are.equal(2, rc)
+    assert.truthy(err:find("unknown option '-d'", 1, true), err)
+  end)
+
+  it("options may come before the recipe", function()
+    local a = run({ "show", "--len", "5", "causal" })
+    assert.are.equal(run({ "show", "causal", "--len", "5" }), a)
+  end)
+end)
+
+---------------------------------------------------------------- recipes
+
+describe("maskinfo with a user recipe", function()
+  it("renders by path with --set parameters, and check passes on it", function()
+    local png = tmp .. "/two.png"
+    local out, err, rc = run({ "render", two_layers, png, "--set", "len=32", "--set", "window=4" })
+    assert.are.equal(0, rc, err)
+    local w, h = png_size(png)
+    assert.truthy(out:find(("^wrote %s %%(%dx%d%%)\n"):format(png:gsub("%p", "%%%0"), w, h)), out)
+    assert.truthy(out:find("note: layer 1 of 2 shown; --layers all and --heads all show every one", 1, true), out)
+    out, err, rc = run({ "check", two_layers })
+    assert.are.equal(0, rc, err)
+    assert.truthy(out:find("recipe two_layers: all 7 checks passed\n$"), out)
+  end)
+
+  it("declared parameters are options: --window 4 equals --set window=4", function()
+    local a = run({ "show", two_layers, "--len", "8", "--window", "2" })
+    local b = run({ "show", two_layers, "--set", "len=8", "--set", "window=2" })
+    assert.are.equal(a, b)
+    local layers = build(two_layers, { len = 8, window = 2 })
+    assert.are.equal(layers[1].mask:visualize{ block_size = 1 } ..
+      "note: layer 1 of 2 shown; --layers all and --heads all show every one\n", a)
+  end)
+
+  it("is found by name on MASKINFO_RECIPE_PATH", function()
+    local out, err, rc = run({ "info", "two_layers", "--len", "8" }, { env = "MASKINFO_RECIPE_PATH=" .. q("/nonexistent:" .. tmp) })
+    assert.are.equal(0, rc, err)
+    assert.truthy(out:find("recipe:      two_layers: a local and a global layer", 1, true), out)
+  end)
+
+  it("--layers all shows every layer; info describes every layer", function()
+    local out = run({ "show", two_layers, "--len", "4", "--window", "2", "--layers", "all" })
+    local layers = build(two_layers, { len = 4, window = 2 })
+    assert.are.equal("== layer 1 (local), head 0\n" .. layers[1].mask:visualize{ block_size = 1 }
+      .. "== layer 2 (global), head 0\n" .. layers[2].mask:visualize{ block_size = 1 }, out)
+    out = run({ "info", two_layers, "--len", "4", "--window", "2" })
+    assert.truthy(out:find("layer:       1 of 2 (local)", 1, true))
+    assert.truthy(out:find("layer:       2 of 2 (global)", 1, true))
+    assert.truthy(out:find("allowed:     7 cells", 1, true))
+    assert.truthy(out:find("allowed:     10 cells", 1, true))
+  end)
+
+  it("--heads all renders every head side by side; --title sets the title", function()
+    local one, all = tmp .. "/h1.png", tmp .. "/h2.png"
+    local _, _, rc1 = run({ "render", "gemma_local_global", one, "--len", "16" })
+    local _, _, rc2 = run({ "render", "gemma_local_global", all, "--len", "16", "--heads", "all" })
+    assert.are.same({ 0, 0 }, { rc1, rc2 })
+    assert.are_not.equal(P.read_file(one), P.read_file(all))
+    local out = run({ "render", "gemma_local_global", all, "--len", "16", "--heads", "all" })
+    assert.falsy(out:find("note:", 1, true), out)
+    out = run({ "render", "gemma_local_global", one, "--len", "16" })
+    assert.truthy(out:find("note: head 0 of 2 shown", 1, true), out)
+    local titled = tmp .. "/t.png"
+    run({ "render", "gemma_local_global", titled, "--len", "16", "--title", "Another title" })
+    assert.are_not.equal(P.read_file(one), P.read_file(titled))
+    run({ "render", "gemma_local_global", titled, "--len", "16" })
+    assert.are.equal(P.read_file(one), P.read_file(titled))
+  end)
+end)
+
+describe("maskinfo new and check", function()
+  it("new writes a skeleton that check passes; it does not overwrite without --force", function()
+    local dir = tmp .. "/new"
+    assert(P.sh("mkdir -p " .. q(dir)))
+    local out, err, rc = run({ "new", "my_pattern" }, { dir = dir })
+    assert.are.equal(0, rc, err)
+    assert.are.equal("wrote my_pattern.lua; check it with: maskinfo check my_pattern.lua\n", out)
+    assert.are.equal(R.skeleton("my_pattern"), P.read_file(dir .. "/my_pattern.lua"))
+    out, err, rc = run({ "check", "my_pattern.lua" }, { dir = dir })
+    assert.are.equal(0, rc, err)
+    assert.truthy(out:find("all 6 checks passed", 1, true), out)
+    local _
+    _, err, rc = run({ "new", "my_pattern" }, { dir = dir })
+    assert.are.equal(1, rc)
+    assert.are.equal("maskinfo: my_pattern.lua exists (--force overwrites it)\n", err)
+    _, _, rc = run({ "new", "my_pattern", "--force" }, { dir = dir })
+    assert.are.equal(0, rc)
+    _, err, rc = run({ "new", "my_pattern", "-o", "other.lua" }, { dir = dir })
+    assert.are.equal(2, rc)
+    assert.truthy(err:find("must be called my_pattern.lua", 1, true), err)
+  end)
+
+  it("check fails with a clear message when an example is wrong", function()
+    local wrong = write("two_layers.lua", (TWO_LAYERS:gsub("masked = { { 0, 0, 4, 2 } }", "masked = { { 0, 0, 4, 3 } }")))
+    local out, err, rc = run({ "check", wrong })
+    write("two_layers.lua", TWO_LAYERS)
+    assert.are.equal(1, rc)
+    assert.truthy(out:find("FAIL  example 1: layer 1 (local): cell (0, 0, 4, 3) should be masked", 1, true), out)
+    assert.are.equal("maskinfo: recipe two_layers: 1 of 7 checks failed\n", err)
+  end)
+
+  it("check takes a built-in name", function()
+    local out, err, rc = run({ "check", "causal" })
+    assert.are.equal(0, rc, err)
+    assert.truthy(out:find("dense check, layer 1 (causal)", 1, true), out)
+  end)
+end)
+
+---------------------------------------------------------------- subcommands
+
+describe("maskinfo list, show, info, render, export, gallery", function()
+  it("list prints every built-in recipe with its description", function()
+    local out, err, rc = run({ "list" })
+    assert.are.same({ 0, "" }, { rc, err })
+    local want = {}
+    for i, n in ipairs(R.list()) do want[i] = ("%-20s %s"):format(n, assert(R.load(n)).description) end
+    assert.are.same(want, lines_of(out))
+  end)
+
+  it("show prints the seed's text view", function()
+    local out, err, rc = run({ "show", "causal", "--len", "8", "--ascii" })
+    assert.are.equal(0, rc, err)
+    assert.are.equal(build("causal", { len = 8 })[1].mask:visualize{ block_size = 1, charset = "ascii" }, out)
+  end)
+
+  it("info agrees with the library for every built-in recipe at its small size", function()
+    for _, n in ipairs(R.list()) do
+      local r = assert(R.load(n))
+      local args = { "info", n }
+      for k, v in pairs(r.small or {}) do
+        args[#args + 1] = "--set"
+        args[#args + 1] = k .. "=" .. tostring(v)
+      end
+      local out, err, rc = run(args)
+      assert.are.equal(0, rc, n .. ": " .. err)
+      for _, l in ipairs(build(n, r.small)) do
+        assert.truthy(out:find(("allowed:     %d cells"):format(l.mask:count()), 1, true), n .. "\n" .. out)
+      end
+    end
+  end)
+
+  it("export writes the dense mask of a layer", function()
+    local npy = tmp .. "/m.npy"
+    local out, err, rc = run({ "export", two_layers, npy, "--len", "8", "--layers", "2" })
+    assert.are.equal(0, rc, err)
+    assert.are.equal("wrote " .. npy .. " (batch=1 q_len=8 kv_len=8)\n", out)
+    local s = P.read_file(npy)
+    local hlen = string.unpack("<I2", s, 9)
+    assert.are.equal(36, select(2, s:sub(11 + hlen):gsub("\1", "")))
+  end)
+
+  it("gallery --small renders every built-in", function()
+    local dir = tmp .. "/gallery"
+    local out, err, rc = run({ "gallery", dir, "--small" })
+    assert.are.equal(0, rc, err)
+    for _, n in ipairs(R.list()) do
+      assert.truthy(out:find("wrote " .. dir .. "/" .. n .. ".png", 1, true), n)
+      assert.truthy(png_size(dir .. "/" .. n .. ".png") > 0)
+    end
+    assert.truthy(png_size(dir .. "/grid.png") > 0)
+  end)
+
+  it("completion bash prints a completion script naming the commands", function()
+    local out, err, rc = run({ "completion", "bash" })
+    assert.are.same({ 0, "" }, { rc, err })
+    assert.truthy(out:find("complete -F _maskinfo", 1, true), out)
+    assert.truthy(out:find("model", 1, true))
+  end)
+end)
+
+describe("maskinfo model", function()
+  local cfg = "tests/data/hf/gemma-2-9b.json"
+
+  it("prints one row per layer with the library's numbers", function()
+    local out, err, rc = run({ "model", cfg, "--len", "300", "--left-pad", "3" })
+    assert.are.equal(0, rc, err)
+    local lines = lines_of(out)
+    assert.are.equal("config:  tests/data/hf/gemma-2-9b.json (42 layers)", lines[1])
+    assert.are.equal("tokens:  300, left padding 3", lines[2])
+    assert.truthy(lines[3]:find("^layer  kind"), lines[3])
+    assert.are.equal(3 + 42 + 1, #lines)
+    assert.are.equal("2 distinct layer masks", lines[#lines])
+    local am = {}
+    for i = 1, 300 do am[i] = i > 3 and 1 or 0 end
+    local masks = maskinfo.from_hf_config(cfg, { attention_mask = { am } })
+    for i = 0, 1 do
+      local m = masks[i + 1]
+      local total = m:count()
+      local row = lines[4 + i]
+      assert.truthy(row:find(("^%d%%s+%s%%s+"):format(i, i == 0 and "sliding" or "full")), row)
+      assert.truthy(row:find((" %d  "):format(total), 1, true), row)
+      assert.truthy(row:find(("%.4f"):format(m:density()), 1, true), row)
+      assert.truthy(row:find(("%.1f%%"):format(100 * total / (300 * 301 / 2)), 1, true), row)
+    end
+  end)
+
+  it("counts empty blocks and renders the distinct layers as one grid", function()
+    local png = tmp .. "/model.png"
+    local out, err, rc = run({ "model", "tests/data/hf/gpt-oss-20b.json", "--len", "512", "--render", png })
+    assert.are.equal(0, rc, err)
+    local lines = lines_of(out)
+    -- window 128 over 4 x 4 blocks of 128: 7 blocks touched, 9 empty of 16
+    assert.truthy(lines[4]:find("0.5625$"), lines[4])
+    -- causal: 10 of 16 blocks touched
+    assert.truthy(lines[5]:find("0.3750$"), lines[5])
+    local w = png_size(png)
+    assert.truthy(out:find(("wrote %s (%dx"):format(png, w), 1, true), out)
+  end)
+
+  it("packed documents from --documents", function()
+    local out, err, rc = run({ "model", "tests/data/hf/mistral-7b-v0.1.json", "--len", "10", "--documents", "4,6" })
+    assert.are.equal(0, rc, err)
+    -- causal inside documents of 4 and 6: 10 + 21 cells
+    assert.truthy(lines_of(out)[4]:find(" 31  ", 1, true), out)
+  end)
+
+  it("a missing config is a usage error, a bad one a runtime failure", function()
+    local _, err, rc = run({ "model", "nope.json", "--len", "8" })
+    assert.are.equal(2, rc)
+    assert.truthy(err:find("cannot read 'nope.json'", 1, true))
+    local bad = write("bad.json", "{ no")
+    _, err, rc = run({ "model", bad, "--len", "8" })
+    assert.are.equal(1, rc)
+    assert.truthy(err:find("is not JSON", 1, true), err)
   end)
 end)

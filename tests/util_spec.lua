@@ -125,3 +125,35 @@ describe("util.documents", function()
     assert.has_error(function() U.documents(10, { -0.5, 0.5 }) end)
   end)
 end)
+
+describe("util.fill validates its count", function()
+  it("refuses a fractional, negative, NaN or non-number count", function()
+    for _, n in ipairs({ 2.5, -1, 0 / 0, math.huge, "3", true }) do
+      local ok, err = pcall(U.fill, n, 0)
+      assert.is_false(ok, tostring(n))
+      assert.truthy(err:find("bad argument #1 to 'fill' (count must be a non-negative integer, got ", 1, true), err)
+    end
+  end)
+
+  it("takes an integral float as its integer", function()
+    local t = U.fill(3.0, 1)
+    assert.are.same({ 1, 1, 1 }, t)
+    assert.are.equal("integer", math.type(#t))
+  end)
+
+  it("refuses a count over the memory guard before building anything", function()
+    local ok, err = pcall(U.fill, 99999999999, 0)
+    assert.is_false(ok)
+    assert.are.equal("fill: a table of 99999999999 elements: memory guard refused the request", err)
+  end)
+
+  it("follows the memory limit", function()
+    local prev = maskinfo.set_memory_limit(1024)
+    local ok1 = pcall(U.fill, 64, 0)        -- 64 slots of 16 bytes: at the limit
+    local ok2, err = pcall(U.fill, 65, 0)
+    maskinfo.set_memory_limit(prev)
+    assert.is_true(ok1)
+    assert.is_false(ok2)
+    assert.truthy(err:find("^fill: a table of 65 elements"), err)
+  end)
+end)

@@ -1,7 +1,8 @@
 --- The mask algebra (&, |, -, ~ and minus) and stack_heads.  Binary ops
--- keep the segment ids (and positions) only when both operands store the
--- same ones; the flags are OR-ed.  Defines metamethods and methods
--- (through maskinfo.object) and the module function stack_heads.
+-- keep the documents (segment ids, positions, cu_seqlens) of an operand
+-- whose documents still hold every allowed cell of the result; the flags
+-- are OR-ed.  Defines metamethods and methods (through maskinfo.object)
+-- and the module function stack_heads.
 -- @module maskinfo.algebra
 
 local core = require("maskinfo.core")
@@ -22,38 +23,68 @@ local function operands(fname, a, b)
   return O.fields(a, fname), O.fields(b, fname), ma, mb
 end
 
--- The result of a binary op keeps the segment ids (and positions) only
--- when both operands store the same ones; the flags are OR-ed.
-local function combined(fa, fb, mask)
+-- The document fields that travel together through a binary op.
+local DOC_KEYS = { "q_ids", "kv_ids", "q_pos", "kv_pos", "cu_q", "cu_kv" }
+
+local function stores_ids(f) return f.q_ids ~= nil and f.kv_ids ~= nil end
+
+-- One document without padding on both sides (what from_segments of
+-- zeros stores under a plain causal mask): it restricts nothing, so it
+-- counts as no documents.
+local function trivial_ids(f)
+  local function one_doc(a)
+    local lo, hi = a:minmax()
+    return lo == 0 and hi == 0
+  end
+  return one_doc(f.q_ids) and one_doc(f.kv_ids)
+end
+
+-- The operand whose documents the result of op keeps, or nil.  Equal ids
+-- are kept by every op.  Otherwise the documents of the one operand that
+-- has any are kept where they still contain the result: by & (either
+-- side) and by a - b (a's); a | b with one-sided documents has cells
+-- outside them.
+local function doc_source(op, fa, fb)
+  local sa, sb = stores_ids(fa), stores_ids(fb)
+  if sa and sb and fa.q_ids == fb.q_ids and fa.kv_ids == fb.kv_ids then return fa end
+  sa, sb = sa and not trivial_ids(fa), sb and not trivial_ids(fb)
+  if sa == sb then return nil end
+  if op == "and" then return sa and fa or fb end
+  if op == "minus" and sa then return fa end
+  return nil
+end
+
+-- The result of a binary op: documents from doc_source (or none), the
+-- flags OR-ed, the other fields from the left operand.
+local function combined(op, fa, fb, mask)
   local ch = { mask = mask, mask_dtype = "bool" }
-  local same_ids = fa.q_ids and fb.q_ids and fa.kv_ids and fb.kv_ids and
-    fa.q_ids == fb.q_ids and fa.kv_ids == fb.kv_ids
-  if not same_ids then
-    ch.q_ids, ch.kv_ids = O.NONE, O.NONE
+  local src = doc_source(op, fa, fb)
+  for _, k in ipairs(DOC_KEYS) do
+    ch[k] = src and src[k] or O.NONE
   end
   for _, k in ipairs(O.FLAG_KEYS) do ch[k] = fa[k] or fb[k] end
   return derive(fa, ch)
 end
 
 --- a & b: cells allowed in both.  Shapes agree (heads may broadcast);
--- segment ids are kept only when both store the same ones; flags OR-ed.
+-- the documents of either operand are kept (see doc_source); flags OR-ed.
 O.metamethod("__band", function(a, b)
   local fa, fb, ma, mb = operands("__band", a, b)
-  return combined(fa, fb, need("__band", ma:and_(mb)))
+  return combined("and", fa, fb, need("__band", ma:and_(mb)))
 end)
 
---- a | b: cells allowed in either (same rules as &).
+--- a | b: cells allowed in either; documents only when both store equal ids.
 O.metamethod("__bor", function(a, b)
   local fa, fb, ma, mb = operands("__bor", a, b)
-  return combined(fa, fb, need("__bor", ma:or_(mb)))
+  return combined("or", fa, fb, need("__bor", ma:or_(mb)))
 end)
 
 local function minus(fname, a, b)
   local fa, fb, ma, mb = operands(fname, a, b)
-  return combined(fa, fb, need(fname, ma:andnot(mb)))
+  return combined("minus", fa, fb, need(fname, ma:andnot(mb)))
 end
 
---- a - b: cells allowed in a and not in b (same rules as &).
+--- a - b: cells allowed in a and not in b; a's documents are kept.
 O.metamethod("__sub", function(a, b) return minus("__sub", a, b) end)
 
 --- ~a: the complement; drops segment ids and clears the flags.

@@ -39,7 +39,7 @@ local M = {}
 M._VERSION = "0.2.0"
 
 for _, name in ipairs({ "conversions", "constructors", "getters", "properties", "ops", "algebra", "custom",
-  "queries", "sharding", "render", "figure", "export", "kernels", "npy", "builders" }) do
+  "queries", "sharding", "render", "figure", "export", "kernels", "npy", "builders", "hf" }) do
   local mod = require("maskinfo." .. name)
   for k, fn in pairs(mod.api or {}) do
     assert(M[k] == nil, "two modules export " .. k)

@@ -1,10 +1,24 @@
 --- Small helpers for recipes and scripts: id tables for common layouts.
 -- @module maskinfo.util
 
+local E = require("maskinfo.errors")
+local G = require("maskinfo.guard")
+
 local U = {}
 
---- A flat table of n copies of v.
+-- Bytes a Lua table slot takes (a TValue); what the guard is asked for.
+local SLOT_BYTES = 16
+
+--- A flat table of n copies of v.  n is a non-negative integer (an
+-- integral float is accepted) that the memory guard allows as a table of
+-- n slots; anything else raises before the table is built.
 function U.fill(n, v)
+  local c = type(n) == "number" and math.tointeger(n)
+  if not c or c < 0 then
+    E.argerr("fill", 1, "count must be a non-negative integer, got " .. E.show(n))
+  end
+  n = c
+  G.guard("fill", n, SLOT_BYTES, "a table")
   local t = {}
   for i = 1, n do t[i] = v end
   return t
