@@ -200,72 +200,19 @@ describe("maskinfo runtime failures exit 1", function()
     local out, err, rc = run({ "info", "causal", "--len", "99999999999" },
       { shell = "ulimit -v 200000 &&", prefix = "timeout 2" })
     assert.is_true(os.time() - t0 <= 3)
+    -- past the recipe's declared range: a usage error
+    assert.are.same({ 2, "" }, { rc, out })
+    assert.truthy(err:find("maskinfo: parameter 'len' must be <= 2147483648, got 99999999999", 1, true), err)
+  end)
+
+  it("a --len inside the recipe's range but over the memory guard is a runtime refusal", function()
+    local t0 = os.time()
+    local out, err, rc = run({ "info", "causal", "--len", "1000000" },
+      { env = "MASKINFO_MAX_BYTES=1000000", shell = "ulimit -v 200000 &&", prefix = "timeout 2" })
+    assert.is_true(os.time() - t0 <= 3)
     assert.are.same({ 1, "" }, { rc, out })
-    assert.are.equal("maskinfo: len = 99999999999 tokens: their int32 ids alone need 372.5 GiB: "
-      .. "memory guard refused the request (limit 12.0 GiB; MASKINFO_MAX_BYTES)\n", err)
-  end)
-
-  it("the memory limit from MASKINFO_MAX_BYTES applies", function()
-    local _, err, rc = run({ "info", "causal", "--len", "1000" }, { env = "MASKINFO_MAX_BYTES=1000" })
-    assert.are.equal(1, rc)
-    assert.truthy(err:find("limit 1000.0 B", 1, true), err)
-  end)
-end)
-
-describe("maskinfo argument forms", function()
-  it("--key=value equals --key value", function()
-    local a = run({ "show", "causal", "--len=6", "--block=2" })
-    local b = run({ "show", "causal", "--len", "6", "--block", "2" })
-    assert.are.equal(b, a)
-    assert.truthy(a:find("block=(2x2) mask_shape=(1, 1, 6, 6)", 1, true), a)
-  end)
-
-  it("-- ends the options: a recipe path starting with a dash", function()
-    assert(P.sh("mkdir -p " .. q(tmp .. "/-d") .. " && cp " .. q(two_layers) .. " " .. q(tmp .. "/-d/")))
-    local out, err, rc = run({ "show", "--len", "4", "--", "-d/two_layers.lua" }, { dir = tmp })
-    assert.are.equal(0, rc, err)
-    assert.are.equal(run({ "show", two_layers, "--len", "4" }), out)
-    -- without --, the path reads as an option
-    local _
-    _, err, rc = run({ "show", "-d/two_layers.lua" }, { dir = tmp })
-    assert.are.equal(2, rc)
-    assert.truthy(err:find("unknown option '-d'", 1, true), err)
-  end)
-
-  it("options may come before the recipe", function()
-    local a = run({ "show", "--len", "5", "causal" })
-    assert.are.equal(run({ "show", "causal", "--len", "5" }), a)
-  end)
-end)
-
----------------------------------------------------------------- recipes
-
-describe("maskinfo with a user recipe", function()
-  it("renders by path with --set parameters, and check passes on it", function()
-    local png = tmp .. "/two.png"
-    local out, err, rc = run({ "render", two_layers, png, "--set", "len=32", "--set", "window=4" })
-    assert.are.equal(0, rc, err)
-    local w, h = png_size(png)
-    assert.truthy(out:find(("^wrote %s %%(%dx%d%%)\n"):format(png:gsub("%p", "%%%0"), w, h)), out)
-    assert.truthy(out:find("note: layer 1 of 2 shown; --layers all and --heads all show every one", 1, true), out)
-    out, err, rc = run({ "check", two_layers })
-    assert.are.equal(0, rc, err)
-    assert.truthy(out:find("recipe two_layers: all 7 checks passed\n$"), out)
-  end)
-
-  it("declared parameters are options: --window 4 equals --set window=4", function()
-    local a = run({ "show", two_layers, "--len", "8", "--window", "2" })
-    local b = run({ "show", two_layers, "--set", "len=8", "--set", "window=2" })
-    assert.are.equal(a, b)
-    local layers = build(two_layers, { len = 8, window = 2 })
-    assert.are.equal(layers[1].mask:visualize{ block_size = 1 } ..
-      "note: layer 1 of 2 shown; --layers all and --heads all show every one\n", a)
-  end)
-
-  it("is found by name on MASKINFO_RECIPE_PATH", function()
-    local out, err, rc = run({ "info", "two_layers", "--len", "8" }, { env = "MASKINFO_RECIPE_PATH=" .. q("/nonexistent:" .. tmp) })
-    assert.are.equal(0, rc, err)
-    assert.truthy(out:find("recipe:      two_layers: a local and a global layer", 1, true), out)
+    assert.are.equal("maskinfo: len = 1000000 tokens: their int32 ids alone need 3.8 MiB: "
+      .. "memory guard refused the request (limit 976.6 KiB; MASKINFO_MAX_BYTES)\n", err)
   end)
 
   it("--layers all shows every layer; info describes every layer", function()
@@ -282,18 +229,18 @@ describe("maskinfo with a user recipe", function()
 
   it("--heads all renders every head side by side; --title sets the title", function()
     local one, all = tmp .. "/h1.png", tmp .. "/h2.png"
-    local _, _, rc1 = run({ "render", "gemma_local_global", one, "--len", "16" })
-    local _, _, rc2 = run({ "render", "gemma_local_global", all, "--len", "16", "--heads", "all" })
+    local _, _, rc1 = run({ "render", "per_head_windows", one, "--len", "16" })
+    local _, _, rc2 = run({ "render", "per_head_windows", all, "--len", "16", "--heads", "all" })
     assert.are.same({ 0, 0 }, { rc1, rc2 })
     assert.are_not.equal(P.read_file(one), P.read_file(all))
-    local out = run({ "render", "gemma_local_global", all, "--len", "16", "--heads", "all" })
+    local out = run({ "render", "per_head_windows", all, "--len", "16", "--heads", "all" })
     assert.falsy(out:find("note:", 1, true), out)
-    out = run({ "render", "gemma_local_global", one, "--len", "16" })
-    assert.truthy(out:find("note: head 0 of 2 shown", 1, true), out)
+    out = run({ "render", "per_head_windows", one, "--len", "16" })
+    assert.truthy(out:find("note: head 0 of 5 shown", 1, true), out)
     local titled = tmp .. "/t.png"
-    run({ "render", "gemma_local_global", titled, "--len", "16", "--title", "Another title" })
+    run({ "render", "per_head_windows", titled, "--len", "16", "--title", "Another title" })
     assert.are_not.equal(P.read_file(one), P.read_file(titled))
-    run({ "render", "gemma_local_global", titled, "--len", "16" })
+    run({ "render", "per_head_windows", titled, "--len", "16" })
     assert.are.equal(P.read_file(one), P.read_file(titled))
   end)
 end)
