@@ -9,6 +9,7 @@
  * count.
  */
 #include "node.h"
+#include "pages.h"
 
 #include <string.h>
 
@@ -235,66 +236,117 @@ int maskinfo_mask_diff(const maskinfo_mask *a, const maskinfo_mask *b,
 
 /* ------------------------------------------------------------ dense output */
 
+/* Bytes of the repeated element pattern: a multiple of every element size,
+ * so a span is filled by whole memcpy's of it (typed stores, vectorised by
+ * libc) instead of one small memcpy per cell. */
+#define MI_PAT_BYTES 1024
+
 typedef struct {
     const maskinfo_mask *m;
-    maskinfo_array *out;
-    int bias;
-    double on, off;
-    uint8_t on_pat[8], off_pat[8]; /* the element bytes of on / off */
+    uint8_t *data;
+    size_t esz;
+    int bool_mask;                 /* plain bool mask: on = 1, off = 0 */
     int on_nz, off_nz;             /* pattern has a non-zero byte */
+    uint8_t on_pat[MI_PAT_BYTES], off_pat[MI_PAT_BYTES];
 } fill_ctx;
 
-/* The bytes maskinfo_array_set would store for v in dtype dt. */
-static int elem_pattern(maskinfo_dtype dt, double v, uint8_t pat[8]) {
-    memset(pat, 0, 8);
+/* The bytes maskinfo_array_set would store for v in dtype dt, repeated
+ * over MI_PAT_BYTES; whether any is non-zero. */
+static int elem_pattern(maskinfo_dtype dt, double v, uint8_t pat[MI_PAT_BYTES]) {
+    uint8_t one[8] = {0};
     switch (dt) {
-    case MASKINFO_BOOL: pat[0] = v != 0.0; break;
-    case MASKINFO_INT32: { int32_t x = (int32_t)v; memcpy(pat, &x, 4); break; }
-    case MASKINFO_FLOAT32: { float x = (float)v; memcpy(pat, &x, 4); break; }
-    case MASKINFO_FLOAT16: { uint16_t x = maskinfo_f32_to_f16((float)v); memcpy(pat, &x, 2); break; }
-    case MASKINFO_BFLOAT16: { uint16_t x = maskinfo_f32_to_bf16((float)v); memcpy(pat, &x, 2); break; }
-    case MASKINFO_INT64: { int64_t x = (int64_t)v; memcpy(pat, &x, 8); break; }
-    case MASKINFO_UINT8: pat[0] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); break;
+    case MASKINFO_BOOL: one[0] = v != 0.0; break;
+    case MASKINFO_INT32: { int32_t x = (int32_t)v; memcpy(one, &x, 4); break; }
+    case MASKINFO_FLOAT32: { float x = (float)v; memcpy(one, &x, 4); break; }
+    case MASKINFO_FLOAT16: { uint16_t x = maskinfo_f32_to_f16((float)v); memcpy(one, &x, 2); break; }
+    case MASKINFO_BFLOAT16: { uint16_t x = maskinfo_f32_to_bf16((float)v); memcpy(one, &x, 2); break; }
+    case MASKINFO_INT64: { int64_t x = (int64_t)v; memcpy(one, &x, 8); break; }
+    case MASKINFO_UINT8: one[0] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); break;
     }
+    size_t esz = maskinfo_dtype_size(dt);
+    for (size_t i = 0; i < MI_PAT_BYTES; i += esz) memcpy(pat + i, one, esz);
     for (int i = 0; i < 8; i++)
-        if (pat[i]) return 1;
+        if (one[i]) return 1;
     return 0;
+}
+
+/* Elements [lo, hi) of row d get the pattern. */
+static inline void fill_span(uint8_t *d, size_t esz, int64_t lo, int64_t hi,
+                             const uint8_t *pat) {
+    if (lo >= hi) return;
+    uint8_t *p = d + (size_t)lo * esz;
+    size_t n = (size_t)(hi - lo) * esz;
+    for (; n > MI_PAT_BYTES; n -= MI_PAT_BYTES, p += MI_PAT_BYTES) memcpy(p, pat, MI_PAT_BYTES);
+    memcpy(p, pat, n);
 }
 
 static void fill_row(void *ctx, int64_t r, const int64_t *iv, int64_t n) {
     fill_ctx *c = ctx;
     int64_t K = c->m->K;
-    int64_t base = r * K;
-    maskinfo_dtype dt = maskinfo_array_dtype(c->out);
-    if (dt == MASKINFO_BOOL && !c->bias) {
-        uint8_t *d = (uint8_t *)maskinfo_array_data(c->out) + base;
+    uint8_t *d = c->data + (size_t)(r * K) * c->esz;
+    if (c->bool_mask) {
         for (int64_t i = 0; i < n; i++)
             memset(d + iv[2 * i], 1, (size_t)(iv[2 * i + 1] - iv[2 * i]));
         return;
     }
-    /* The array starts zeroed: write the "on" and "off" values where they
-     * are non-zero, as raw element patterns (one conversion per call, not
-     * per cell). */
-    size_t esz = maskinfo_dtype_size(dt);
-    uint8_t *d = (uint8_t *)maskinfo_array_data(c->out) + (size_t)base * esz;
+    /* The array starts zeroed: only non-zero patterns are written. */
     int64_t prev = 0;
     for (int64_t i = 0; i <= n; i++) {
         int64_t lo = i < n ? iv[2 * i] : K;
-        if (c->off_nz)
-            for (int64_t k = prev; k < lo; k++) memcpy(d + (size_t)k * esz, c->off_pat, esz);
-        if (i < n && c->on_nz)
-            for (int64_t k = lo; k < iv[2 * i + 1]; k++) memcpy(d + (size_t)k * esz, c->on_pat, esz);
+        if (c->off_nz) fill_span(d, c->esz, prev, lo, c->off_pat);
+        if (i < n && c->on_nz) fill_span(d, c->esz, lo, iv[2 * i + 1], c->on_pat);
         if (i < n) prev = iv[2 * i + 1];
     }
 }
 
-/* Dense-leaf masks: bool output straight from the bits. */
+/* Bits 0..7 of b to bytes 0..7 of the result (0 or 1 each). */
+static inline uint64_t spread8(uint64_t b) {
+    b = (b | b << 28) & 0x0000000F0000000FULL;
+    b = (b | b << 14) & 0x0003000300030003ULL;
+    return (b | b << 7) & 0x0101010101010101ULL;
+}
+
+/* Dense-leaf masks: bool output straight from the bits, 8 cells a store. */
 static void fill_bits_row(void *ctx, int64_t r, const uint64_t *w, int64_t nw) {
     fill_ctx *c = ctx;
-    int64_t K = c->m->K;
-    uint8_t *d = (uint8_t *)maskinfo_array_data(c->out) + r * K;
+    int64_t K = c->m->K, k = 0;
+    uint8_t *d = c->data + r * K;
     (void)nw;
-    for (int64_t k = 0; k < K; k++) d[k] = (uint8_t)((w[k >> 6] >> (k & 63)) & 1);
+    for (; k + 8 <= K; k += 8) {
+        uint64_t v = spread8((w[k >> 6] >> (k & 63)) & 0xFF);
+        memcpy(d + k, &v, 8); /* little-endian: bit i -> byte i */
+    }
+    for (; k < K; k++) d[k] = (uint8_t)((w[k >> 6] >> (k & 63)) & 1);
+}
+
+/*
+ * Whether the fill writes enough of the output for huge pages to pay:
+ * bit-row fills write every byte; interval fills are judged on up to 64
+ * evenly spaced rows (at least a quarter of the elements written).  A
+ * banded mask stays on lazily mapped 4 KiB pages, so its untouched pages
+ * cost no memory.
+ */
+static int fill_is_dense(const fill_ctx *c, int bits, const maskinfo_limits *lim) {
+    const maskinfo_mask *m = c->m;
+    int64_t rows = m->B * m->H * m->Q;
+    if (bits) return 1;
+    if (rows == 0 || m->K == 0) return 0;
+    maskinfo_scratch *s = maskinfo__scratch_new(lim);
+    if (!s) return 0;
+    int64_t samples = mi_min64(rows, 64);
+    uint64_t written = 0, total = 0;
+    for (int64_t i = 0; i < samples; i++) {
+        int64_t r = (rows - 1) * i / (samples > 1 ? samples - 1 : 1);
+        int64_t q = r % m->Q, bh = r / m->Q;
+        s->len = 0;
+        if (maskinfo__eval(m, bh / m->H, bh % m->H, q, s)) break;
+        uint64_t on = 0;
+        for (int64_t j = 0; j < s->len; j += 2) on += (uint64_t)(s->v[j + 1] - s->v[j]);
+        written += (c->on_nz ? on : 0) + (c->off_nz ? (uint64_t)m->K - on : 0);
+        total += (uint64_t)m->K;
+    }
+    maskinfo_scratch_free(s);
+    return total > 0 && written * 4 >= total;
 }
 
 static int fill_array(const maskinfo_mask *m, maskinfo_dtype dt, double on,
@@ -304,11 +356,23 @@ static int fill_array(const maskinfo_mask *m, maskinfo_dtype dt, double on,
     maskinfo_array *a;
     int st = maskinfo_array_new(&a, dt, 4, shape, lim);
     if (st) return st;
-    fill_ctx c = {m, a, bias, on, off, {0}, {0}, 0, 0};
-    c.on_nz = elem_pattern(dt, on, c.on_pat);
-    c.off_nz = elem_pattern(dt, off, c.off_pat);
-    st = for_rows(m, 0, m->B * m->H * m->Q, fill_row,
-                  (dt == MASKINFO_BOOL && !bias) ? fill_bits_row : NULL, &c, lim);
+    fill_ctx *c = malloc(sizeof *c);
+    if (!c) {
+        maskinfo_array_free(a);
+        return MASKINFO_ENOMEM;
+    }
+    c->m = m;
+    c->data = maskinfo_array_data(a);
+    c->esz = maskinfo_dtype_size(dt);
+    c->bool_mask = dt == MASKINFO_BOOL && !bias;
+    c->on_nz = elem_pattern(dt, on, c->on_pat);
+    c->off_nz = elem_pattern(dt, off, c->off_pat);
+    int bits = c->bool_mask && maskinfo_mask_is_dense(m);
+    size_t bytes = (size_t)maskinfo_array_size(a) * c->esz;
+    if (fill_is_dense(c, bits, lim)) maskinfo__pages_dense(c->data, bytes);
+    st = for_rows(m, 0, m->B * m->H * m->Q, fill_row, c->bool_mask ? fill_bits_row : NULL,
+                  c, lim);
+    free(c);
     if (st) {
         maskinfo_array_free(a);
         return st;
