@@ -8,7 +8,7 @@
  * at a time, so whether a call is refused does not depend on the thread
  * count.
  */
-#include "node.h"
+#include "linear.h"
 #include "pages.h"
 
 #include <string.h>
@@ -29,7 +29,8 @@ static int for_rows(const maskinfo_mask *m, int64_t r0, int64_t r1, row_fn fn,
     int64_t nwb = use_bits ? (depth + 1) * nw + 1 : 0; /* one thread's bit rows */
     int err = maskinfo_check_alloc(lim, (uint64_t)nwb, sizeof(uint64_t));
     if (err) return err;
-#pragma omp parallel if (r1 - r0 >= 256)
+    int64_t work = maskinfo__mul(r1 - r0, use_bits ? (depth + 1) * nw : maskinfo__row_cost(m));
+#pragma omp parallel if (r1 - r0 > 1 && (work < 0 || work >= MI_PAR_WORK))
     {
         maskinfo_scratch *s = maskinfo__scratch_new(lim);
         uint64_t *wb = use_bits ? malloc((size_t)nwb * sizeof *wb) : NULL;
@@ -73,28 +74,70 @@ static void count_bits(void *ctx, int64_t r, const uint64_t *w, int64_t nw) {
     c->row_counts[r] = t;
 }
 
+/*
+ * Counts per (b, h) plane from the closed forms of linear.h: O(pieces) per
+ * plane.  Pieces without one (a segment id with several key runs) are
+ * evaluated row by row; past rows / 8 of those (*closed = 0) the caller
+ * takes the parallel row-by-row path instead.
+ */
+static int count_closed(const maskinfo_mask *m, uint64_t *plane, int *closed,
+                        const maskinfo_limits *lim) {
+    *closed = 0;
+    mi_lin_ctx *c = maskinfo__lin_new(m, lim);
+    if (!c) return MASKINFO_OK;
+    maskinfo_scratch *s = maskinfo__scratch_new(lim);
+    int st = s ? MASKINFO_OK : MASKINFO_ENOMEM;
+    int64_t planes = m->B * m->H, budget = planes * m->Q / 8 + 1024;
+    for (int64_t p = 0; p < planes && !st && budget >= 0; p++) {
+        uint64_t t = 0;
+        for (int64_t q = 0, qend; q < m->Q && !st && budget >= 0; q = qend) {
+            mi_lin f;
+            int lin;
+            st = maskinfo__lin_piece(c, p / m->H, p % m->H, q, m->Q, &f, &qend, &lin);
+            if (!st && lin) t += maskinfo__lin_sum(&f, q, qend, 0, m->K);
+            for (int64_t r = q; !st && !lin && r < qend; r++, budget--) {
+                s->len = 0;
+                st = maskinfo__eval(m, p / m->H, p % m->H, r, s);
+                for (int64_t i = 0; !st && i < s->len; i += 2) t += (uint64_t)(s->v[i + 1] - s->v[i]);
+            }
+        }
+        plane[p] = t;
+    }
+    *closed = !st && budget >= 0;
+    maskinfo_scratch_free(s);
+    maskinfo__lin_free(c);
+    return st;
+}
+
 /* Counts are gathered per row and summed afterwards in a fixed order, so
  * the result is the same for any thread count (integers would be anyway;
  * this keeps the per-head split simple). */
 int maskinfo_mask_count(const maskinfo_mask *m, uint64_t *total,
                         uint64_t *per_head, const maskinfo_limits *lim) {
-    int64_t rows = m->B * m->H * m->Q;
-    int st = MASKINFO_OK;
-    uint64_t *rc = mi_alloc(lim, rows, sizeof *rc, 0, &st);
+    int64_t rows = m->B * m->H * m->Q, planes = m->B * m->H;
+    int st = MASKINFO_OK, closed;
+    uint64_t *ph = mi_alloc(lim, planes, sizeof *ph, 0, &st);
     if (st) return st;
-    count_ctx c = {m, rc};
-    st = for_rows(m, 0, rows, count_row, count_bits, &c, lim);
+    st = count_closed(m, ph, &closed, lim);
+    if (!st && !closed) {
+        uint64_t *rc = mi_alloc(lim, rows, sizeof *rc, 0, &st);
+        count_ctx c = {m, rc};
+        if (!st) st = for_rows(m, 0, rows, count_row, count_bits, &c, lim);
+        for (int64_t p = 0; p < planes && !st; p++) {
+            ph[p] = 0;
+            for (int64_t q = 0; q < m->Q; q++) ph[p] += rc[p * m->Q + q];
+        }
+        free(rc);
+    }
     if (!st) {
         uint64_t t = 0;
-        for (int64_t p = 0; p < m->B * m->H; p++) {
-            uint64_t ph = 0;
-            for (int64_t q = 0; q < m->Q; q++) ph += rc[p * m->Q + q];
-            if (per_head) per_head[p] = ph;
-            t += ph;
+        for (int64_t p = 0; p < planes; p++) {
+            if (per_head) per_head[p] = ph[p];
+            t += ph[p];
         }
         *total = t;
     }
-    free(rc);
+    free(ph);
     return st;
 }
 
@@ -182,7 +225,9 @@ int maskinfo_mask_diff(const maskinfo_mask *a, const maskinfo_mask *b,
     int64_t best = INT64_MAX, bestk = -1;
     int err = maskinfo_check_alloc(lim, (uint64_t)nwb, sizeof(uint64_t));
     if (err) return err;
-#pragma omp parallel if (rows >= 256)
+    int64_t work = maskinfo__mul(rows, use_bits ? (da + db + 2) * nw
+                                              : maskinfo__row_cost(a) + maskinfo__row_cost(b));
+#pragma omp parallel if (rows > 1 && (work < 0 || work >= MI_PAR_WORK))
     {
         maskinfo_scratch *sa = maskinfo__scratch_new(lim), *sb = maskinfo__scratch_new(lim);
         uint64_t *wa = use_bits ? malloc((size_t)nwb * sizeof *wa) : NULL;
@@ -396,115 +441,4 @@ int maskinfo_mask_to_bias(const maskinfo_mask *m, maskinfo_dtype dt,
     default: return MASKINFO_EDTYPE;
     }
     return fill_array(m, dt, 0.0, lowest, 1, out, lim);
-}
-
-/* ------------------------------------------------------------ grid counts */
-
-/* last bucket j with edges[j] <= x (edges non-decreasing, n+1 entries) */
-static int64_t bucket_of(const int64_t *edges, int64_t n, int64_t x) {
-    int64_t lo = 0, hi = n; /* answer in [0, n-1] */
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo + 1) / 2;
-        if (edges[mid] <= x) lo = mid; else hi = mid - 1;
-    }
-    return lo;
-}
-
-/* Start of column j (j <= n) of n uniform columns of width keys: below K
- * for j < n, so only the end edge needs clipping. */
-static inline int64_t uniform_edge(int64_t j, int64_t n, int64_t width, int64_t K) {
-    return j >= n ? K : j * width;
-}
-
-/*
- * One row's intervals into cnt and diff: an interval adds its partial first
- * and last columns directly and marks the fully covered columns in between
- * in the difference array, so it costs O(1) (uniform columns, width > 0)
- * or O(log n) (edges) however many columns it spans.  Always inlined, so
- * each kind of column gets its own loop with width known.
- */
-static inline __attribute__((always_inline)) void
-add_row(const int64_t *v, int64_t nt, const int64_t *edges, int64_t n, int64_t width,
-        int64_t K, uint64_t *cnt, int64_t *diff) {
-    const int64_t c0 = width ? 0 : edges[0], cN = width ? K : edges[n];
-    for (int64_t t = 0; t < nt; t++) {
-        int64_t lo = mi_max64(v[2 * t], c0), hi = mi_min64(v[2 * t + 1], cN);
-        if (lo >= hi) continue;
-        int64_t j0 = width ? lo / width : bucket_of(edges, n, lo);
-        int64_t j1 = width ? (hi - 1) / width : bucket_of(edges, n, hi - 1);
-        if (j0 == j1) {
-            cnt[j0] += (uint64_t)(hi - lo);
-        } else {
-            int64_t e0 = width ? uniform_edge(j0 + 1, n, width, K) : edges[j0 + 1];
-            int64_t e1 = width ? uniform_edge(j1, n, width, K) : edges[j1];
-            cnt[j0] += (uint64_t)(e0 - lo);
-            cnt[j1] += (uint64_t)(hi - e1);
-            diff[j0 + 1] += 1;
-            diff[j1] -= 1;
-        }
-    }
-}
-
-int maskinfo__grid_row(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q0,
-                       int64_t q1, const mi_grid_cols *c, uint64_t *cnt,
-                       int64_t *diff, maskinfo_scratch *s) {
-    const int64_t n = c->n, width = c->width, K = c->K;
-    const int64_t *edges = c->edges;
-    /* zeroed here, by the thread that fills the row: the first touch of a
-     * large table is then shared between threads */
-    memset(cnt, 0, (size_t)n * sizeof *cnt);
-    memset(diff, 0, (size_t)(n + 1) * sizeof *diff);
-    for (int64_t q = q0; q < q1; q++) {
-        s->len = 0;
-        int st = maskinfo__eval(m, b, h, q, s);
-        if (st) return st;
-        if (width)
-            add_row(s->v, s->len / 2, NULL, n, width, K, cnt, diff);
-        else
-            add_row(s->v, s->len / 2, edges, n, 0, K, cnt, diff);
-    }
-    return MASKINFO_OK;
-}
-
-int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
-                              const int64_t *row_edges, int64_t nrows,
-                              const int64_t *col_edges, int64_t ncols,
-                              uint64_t *counts, const maskinfo_limits *lim) {
-    if (b < 0 || b >= m->B || h < 0 || h >= m->H || nrows < 0 || ncols < 0)
-        return MASKINFO_EINVAL;
-    for (int64_t i = 0; i < nrows; i++)
-        if (row_edges[i] < 0 || row_edges[i] > row_edges[i + 1] || row_edges[i + 1] > m->Q)
-            return MASKINFO_EINVAL;
-    for (int64_t j = 0; j < ncols; j++)
-        if (col_edges[j] < 0 || col_edges[j] > col_edges[j + 1] || col_edges[j + 1] > m->K)
-            return MASKINFO_EINVAL;
-    if (nrows == 0 || ncols == 0) return MASKINFO_OK;
-    const mi_grid_cols cols = {col_edges, ncols, 0, m->K};
-    int err = maskinfo_check_alloc(lim, (uint64_t)ncols + 1, sizeof(int64_t));
-    if (err) return err;
-#pragma omp parallel if (row_edges[nrows] - row_edges[0] >= 256)
-    {
-        maskinfo_scratch *s = maskinfo__scratch_new(lim);
-        int64_t *diff = malloc((size_t)(ncols + 1) * sizeof *diff);
-        int lerr = (s && diff) ? MASKINFO_OK : MASKINFO_ENOMEM;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t i = 0; i < nrows; i++) {
-            if (lerr) continue;
-            uint64_t *cnt = counts + i * ncols;
-            lerr = maskinfo__grid_row(m, b, h, row_edges[i], row_edges[i + 1], &cols,
-                                      cnt, diff, s);
-            int64_t run = 0; /* one prefix sum turns the marks into counts */
-            for (int64_t j = 0; j < ncols && !lerr; j++) {
-                run += diff[j];
-                if (run) cnt[j] += (uint64_t)run * (uint64_t)(col_edges[j + 1] - col_edges[j]);
-            }
-        }
-        if (lerr) {
-#pragma omp critical
-            err = lerr;
-        }
-        free(diff);
-        maskinfo_scratch_free(s);
-    }
-    return err;
 }
