@@ -32,13 +32,14 @@ int maskinfo__lin_piece(mi_lin_ctx *c, int64_t b, int64_t h, int64_t q, int64_t 
 uint64_t maskinfo__lin_sum(const mi_lin *f, int64_t qa, int64_t qb, int64_t e0, int64_t e1);
 
 /*
- * Work of evaluating one row of m, in rough node visits (capped): a loop
- * over rows goes parallel only from MI_PAR_WORK units (rows x cost), about
- * 5 ms on one thread.  Below that, waking a second thread costs more than
- * it saves, and libgomp's spin-waiting makes it far worse when another
- * process competes for the cores (docs/performance.md, OMP_WAIT_POLICY).
+ * Work of evaluating one row of m, in rough node visits (capped; one is
+ * some 10-40 ns).  A loop over rows goes parallel only from MI_PAR_WORK
+ * units (rows x cost), some 20-80 ms on one thread: with another busy
+ * process on the cores, a descheduled thread holds the team at its barrier
+ * for a time slice while libgomp spins, which doubled 20 ms jobs here
+ * (docs/performance.md, OMP_WAIT_POLICY).
  */
-#define MI_PAR_WORK ((int64_t)1 << 19)
+#define MI_PAR_WORK ((int64_t)1 << 21)
 int64_t maskinfo__row_cost(const maskinfo_mask *m);
 
 #endif

@@ -22,14 +22,16 @@ typedef void (*row_fn)(void *ctx, int64_t r, const int64_t *iv, int64_t n);
 /* The same row as nw words of bits (bits past K are zero). */
 typedef void (*bits_fn)(void *ctx, int64_t r, const uint64_t *w, int64_t nw);
 
+/* row_work: the callback's own cost per row, in maskinfo__row_cost units */
 static int for_rows(const maskinfo_mask *m, int64_t r0, int64_t r1, row_fn fn,
-                    bits_fn bfn, void *ctx, const maskinfo_limits *lim) {
+                    bits_fn bfn, void *ctx, int64_t row_work, const maskinfo_limits *lim) {
     int use_bits = bfn && maskinfo_mask_is_dense(m);
     int64_t nw = (m->K + 63) / 64, depth = use_bits ? maskinfo__bit_depth(m) : 0;
     int64_t nwb = use_bits ? (depth + 1) * nw + 1 : 0; /* one thread's bit rows */
     int err = maskinfo_check_alloc(lim, (uint64_t)nwb, sizeof(uint64_t));
     if (err) return err;
-    int64_t work = maskinfo__mul(r1 - r0, use_bits ? (depth + 1) * nw : maskinfo__row_cost(m));
+    int64_t work = maskinfo__mul(r1 - r0, row_work + (use_bits ? (depth + 1) * nw
+                                                               : maskinfo__row_cost(m)));
 #pragma omp parallel if (r1 - r0 > 1 && (work < 0 || work >= MI_PAR_WORK))
     {
         maskinfo_scratch *s = maskinfo__scratch_new(lim);
@@ -122,7 +124,7 @@ int maskinfo_mask_count(const maskinfo_mask *m, uint64_t *total,
     if (!st && !closed) {
         uint64_t *rc = mi_alloc(lim, rows, sizeof *rc, 0, &st);
         count_ctx c = {m, rc};
-        if (!st) st = for_rows(m, 0, rows, count_row, count_bits, &c, lim);
+        if (!st) st = for_rows(m, 0, rows, count_row, count_bits, &c, 0, lim);
         for (int64_t p = 0; p < planes && !st; p++) {
             ph[p] = 0;
             for (int64_t q = 0; q < m->Q; q++) ph[p] += rc[p * m->Q + q];
@@ -161,7 +163,7 @@ int maskinfo_mask_empty_rows(const maskinfo_mask *m, uint64_t *count,
     uint8_t *f = flags ? flags : mi_alloc(lim, rows, 1, 0, &st);
     if (st) return st;
     empty_ctx c = {f};
-    st = for_rows(m, 0, rows, empty_row, empty_bits, &c, lim);
+    st = for_rows(m, 0, rows, empty_row, empty_bits, &c, 0, lim);
     if (!st) {
         uint64_t t = 0;
         for (int64_t r = 0; r < rows; r++) t += f[r];
@@ -415,8 +417,9 @@ static int fill_array(const maskinfo_mask *m, maskinfo_dtype dt, double on,
     int bits = c->bool_mask && maskinfo_mask_is_dense(m);
     size_t bytes = (size_t)maskinfo_array_size(a) * c->esz;
     if (fill_is_dense(c, bits, lim)) maskinfo__pages_dense(c->data, bytes);
+    /* writing a row costs about a unit per 256 bytes */
     st = for_rows(m, 0, m->B * m->H * m->Q, fill_row, c->bool_mask ? fill_bits_row : NULL,
-                  c, lim);
+                  c, m->K * (int64_t)c->esz / 256, lim);
     free(c);
     if (st) {
         maskinfo_array_free(a);
