@@ -193,8 +193,13 @@ run: all
 	    echo "maskinfo: built $(MODULE); scripts/maskinfo.lua is not written yet, nothing to run."; \
 	fi
 
+# bench/targets.lua times writing fresh memory with bench/tools/floor.c
+# (built here, installed nowhere) and the seed's NumPy algorithms with
+# $(PYTHON) when it imports numpy.
 bench: all
-	@$(if $(BENCHES),set -e; $(foreach b,$(BENCHES),echo "== $(b)"; $(LUA_ENV) $(LUA) $(b) $(ARGS);),echo "no benchmarks yet (bench/*.lua)")
+	@mkdir -p '$(BUILD)/bench'
+	$(Q)$(CC) -std=c11 $(WARN_FLAGS) $(CFLAGS) -o '$(BUILD)/bench/floor' bench/tools/floor.c
+	@$(if $(BENCHES),set -e; $(foreach b,$(BENCHES),echo "== $(b)"; MASKINFO_FLOOR='$(ABS_BUILD)/bench/floor' PYTHON='$(PYTHON)' $(LUA_ENV) $(LUA) $(b) $(ARGS);),echo "no benchmarks yet (bench/*.lua)")
 
 # install copies each file with its mode and creates the directories it needs;
 # every file and every directory it had to create go into $(INSTALL_MANIFEST)

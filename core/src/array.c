@@ -4,6 +4,7 @@
  * The struct is private to this file; everyone else goes through the public
  * accessors.  Every allocation is checked against the memory guard first.
  */
+#include "pages.h"
 #include "util.h"
 
 #include <math.h>
@@ -69,8 +70,8 @@ int maskinfo_array_new(maskinfo_array **out, maskinfo_dtype dt, int ndim,
     maskinfo_array *a = calloc(1, sizeof *a);
     if (a == NULL)
         return MASKINFO_ENOMEM;
-    /* calloc(0) may return NULL; keep data non-NULL for empty arrays */
-    a->data = calloc(n > 0 ? (size_t)n : 1, esz);
+    /* never NULL, even empty; big blocks are lazily mapped pages (pages.h) */
+    a->data = maskinfo__pages_alloc((size_t)n * esz);
     if (a->data == NULL) {
         free(a);
         return MASKINFO_ENOMEM;
@@ -88,7 +89,7 @@ void maskinfo_array_free(maskinfo_array *a)
 {
     if (a == NULL)
         return;
-    free(a->data);
+    maskinfo__pages_free(a->data, (size_t)a->size * maskinfo_dtype_size(a->dtype));
     free(a);
 }
 

@@ -8,7 +8,8 @@
  * at a time, so whether a call is refused does not depend on the thread
  * count.
  */
-#include "node.h"
+#include "linear.h"
+#include "pages.h"
 
 #include <string.h>
 
@@ -21,14 +22,17 @@ typedef void (*row_fn)(void *ctx, int64_t r, const int64_t *iv, int64_t n);
 /* The same row as nw words of bits (bits past K are zero). */
 typedef void (*bits_fn)(void *ctx, int64_t r, const uint64_t *w, int64_t nw);
 
+/* row_work: the callback's own cost per row, in maskinfo__row_cost units */
 static int for_rows(const maskinfo_mask *m, int64_t r0, int64_t r1, row_fn fn,
-                    bits_fn bfn, void *ctx, const maskinfo_limits *lim) {
+                    bits_fn bfn, void *ctx, int64_t row_work, const maskinfo_limits *lim) {
     int use_bits = bfn && maskinfo_mask_is_dense(m);
     int64_t nw = (m->K + 63) / 64, depth = use_bits ? maskinfo__bit_depth(m) : 0;
     int64_t nwb = use_bits ? (depth + 1) * nw + 1 : 0; /* one thread's bit rows */
     int err = maskinfo_check_alloc(lim, (uint64_t)nwb, sizeof(uint64_t));
     if (err) return err;
-#pragma omp parallel if (r1 - r0 >= 256)
+    int64_t work = maskinfo__mul(r1 - r0, row_work + (use_bits ? (depth + 1) * nw
+                                                               : maskinfo__row_cost(m)));
+#pragma omp parallel if (r1 - r0 > 1 && (work < 0 || work >= MI_PAR_WORK))
     {
         maskinfo_scratch *s = maskinfo__scratch_new(lim);
         uint64_t *wb = use_bits ? malloc((size_t)nwb * sizeof *wb) : NULL;
@@ -72,28 +76,70 @@ static void count_bits(void *ctx, int64_t r, const uint64_t *w, int64_t nw) {
     c->row_counts[r] = t;
 }
 
+/*
+ * Counts per (b, h) plane from the closed forms of linear.h: O(pieces) per
+ * plane.  Pieces without one (a segment id with several key runs) are
+ * evaluated row by row; past rows / 8 of those (*closed = 0) the caller
+ * takes the parallel row-by-row path instead.
+ */
+static int count_closed(const maskinfo_mask *m, uint64_t *plane, int *closed,
+                        const maskinfo_limits *lim) {
+    *closed = 0;
+    mi_lin_ctx *c = maskinfo__lin_new(m, lim);
+    if (!c) return MASKINFO_OK;
+    maskinfo_scratch *s = maskinfo__scratch_new(lim);
+    int st = s ? MASKINFO_OK : MASKINFO_ENOMEM;
+    int64_t planes = m->B * m->H, budget = planes * m->Q / 8 + 1024;
+    for (int64_t p = 0; p < planes && !st && budget >= 0; p++) {
+        uint64_t t = 0;
+        for (int64_t q = 0, qend; q < m->Q && !st && budget >= 0; q = qend) {
+            mi_lin f;
+            int lin;
+            st = maskinfo__lin_piece(c, p / m->H, p % m->H, q, m->Q, &f, &qend, &lin);
+            if (!st && lin) t += maskinfo__lin_sum(&f, q, qend, 0, m->K);
+            for (int64_t r = q; !st && !lin && r < qend; r++, budget--) {
+                s->len = 0;
+                st = maskinfo__eval(m, p / m->H, p % m->H, r, s);
+                for (int64_t i = 0; !st && i < s->len; i += 2) t += (uint64_t)(s->v[i + 1] - s->v[i]);
+            }
+        }
+        plane[p] = t;
+    }
+    *closed = !st && budget >= 0;
+    maskinfo_scratch_free(s);
+    maskinfo__lin_free(c);
+    return st;
+}
+
 /* Counts are gathered per row and summed afterwards in a fixed order, so
  * the result is the same for any thread count (integers would be anyway;
  * this keeps the per-head split simple). */
 int maskinfo_mask_count(const maskinfo_mask *m, uint64_t *total,
                         uint64_t *per_head, const maskinfo_limits *lim) {
-    int64_t rows = m->B * m->H * m->Q;
-    int st = MASKINFO_OK;
-    uint64_t *rc = mi_alloc(lim, rows, sizeof *rc, 0, &st);
+    int64_t rows = m->B * m->H * m->Q, planes = m->B * m->H;
+    int st = MASKINFO_OK, closed;
+    uint64_t *ph = mi_alloc(lim, planes, sizeof *ph, 0, &st);
     if (st) return st;
-    count_ctx c = {m, rc};
-    st = for_rows(m, 0, rows, count_row, count_bits, &c, lim);
+    st = count_closed(m, ph, &closed, lim);
+    if (!st && !closed) {
+        uint64_t *rc = mi_alloc(lim, rows, sizeof *rc, 0, &st);
+        count_ctx c = {m, rc};
+        if (!st) st = for_rows(m, 0, rows, count_row, count_bits, &c, 0, lim);
+        for (int64_t p = 0; p < planes && !st; p++) {
+            ph[p] = 0;
+            for (int64_t q = 0; q < m->Q; q++) ph[p] += rc[p * m->Q + q];
+        }
+        free(rc);
+    }
     if (!st) {
         uint64_t t = 0;
-        for (int64_t p = 0; p < m->B * m->H; p++) {
-            uint64_t ph = 0;
-            for (int64_t q = 0; q < m->Q; q++) ph += rc[p * m->Q + q];
-            if (per_head) per_head[p] = ph;
-            t += ph;
+        for (int64_t p = 0; p < planes; p++) {
+            if (per_head) per_head[p] = ph[p];
+            t += ph[p];
         }
         *total = t;
     }
-    free(rc);
+    free(ph);
     return st;
 }
 
@@ -117,7 +163,7 @@ int maskinfo_mask_empty_rows(const maskinfo_mask *m, uint64_t *count,
     uint8_t *f = flags ? flags : mi_alloc(lim, rows, 1, 0, &st);
     if (st) return st;
     empty_ctx c = {f};
-    st = for_rows(m, 0, rows, empty_row, empty_bits, &c, lim);
+    st = for_rows(m, 0, rows, empty_row, empty_bits, &c, 0, lim);
     if (!st) {
         uint64_t t = 0;
         for (int64_t r = 0; r < rows; r++) t += f[r];
@@ -181,7 +227,9 @@ int maskinfo_mask_diff(const maskinfo_mask *a, const maskinfo_mask *b,
     int64_t best = INT64_MAX, bestk = -1;
     int err = maskinfo_check_alloc(lim, (uint64_t)nwb, sizeof(uint64_t));
     if (err) return err;
-#pragma omp parallel if (rows >= 256)
+    int64_t work = maskinfo__mul(rows, use_bits ? (da + db + 2) * nw
+                                              : maskinfo__row_cost(a) + maskinfo__row_cost(b));
+#pragma omp parallel if (rows > 1 && (work < 0 || work >= MI_PAR_WORK))
     {
         maskinfo_scratch *sa = maskinfo__scratch_new(lim), *sb = maskinfo__scratch_new(lim);
         uint64_t *wa = use_bits ? malloc((size_t)nwb * sizeof *wa) : NULL;
@@ -235,66 +283,117 @@ int maskinfo_mask_diff(const maskinfo_mask *a, const maskinfo_mask *b,
 
 /* ------------------------------------------------------------ dense output */
 
+/* Bytes of the repeated element pattern: a multiple of every element size,
+ * so a span is filled by whole memcpy's of it (typed stores, vectorised by
+ * libc) instead of one small memcpy per cell. */
+#define MI_PAT_BYTES 1024
+
 typedef struct {
     const maskinfo_mask *m;
-    maskinfo_array *out;
-    int bias;
-    double on, off;
-    uint8_t on_pat[8], off_pat[8]; /* the element bytes of on / off */
+    uint8_t *data;
+    size_t esz;
+    int bool_mask;                 /* plain bool mask: on = 1, off = 0 */
     int on_nz, off_nz;             /* pattern has a non-zero byte */
+    uint8_t on_pat[MI_PAT_BYTES], off_pat[MI_PAT_BYTES];
 } fill_ctx;
 
-/* The bytes maskinfo_array_set would store for v in dtype dt. */
-static int elem_pattern(maskinfo_dtype dt, double v, uint8_t pat[8]) {
-    memset(pat, 0, 8);
+/* The bytes maskinfo_array_set would store for v in dtype dt, repeated
+ * over MI_PAT_BYTES; whether any is non-zero. */
+static int elem_pattern(maskinfo_dtype dt, double v, uint8_t pat[MI_PAT_BYTES]) {
+    uint8_t one[8] = {0};
     switch (dt) {
-    case MASKINFO_BOOL: pat[0] = v != 0.0; break;
-    case MASKINFO_INT32: { int32_t x = (int32_t)v; memcpy(pat, &x, 4); break; }
-    case MASKINFO_FLOAT32: { float x = (float)v; memcpy(pat, &x, 4); break; }
-    case MASKINFO_FLOAT16: { uint16_t x = maskinfo_f32_to_f16((float)v); memcpy(pat, &x, 2); break; }
-    case MASKINFO_BFLOAT16: { uint16_t x = maskinfo_f32_to_bf16((float)v); memcpy(pat, &x, 2); break; }
-    case MASKINFO_INT64: { int64_t x = (int64_t)v; memcpy(pat, &x, 8); break; }
-    case MASKINFO_UINT8: pat[0] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); break;
+    case MASKINFO_BOOL: one[0] = v != 0.0; break;
+    case MASKINFO_INT32: { int32_t x = (int32_t)v; memcpy(one, &x, 4); break; }
+    case MASKINFO_FLOAT32: { float x = (float)v; memcpy(one, &x, 4); break; }
+    case MASKINFO_FLOAT16: { uint16_t x = maskinfo_f32_to_f16((float)v); memcpy(one, &x, 2); break; }
+    case MASKINFO_BFLOAT16: { uint16_t x = maskinfo_f32_to_bf16((float)v); memcpy(one, &x, 2); break; }
+    case MASKINFO_INT64: { int64_t x = (int64_t)v; memcpy(one, &x, 8); break; }
+    case MASKINFO_UINT8: one[0] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); break;
     }
+    size_t esz = maskinfo_dtype_size(dt);
+    for (size_t i = 0; i < MI_PAT_BYTES; i += esz) memcpy(pat + i, one, esz);
     for (int i = 0; i < 8; i++)
-        if (pat[i]) return 1;
+        if (one[i]) return 1;
     return 0;
+}
+
+/* Elements [lo, hi) of row d get the pattern. */
+static inline void fill_span(uint8_t *d, size_t esz, int64_t lo, int64_t hi,
+                             const uint8_t *pat) {
+    if (lo >= hi) return;
+    uint8_t *p = d + (size_t)lo * esz;
+    size_t n = (size_t)(hi - lo) * esz;
+    for (; n > MI_PAT_BYTES; n -= MI_PAT_BYTES, p += MI_PAT_BYTES) memcpy(p, pat, MI_PAT_BYTES);
+    memcpy(p, pat, n);
 }
 
 static void fill_row(void *ctx, int64_t r, const int64_t *iv, int64_t n) {
     fill_ctx *c = ctx;
     int64_t K = c->m->K;
-    int64_t base = r * K;
-    maskinfo_dtype dt = maskinfo_array_dtype(c->out);
-    if (dt == MASKINFO_BOOL && !c->bias) {
-        uint8_t *d = (uint8_t *)maskinfo_array_data(c->out) + base;
+    uint8_t *d = c->data + (size_t)(r * K) * c->esz;
+    if (c->bool_mask) {
         for (int64_t i = 0; i < n; i++)
             memset(d + iv[2 * i], 1, (size_t)(iv[2 * i + 1] - iv[2 * i]));
         return;
     }
-    /* The array starts zeroed: write the "on" and "off" values where they
-     * are non-zero, as raw element patterns (one conversion per call, not
-     * per cell). */
-    size_t esz = maskinfo_dtype_size(dt);
-    uint8_t *d = (uint8_t *)maskinfo_array_data(c->out) + (size_t)base * esz;
+    /* The array starts zeroed: only non-zero patterns are written. */
     int64_t prev = 0;
     for (int64_t i = 0; i <= n; i++) {
         int64_t lo = i < n ? iv[2 * i] : K;
-        if (c->off_nz)
-            for (int64_t k = prev; k < lo; k++) memcpy(d + (size_t)k * esz, c->off_pat, esz);
-        if (i < n && c->on_nz)
-            for (int64_t k = lo; k < iv[2 * i + 1]; k++) memcpy(d + (size_t)k * esz, c->on_pat, esz);
+        if (c->off_nz) fill_span(d, c->esz, prev, lo, c->off_pat);
+        if (i < n && c->on_nz) fill_span(d, c->esz, lo, iv[2 * i + 1], c->on_pat);
         if (i < n) prev = iv[2 * i + 1];
     }
 }
 
-/* Dense-leaf masks: bool output straight from the bits. */
+/* Bits 0..7 of b to bytes 0..7 of the result (0 or 1 each). */
+static inline uint64_t spread8(uint64_t b) {
+    b = (b | b << 28) & 0x0000000F0000000FULL;
+    b = (b | b << 14) & 0x0003000300030003ULL;
+    return (b | b << 7) & 0x0101010101010101ULL;
+}
+
+/* Dense-leaf masks: bool output straight from the bits, 8 cells a store. */
 static void fill_bits_row(void *ctx, int64_t r, const uint64_t *w, int64_t nw) {
     fill_ctx *c = ctx;
-    int64_t K = c->m->K;
-    uint8_t *d = (uint8_t *)maskinfo_array_data(c->out) + r * K;
+    int64_t K = c->m->K, k = 0;
+    uint8_t *d = c->data + r * K;
     (void)nw;
-    for (int64_t k = 0; k < K; k++) d[k] = (uint8_t)((w[k >> 6] >> (k & 63)) & 1);
+    for (; k + 8 <= K; k += 8) {
+        uint64_t v = spread8((w[k >> 6] >> (k & 63)) & 0xFF);
+        memcpy(d + k, &v, 8); /* little-endian: bit i -> byte i */
+    }
+    for (; k < K; k++) d[k] = (uint8_t)((w[k >> 6] >> (k & 63)) & 1);
+}
+
+/*
+ * Whether the fill writes enough of the output for huge pages to pay:
+ * bit-row fills write every byte; interval fills are judged on up to 64
+ * evenly spaced rows (at least a quarter of the elements written).  A
+ * banded mask stays on lazily mapped 4 KiB pages, so its untouched pages
+ * cost no memory.
+ */
+static int fill_is_dense(const fill_ctx *c, int bits, const maskinfo_limits *lim) {
+    const maskinfo_mask *m = c->m;
+    int64_t rows = m->B * m->H * m->Q;
+    if (bits) return 1;
+    if (rows == 0 || m->K == 0) return 0;
+    maskinfo_scratch *s = maskinfo__scratch_new(lim);
+    if (!s) return 0;
+    int64_t samples = mi_min64(rows, 64);
+    uint64_t written = 0, total = 0;
+    for (int64_t i = 0; i < samples; i++) {
+        int64_t r = (rows - 1) * i / (samples > 1 ? samples - 1 : 1);
+        int64_t q = r % m->Q, bh = r / m->Q;
+        s->len = 0;
+        if (maskinfo__eval(m, bh / m->H, bh % m->H, q, s)) break;
+        uint64_t on = 0;
+        for (int64_t j = 0; j < s->len; j += 2) on += (uint64_t)(s->v[j + 1] - s->v[j]);
+        written += (c->on_nz ? on : 0) + (c->off_nz ? (uint64_t)m->K - on : 0);
+        total += (uint64_t)m->K;
+    }
+    maskinfo_scratch_free(s);
+    return total > 0 && written * 4 >= total;
 }
 
 static int fill_array(const maskinfo_mask *m, maskinfo_dtype dt, double on,
@@ -304,11 +403,24 @@ static int fill_array(const maskinfo_mask *m, maskinfo_dtype dt, double on,
     maskinfo_array *a;
     int st = maskinfo_array_new(&a, dt, 4, shape, lim);
     if (st) return st;
-    fill_ctx c = {m, a, bias, on, off, {0}, {0}, 0, 0};
-    c.on_nz = elem_pattern(dt, on, c.on_pat);
-    c.off_nz = elem_pattern(dt, off, c.off_pat);
-    st = for_rows(m, 0, m->B * m->H * m->Q, fill_row,
-                  (dt == MASKINFO_BOOL && !bias) ? fill_bits_row : NULL, &c, lim);
+    fill_ctx *c = malloc(sizeof *c);
+    if (!c) {
+        maskinfo_array_free(a);
+        return MASKINFO_ENOMEM;
+    }
+    c->m = m;
+    c->data = maskinfo_array_data(a);
+    c->esz = maskinfo_dtype_size(dt);
+    c->bool_mask = dt == MASKINFO_BOOL && !bias;
+    c->on_nz = elem_pattern(dt, on, c->on_pat);
+    c->off_nz = elem_pattern(dt, off, c->off_pat);
+    int bits = c->bool_mask && maskinfo_mask_is_dense(m);
+    size_t bytes = (size_t)maskinfo_array_size(a) * c->esz;
+    if (fill_is_dense(c, bits, lim)) maskinfo__pages_dense(c->data, bytes);
+    /* writing a row costs about a unit per 256 bytes */
+    st = for_rows(m, 0, m->B * m->H * m->Q, fill_row, c->bool_mask ? fill_bits_row : NULL,
+                  c, m->K * (int64_t)c->esz / 256, lim);
+    free(c);
     if (st) {
         maskinfo_array_free(a);
         return st;
@@ -332,115 +444,4 @@ int maskinfo_mask_to_bias(const maskinfo_mask *m, maskinfo_dtype dt,
     default: return MASKINFO_EDTYPE;
     }
     return fill_array(m, dt, 0.0, lowest, 1, out, lim);
-}
-
-/* ------------------------------------------------------------ grid counts */
-
-/* last bucket j with edges[j] <= x (edges non-decreasing, n+1 entries) */
-static int64_t bucket_of(const int64_t *edges, int64_t n, int64_t x) {
-    int64_t lo = 0, hi = n; /* answer in [0, n-1] */
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo + 1) / 2;
-        if (edges[mid] <= x) lo = mid; else hi = mid - 1;
-    }
-    return lo;
-}
-
-/* Start of column j (j <= n) of n uniform columns of width keys: below K
- * for j < n, so only the end edge needs clipping. */
-static inline int64_t uniform_edge(int64_t j, int64_t n, int64_t width, int64_t K) {
-    return j >= n ? K : j * width;
-}
-
-/*
- * One row's intervals into cnt and diff: an interval adds its partial first
- * and last columns directly and marks the fully covered columns in between
- * in the difference array, so it costs O(1) (uniform columns, width > 0)
- * or O(log n) (edges) however many columns it spans.  Always inlined, so
- * each kind of column gets its own loop with width known.
- */
-static inline __attribute__((always_inline)) void
-add_row(const int64_t *v, int64_t nt, const int64_t *edges, int64_t n, int64_t width,
-        int64_t K, uint64_t *cnt, int64_t *diff) {
-    const int64_t c0 = width ? 0 : edges[0], cN = width ? K : edges[n];
-    for (int64_t t = 0; t < nt; t++) {
-        int64_t lo = mi_max64(v[2 * t], c0), hi = mi_min64(v[2 * t + 1], cN);
-        if (lo >= hi) continue;
-        int64_t j0 = width ? lo / width : bucket_of(edges, n, lo);
-        int64_t j1 = width ? (hi - 1) / width : bucket_of(edges, n, hi - 1);
-        if (j0 == j1) {
-            cnt[j0] += (uint64_t)(hi - lo);
-        } else {
-            int64_t e0 = width ? uniform_edge(j0 + 1, n, width, K) : edges[j0 + 1];
-            int64_t e1 = width ? uniform_edge(j1, n, width, K) : edges[j1];
-            cnt[j0] += (uint64_t)(e0 - lo);
-            cnt[j1] += (uint64_t)(hi - e1);
-            diff[j0 + 1] += 1;
-            diff[j1] -= 1;
-        }
-    }
-}
-
-int maskinfo__grid_row(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q0,
-                       int64_t q1, const mi_grid_cols *c, uint64_t *cnt,
-                       int64_t *diff, maskinfo_scratch *s) {
-    const int64_t n = c->n, width = c->width, K = c->K;
-    const int64_t *edges = c->edges;
-    /* zeroed here, by the thread that fills the row: the first touch of a
-     * large table is then shared between threads */
-    memset(cnt, 0, (size_t)n * sizeof *cnt);
-    memset(diff, 0, (size_t)(n + 1) * sizeof *diff);
-    for (int64_t q = q0; q < q1; q++) {
-        s->len = 0;
-        int st = maskinfo__eval(m, b, h, q, s);
-        if (st) return st;
-        if (width)
-            add_row(s->v, s->len / 2, NULL, n, width, K, cnt, diff);
-        else
-            add_row(s->v, s->len / 2, edges, n, 0, K, cnt, diff);
-    }
-    return MASKINFO_OK;
-}
-
-int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
-                              const int64_t *row_edges, int64_t nrows,
-                              const int64_t *col_edges, int64_t ncols,
-                              uint64_t *counts, const maskinfo_limits *lim) {
-    if (b < 0 || b >= m->B || h < 0 || h >= m->H || nrows < 0 || ncols < 0)
-        return MASKINFO_EINVAL;
-    for (int64_t i = 0; i < nrows; i++)
-        if (row_edges[i] < 0 || row_edges[i] > row_edges[i + 1] || row_edges[i + 1] > m->Q)
-            return MASKINFO_EINVAL;
-    for (int64_t j = 0; j < ncols; j++)
-        if (col_edges[j] < 0 || col_edges[j] > col_edges[j + 1] || col_edges[j + 1] > m->K)
-            return MASKINFO_EINVAL;
-    if (nrows == 0 || ncols == 0) return MASKINFO_OK;
-    const mi_grid_cols cols = {col_edges, ncols, 0, m->K};
-    int err = maskinfo_check_alloc(lim, (uint64_t)ncols + 1, sizeof(int64_t));
-    if (err) return err;
-#pragma omp parallel if (row_edges[nrows] - row_edges[0] >= 256)
-    {
-        maskinfo_scratch *s = maskinfo__scratch_new(lim);
-        int64_t *diff = malloc((size_t)(ncols + 1) * sizeof *diff);
-        int lerr = (s && diff) ? MASKINFO_OK : MASKINFO_ENOMEM;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t i = 0; i < nrows; i++) {
-            if (lerr) continue;
-            uint64_t *cnt = counts + i * ncols;
-            lerr = maskinfo__grid_row(m, b, h, row_edges[i], row_edges[i + 1], &cols,
-                                      cnt, diff, s);
-            int64_t run = 0; /* one prefix sum turns the marks into counts */
-            for (int64_t j = 0; j < ncols && !lerr; j++) {
-                run += diff[j];
-                if (run) cnt[j] += (uint64_t)run * (uint64_t)(col_edges[j + 1] - col_edges[j]);
-            }
-        }
-        if (lerr) {
-#pragma omp critical
-            err = lerr;
-        }
-        free(diff);
-        maskinfo_scratch_free(s);
-    }
-    return err;
 }

@@ -389,6 +389,214 @@ static void test_grid_counts(void)
     }
 }
 
+/* ---------------------------------------------------------------- closed forms */
+
+/* A per-batch parameter: mostly small, sometimes past the closed forms'
+ * bound (2^60), where the row-by-row path must take over. */
+static int64_t rnd_param(int64_t lo, int64_t hi)
+{
+    int64_t r = rndi(40);
+    if (r == 0) return (int64_t)1 << 61;
+    if (r == 1) return -((int64_t)1 << 61);
+    return rndr(lo, hi);
+}
+
+/* One random leaf of (B, 1 or H, Q, K) that has a closed form. */
+static maskinfo_mask *rnd_rule(int64_t B, int64_t H, int64_t Q, int64_t K)
+{
+    maskinfo_mask *m = NULL;
+    int64_t off[2], lo[2], hi[2], left[3], right[3];
+    for (int i = 0; i < 2; i++) {
+        off[i] = rnd_param(-Q, Q / 2);
+        lo[i] = rnd_param(-3, K);
+        hi[i] = rnd_param(0, K + 3);
+    }
+    switch (rndi(6)) {
+    case 0: maskinfo_mask_causal(&m, B, Q, K, rndi(2) ? off : NULL); break;
+    case 1: {
+        int64_t nh = rndi(2) ? H : 1;
+        for (int i = 0; i < 3; i++) {
+            left[i] = rndi(30) ? rndi(Q + 2) : (int64_t)1 << 61;
+            right[i] = rndi(3) ? rndi(4) : rndi(K + 2);
+        }
+        maskinfo_mask_window(&m, B, Q, K, nh, left, right, rndi(2) ? off : NULL);
+        break;
+    }
+    case 2: maskinfo_mask_chunked(&m, B, Q, K, 1 + rndi(Q + 1), rndi(2) ? off : NULL); break;
+    case 3: maskinfo_mask_key_range(&m, B, Q, K, rndi(3) ? lo : NULL, hi); break;
+    case 4: maskinfo_mask_constant(&m, rndi(2) ? B : 1, 1, Q, K, rndi(5) != 0); break;
+    default: {
+        /* segments: runs of ids, some ids with several key runs, padding */
+        int64_t Hq = rndi(3) ? 1 : H, Hk = Hq == 1 && rndi(3) == 0 ? H : 1;
+        int64_t *qv = malloc((size_t)(B * Hq * Q) * sizeof *qv);
+        int64_t *kv = malloc((size_t)(B * Hk * K) * sizeof *kv);
+        int64_t run = 1 + rndi(Q), krun = 1 + rndi(K), wrap = 1 + rndi(4);
+        for (int64_t i = 0; i < B * Hq * Q; i++)
+            qv[i] = rndi(25) ? (i % Q) / run : MASKINFO_NOMATCH_Q;
+        for (int64_t i = 0; i < B * Hk * K; i++)
+            kv[i] = rndi(25) ? (i % K) / krun % (K / krun + (rndi(4) ? 1 : wrap))
+                             : MASKINFO_NOMATCH_KV;
+        maskinfo_mask_segments(&m, B, Hq, Hk, Q, K, qv, kv);
+        free(qv);
+        free(kv);
+    }
+    }
+    return m;
+}
+
+/* and of 1-5 random leaves, sometimes as stacked heads or broadcast */
+static maskinfo_mask *rnd_chain(int64_t B, int64_t H, int64_t Q, int64_t K)
+{
+    maskinfo_mask *m = rnd_rule(B, H, Q, K);
+    for (int64_t n = rndi(5); n > 0 && m; n--) {
+        maskinfo_mask *x = rnd_rule(B, H, Q, K), *y = NULL;
+        if (x) maskinfo_mask_and(&y, m, x);
+        maskinfo_mask_unref(x);
+        maskinfo_mask_unref(m);
+        m = y;
+    }
+    int64_t sh[4] = {0, 0, 0, 0}, ps[4];
+    if (m) maskinfo_mask_shape(m, sh);
+    if (m && sh[1] == 1 && H > 1 && rndi(2)) {
+        maskinfo_mask *parts[3] = {m, NULL, NULL}, *y = NULL;
+        for (int64_t i = 1; i < H; i++) parts[i] = rndi(2) ? m : rnd_rule(B, 1, Q, K);
+        int ok = 1;
+        for (int64_t i = 0; i < H && ok; i++) {
+            ok = parts[i] != NULL;
+            if (ok) maskinfo_mask_shape(parts[i], ps);
+            ok = ok && ps[1] == 1 && ps[0] == sh[0];
+        }
+        if (ok) maskinfo_mask_stack_heads(&y, parts, H);
+        for (int64_t i = 1; i < H; i++) if (parts[i] != m) maskinfo_mask_unref(parts[i]);
+        if (y) { maskinfo_mask_unref(m); m = y; }
+    }
+    if (m) maskinfo_mask_shape(m, sh);
+    if (m && (sh[0] != B || sh[1] != H) && rndi(2)) {
+        maskinfo_mask *y = NULL;
+        if (maskinfo_mask_broadcast(&y, m, B, H) == MASKINFO_OK) { maskinfo_mask_unref(m); m = y; }
+    }
+    return m;
+}
+
+/* Counts, grid counts and dense output of random chains of rule leaves and
+ * segments (closed forms) against the same mask behind not(not(.)), which
+ * has none, and against its rows one by one. */
+static void test_closed_forms(void)
+{
+    int bad_count = 0, bad_grid = 0, bad_fill = 0, trials = 400;
+    maskinfo_scratch *s = maskinfo_scratch_new();
+    for (int trial = 0; trial < trials; trial++) {
+        int64_t B = 1 + rndi(2), H = 1 + rndi(3), Q = 1 + rndi(90), K = 1 + rndi(120);
+        maskinfo_mask *m = rnd_chain(B, H, Q, K), *n1 = NULL, *nn = NULL;
+        if (!m) { CHECK(m != NULL); continue; }
+        maskinfo_mask_not(&n1, m);
+        maskinfo_mask_not(&nn, n1);
+        int64_t sh[4];
+        maskinfo_mask_shape(m, sh);
+        B = sh[0];
+        H = sh[1];
+        /* the cells, row by row */
+        uint8_t *cells = calloc((size_t)(B * H * Q * K), 1);
+        uint64_t want = 0, wph[6] = {0};
+        for (int64_t r = 0; r < B * H * Q; r++) {
+            const int64_t *iv;
+            int64_t n;
+            maskinfo_mask_row(m, r / Q / H, r / Q % H, r % Q, s, &iv, &n);
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t k = iv[2 * i]; k < iv[2 * i + 1]; k++) cells[r * K + k] = 1;
+            for (int64_t i = 0; i < n; i++) {
+                want += (uint64_t)(iv[2 * i + 1] - iv[2 * i]);
+                wph[r / Q] += (uint64_t)(iv[2 * i + 1] - iv[2 * i]);
+            }
+        }
+        uint64_t t1 = 0, t2 = 0, ph1[6] = {0}, ph2[6] = {0};
+        maskinfo_mask_count(m, &t1, ph1, NULL);
+        maskinfo_mask_count(nn, &t2, ph2, NULL);
+        if (t1 != want || t2 != want || memcmp(ph1, wph, sizeof wph) || memcmp(ph2, wph, sizeof wph))
+            bad_count++;
+        /* grid counts: uniform blocks and random edges, every plane */
+        for (int g = 0; g < 2; g++) {
+            int64_t nr = 1 + rndi(9), nc = 1 + rndi(17), re[10], ce[18];
+            if (g == 0) {
+                int64_t bq = 1 + rndi(Q), bk = 1 + rndi(K);
+                nr = (Q + bq - 1) / bq;
+                nc = (K + bk - 1) / bk;
+                if (nr > 9) { nr = 9; }
+                if (nc > 17) { nc = 17; }
+                for (int64_t i = 0; i <= nr; i++) re[i] = i == nr ? Q : (i * bq < Q ? i * bq : Q);
+                for (int64_t j = 0; j <= nc; j++) ce[j] = j == nc ? K : (j * bk < K ? j * bk : K);
+            } else {
+                random_edges(re, nr, 0, Q);
+                random_edges(ce, nc, rndi(K / 3 + 1), K);
+            }
+            for (int64_t p = 0; p < B * H; p++) {
+                uint64_t a[9 * 17], b2[9 * 17];
+                memset(b2, 0xff, sizeof b2);
+                int st1 = maskinfo_mask_grid_counts(m, p / H, p % H, re, nr, ce, nc, a, NULL);
+                int st2 = maskinfo_mask_grid_counts(nn, p / H, p % H, re, nr, ce, nc, b2, NULL);
+                if (st1 || st2 || memcmp(a, b2, (size_t)(nr * nc) * sizeof *a) ||
+                    !grid_ok(m, cells, H, Q, K, p / H, p % H, re, nr, ce, nc))
+                    bad_grid++;
+            }
+        }
+        /* dense output: bool and a float bias against the cells */
+        maskinfo_array *ab = NULL, *af = NULL;
+        maskinfo_mask_to_array(m, MASKINFO_BOOL, &ab, NULL);
+        maskinfo_mask_to_bias(m, trial % 2 ? MASKINFO_BFLOAT16 : MASKINFO_FLOAT32, &af, NULL);
+        if (!ab || !af || memcmp(maskinfo_array_cdata(ab), cells, (size_t)(B * H * Q * K)))
+            bad_fill++;
+        for (int64_t i = 0; af && i < B * H * Q * K; i++)
+            if ((maskinfo_array_get(af, i) == 0.0) != cells[i]) { bad_fill++; break; }
+        maskinfo_array_free(ab);
+        maskinfo_array_free(af);
+        free(cells);
+        maskinfo_mask_unref(nn);
+        maskinfo_mask_unref(n1);
+        maskinfo_mask_unref(m);
+    }
+    maskinfo_scratch_free(s);
+    CHECKF(bad_count == 0, "%d of %d chains count differently", bad_count, trials);
+    CHECKF(bad_grid == 0, "%d grids of %d chains differ", bad_grid, trials);
+    CHECKF(bad_fill == 0, "%d of %d chains fill differently", bad_fill, trials);
+}
+
+/* A bias big enough for mapped pages (at least 4 MiB): every element is
+ * 0 or the lowest float, as the rows say; the same from 1 and 2 threads. */
+static void test_big_fill(void)
+{
+    int64_t Q = 1100, K = 1024, off[1] = {-5};
+    maskinfo_mask *c = NULL, *w = NULL, *m = NULL;
+    int64_t left[1] = {300}, right[1] = {0};
+    maskinfo_mask_causal(&c, 1, Q, K, off);
+    maskinfo_mask_window(&w, 1, Q, K, 1, left, right, NULL);
+    maskinfo_mask_and(&m, c, w);
+    if (!m) { CHECK(m != NULL); return; }
+    maskinfo_array *a = NULL, *b = NULL, *bb = NULL;
+    omp_set_num_threads(1);
+    CHECK(maskinfo_mask_to_bias(m, MASKINFO_FLOAT32, &a, NULL) == MASKINFO_OK);
+    CHECK(maskinfo_mask_to_array(m, MASKINFO_BOOL, &bb, NULL) == MASKINFO_OK);
+    omp_set_num_threads(2);
+    CHECK(maskinfo_mask_to_bias(m, MASKINFO_FLOAT32, &b, NULL) == MASKINFO_OK);
+    if (a && b && bb) {
+        const float *d = maskinfo_array_cdata(a);
+        const uint8_t *e = maskinfo_array_cdata(bb);
+        int ok = 1;
+        for (int64_t q = 0; q < Q; q++)
+            for (int64_t k = 0; k < K; k++) {
+                int on = k <= q - 5 && k >= q - 300;
+                if ((on ? d[q * K + k] != 0.0f : d[q * K + k] != -FLT_MAX) || e[q * K + k] != on) ok = 0;
+            }
+        CHECK(ok);
+        CHECK(memcmp(d, maskinfo_array_cdata(b), (size_t)(Q * K) * 4) == 0);
+    }
+    maskinfo_array_free(a);
+    maskinfo_array_free(b);
+    maskinfo_array_free(bb);
+    maskinfo_mask_unref(m);
+    maskinfo_mask_unref(w);
+    maskinfo_mask_unref(c);
+}
+
 /* ---------------------------------------------------------------- memory guard */
 static void test_fill_guard(void)
 {
@@ -430,11 +638,18 @@ static void test_limits(void)
     maskinfo_limits tiny = {64}, roomy = {1 << 20};
     uint64_t t0 = 0, t1 = 1, nd = 0, e0 = 0, e1 = 1;
     int64_t first[4];
-    /* count: 8 bytes per row */
-    CHECK(maskinfo_mask_count(m, &t0, NULL, &tiny) == MASKINFO_ETOOBIG);
+    /* count: 8 bytes per row, row by row (not causal has no closed form) */
+    maskinfo_mask *nm = NULL;
+    CHECK(maskinfo_mask_not(&nm, m) == MASKINFO_OK);
+    if (!nm) return;
+    CHECK(maskinfo_mask_count(nm, &t0, NULL, &tiny) == MASKINFO_ETOOBIG);
     maskinfo_limits under = {(uint64_t)(rows * 8 - 1)};
-    CHECK(maskinfo_mask_count(m, &t0, NULL, &under) == MASKINFO_ETOOBIG);
-    CHECK(maskinfo_mask_count(m, &t0, NULL, &roomy) == MASKINFO_OK);
+    CHECK(maskinfo_mask_count(nm, &t0, NULL, &under) == MASKINFO_ETOOBIG);
+    CHECK(maskinfo_mask_count(nm, &t0, NULL, &roomy) == MASKINFO_OK);
+    CHECK(maskinfo_mask_count(nm, &t1, NULL, NULL) == MASKINFO_OK && t0 == t1);
+    maskinfo_mask_unref(nm);
+    /* the closed form of a rule mask needs no row buffer */
+    CHECK(maskinfo_mask_count(m, &t0, NULL, &tiny) == MASKINFO_OK);
     CHECK(maskinfo_mask_count(m, &t1, NULL, NULL) == MASKINFO_OK && t0 == t1);
     /* r has H times the rows */
     CHECK(maskinfo_mask_count(r, &t0, NULL, &under) == MASKINFO_ETOOBIG);
@@ -568,5 +783,7 @@ int main(void)
     test_fill_guard();
     test_limits();
     test_threads();
+    test_closed_forms();
+    test_big_fill();
     return check_summary();
 }

@@ -1,0 +1,226 @@
+/*
+ * grid.c - the count grid kernel shared by grid_counts, the renderers and
+ * the block classes (blocks.c): allowed cells of bands of query rows per
+ * column.  maskinfo__grid_row clears and returns whole rows (node.h);
+ * maskinfo__grid_span (grid.h) touches only the columns the rows cover
+ * and adds closed-form pieces (linear.h) a column at a time.
+ */
+#include "grid.h"
+
+#include <string.h>
+
+/* last bucket j with edges[j] <= x (edges non-decreasing, n+1 entries);
+ * callers keep x < edges[n], so j < n */
+static int64_t bucket_of(const int64_t *edges, int64_t n, int64_t x) {
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo + 1) / 2;
+        if (edges[mid] <= x) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Start of column j (j <= n) of n uniform columns of width keys: below K
+ * for j < n, so only the end edge needs clipping. */
+static inline int64_t uniform_edge(int64_t j, int64_t n, int64_t width, int64_t K) {
+    return j >= n ? K : j * width;
+}
+
+static inline int64_t col_of(const mi_grid_cols *c, int64_t x) {
+    return c->width ? x / c->width : bucket_of(c->edges, c->n, x);
+}
+static inline int64_t edge_of(const mi_grid_cols *c, int64_t j) {
+    return c->width ? uniform_edge(j, c->n, c->width, c->K) : c->edges[j];
+}
+
+/*
+ * One row's intervals into cnt and diff: an interval adds its partial first
+ * and last columns directly and marks the fully covered columns in between
+ * in the difference array, so it costs O(1) (uniform columns, width > 0)
+ * or O(log n) (edges) however many columns it spans.  [*j0, *j1) grows to
+ * the columns touched.  Always inlined, so each kind of column gets its own
+ * loop with width known.
+ */
+static inline __attribute__((always_inline)) void
+add_row(const int64_t *v, int64_t nt, const int64_t *edges, int64_t n, int64_t width,
+        int64_t K, uint64_t *cnt, int64_t *diff, int64_t *sj0, int64_t *sj1) {
+    const int64_t c0 = width ? 0 : edges[0], cN = width ? K : edges[n];
+    for (int64_t t = 0; t < nt; t++) {
+        int64_t lo = mi_max64(v[2 * t], c0), hi = mi_min64(v[2 * t + 1], cN);
+        if (lo >= hi) continue;
+        int64_t j0 = width ? lo / width : bucket_of(edges, n, lo);
+        int64_t j1 = width ? (hi - 1) / width : bucket_of(edges, n, hi - 1);
+        if (j0 < *sj0) *sj0 = j0;
+        if (j1 + 1 > *sj1) *sj1 = j1 + 1;
+        if (j0 == j1) {
+            cnt[j0] += (uint64_t)(hi - lo);
+        } else {
+            int64_t e0 = width ? uniform_edge(j0 + 1, n, width, K) : edges[j0 + 1];
+            int64_t e1 = width ? uniform_edge(j1, n, width, K) : edges[j1];
+            cnt[j0] += (uint64_t)(e0 - lo);
+            cnt[j1] += (uint64_t)(hi - e1);
+            diff[j0 + 1] += 1;
+            diff[j1] -= 1;
+        }
+    }
+}
+
+static int add_rows(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q0, int64_t q1,
+                    const mi_grid_cols *c, uint64_t *cnt, int64_t *diff, maskinfo_scratch *s,
+                    int64_t *sj0, int64_t *sj1) {
+    for (int64_t q = q0; q < q1; q++) {
+        s->len = 0;
+        int st = maskinfo__eval(m, b, h, q, s);
+        if (st) return st;
+        if (c->width)
+            add_row(s->v, s->len / 2, NULL, c->n, c->width, c->K, cnt, diff, sj0, sj1);
+        else
+            add_row(s->v, s->len / 2, c->edges, c->n, 0, c->K, cnt, diff, sj0, sj1);
+    }
+    return MASKINFO_OK;
+}
+
+int maskinfo__grid_row(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q0,
+                       int64_t q1, const mi_grid_cols *c, uint64_t *cnt,
+                       int64_t *diff, maskinfo_scratch *s) {
+    int64_t j0 = c->n, j1 = 0;
+    /* zeroed here, by the thread that fills the row: the first touch of a
+     * large table is then shared between threads */
+    memset(cnt, 0, (size_t)c->n * sizeof *cnt);
+    memset(diff, 0, (size_t)(c->n + 1) * sizeof *diff);
+    return add_rows(m, b, h, q0, q1, c, cnt, diff, s, &j0, &j1);
+}
+
+/* ------------------------------------------------------------ spans */
+
+uint64_t maskinfo__grid_bytes(const mi_grid_cols *c) {
+    return ((uint64_t)c->n + 1) * (sizeof(uint64_t) + sizeof(int64_t));
+}
+
+int maskinfo__grid_init(mi_grid *g, const maskinfo_mask *m, const mi_grid_cols *c,
+                        const maskinfo_limits *lim) {
+    memset(g, 0, sizeof *g);
+    int st = MASKINFO_OK;
+    g->cols = *c;
+    g->m = m;
+    g->cnt = mi_alloc(lim, c->n + 1, sizeof *g->cnt, 1, &st);
+    g->diff = mi_alloc(lim, c->n + 1, sizeof *g->diff, 1, &st);
+    g->s = st ? NULL : maskinfo__scratch_new(lim);
+    if (!st && !g->s) st = MASKINFO_ENOMEM;
+    if (!st) g->lin = maskinfo__lin_new(m, lim); /* NULL: no closed form */
+    if (st) maskinfo__grid_done(g);
+    return st;
+}
+
+void maskinfo__grid_done(mi_grid *g) {
+    free(g->cnt);
+    free(g->diff);
+    maskinfo_scratch_free(g->s);
+    maskinfo__lin_free(g->lin);
+    memset(g, 0, sizeof *g);
+}
+
+/*
+ * Rows [qa, qb) of piece f.  Row q is [L(q), H(q)) with L and H
+ * non-decreasing in q, so every row covers [L(qb-1), H(qa)) and the rows
+ * together lie in [L(qa), H(qb-1)).  The columns inside the first are
+ * marked whole in diff; the others get their cells by a closed form.
+ */
+static void add_piece(mi_grid *g, const mi_lin *f, int64_t qa, int64_t qb) {
+    const mi_grid_cols *c = &g->cols;
+    const int64_t c0 = edge_of(c, 0), cN = edge_of(c, c->n);
+    int64_t lo = mi_max64(mi_max64(f->lc, qa + f->ls), c0);
+    int64_t hi = mi_min64(mi_min64(f->hc, qb - 1 + f->hs), cN);
+    if (lo >= hi) return;
+    int64_t Lmax = mi_max64(mi_max64(f->lc, qb - 1 + f->ls), c0);
+    int64_t Hmin = mi_min64(mi_min64(f->hc, qa + f->hs), cN);
+    int64_t ja = col_of(c, lo), jz = col_of(c, hi - 1);
+    int64_t ca = jz + 1, cb = jz + 1; /* whole columns [ca, cb), never the last */
+    if (Lmax < Hmin) {
+        ca = col_of(c, Lmax);
+        if (edge_of(c, ca) < Lmax) ca++;
+        cb = col_of(c, Hmin - 1);
+        if (edge_of(c, cb + 1) > Hmin) cb--;
+        cb = mi_min64(cb + 1, c->n - 1);
+        if (ca >= cb) ca = cb = jz + 1;
+    }
+    if (ca < cb) {
+        g->diff[ca] += qb - qa;
+        g->diff[cb] -= qb - qa;
+    }
+    for (int64_t j = ja; j <= jz; j++) {
+        if (j == ca) j = cb;
+        if (j > jz) break;
+        g->cnt[j] += maskinfo__lin_sum(f, qa, qb, edge_of(c, j), edge_of(c, j + 1));
+    }
+    if (ja < g->j0) g->j0 = ja;
+    if (jz + 1 > g->j1) g->j1 = jz + 1;
+}
+
+int maskinfo__grid_span(mi_grid *g, int64_t b, int64_t h, int64_t q0, int64_t q1) {
+    if (g->j1 > g->j0) {
+        memset(g->cnt + g->j0, 0, (size_t)(g->j1 - g->j0) * sizeof *g->cnt);
+        memset(g->diff + g->j0, 0, (size_t)(g->j1 - g->j0 + 1) * sizeof *g->diff);
+    }
+    g->j0 = g->cols.n;
+    g->j1 = 0;
+    for (int64_t q = q0; q < q1;) {
+        int64_t qend = q1;
+        int closed = 0, st = MASKINFO_OK;
+        mi_lin f;
+        if (g->lin) st = maskinfo__lin_piece(g->lin, b, h, q, q1, &f, &qend, &closed);
+        if (!st && closed)
+            add_piece(g, &f, q, qend);
+        else if (!st)
+            st = add_rows(g->m, b, h, q, qend, &g->cols, g->cnt, g->diff, g->s, &g->j0, &g->j1);
+        if (st) return st;
+        q = qend;
+    }
+    if (g->j1 <= g->j0) g->j0 = g->j1 = 0;
+    return MASKINFO_OK;
+}
+
+/* ------------------------------------------------------------ grid_counts */
+
+int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
+                              const int64_t *row_edges, int64_t nrows,
+                              const int64_t *col_edges, int64_t ncols,
+                              uint64_t *counts, const maskinfo_limits *lim) {
+    if (b < 0 || b >= m->B || h < 0 || h >= m->H || nrows < 0 || ncols < 0)
+        return MASKINFO_EINVAL;
+    for (int64_t i = 0; i < nrows; i++)
+        if (row_edges[i] < 0 || row_edges[i] > row_edges[i + 1] || row_edges[i + 1] > m->Q)
+            return MASKINFO_EINVAL;
+    for (int64_t j = 0; j < ncols; j++)
+        if (col_edges[j] < 0 || col_edges[j] > col_edges[j + 1] || col_edges[j + 1] > m->K)
+            return MASKINFO_EINVAL;
+    if (nrows == 0 || ncols == 0) return MASKINFO_OK;
+    const mi_grid_cols cols = {col_edges, ncols, 0, m->K};
+    int err = maskinfo_check_alloc(lim, maskinfo__grid_bytes(&cols), 1);
+    if (err) return err;
+    int64_t work = maskinfo__mul(row_edges[nrows] - row_edges[0], maskinfo__row_cost(m));
+#pragma omp parallel if (nrows > 1 && (work < 0 || work >= MI_PAR_WORK))
+    {
+        mi_grid g;
+        int lerr = maskinfo__grid_init(&g, m, &cols, lim);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t i = 0; i < nrows; i++) {
+            if (lerr) continue;
+            uint64_t *out = counts + i * ncols;
+            lerr = maskinfo__grid_span(&g, b, h, row_edges[i], row_edges[i + 1]);
+            if (lerr) continue;
+            memset(out, 0, (size_t)ncols * sizeof *out);
+            int64_t run = 0; /* one prefix sum turns the marks into counts */
+            for (int64_t j = g.j0; j < g.j1; j++) {
+                run += g.diff[j];
+                out[j] = g.cnt[j] + (uint64_t)run * (uint64_t)(col_edges[j + 1] - col_edges[j]);
+            }
+        }
+        if (lerr) {
+#pragma omp critical
+            err = lerr;
+        }
+        maskinfo__grid_done(&g);
+    }
+    return err;
+}
