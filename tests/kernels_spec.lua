@@ -18,6 +18,17 @@ end
 
 -- Small masks of every kind: random ones (with empty rows and columns) and
 -- the structured recipes at small sizes.
+
+-- Every layer of a built-in recipe at its small size (plus overrides).
+local function recipe_layers(name, overrides)
+  local RC = maskinfo.recipes
+  local r = assert(RC.load(name))
+  local want = {}
+  for k, v in pairs(r.small or {}) do want[k] = v end
+  for k, v in pairs(overrides or {}) do want[k] = v end
+  return assert(RC.build(r, assert(RC.params(r, want))))
+end
+
 local function cases(seed, n)
   math.randomseed(seed)
   local out = {}
@@ -26,9 +37,10 @@ local function cases(seed, n)
     local p = ({ 0.15, 0.5, 0.9 })[i % 3 + 1]
     out[#out + 1] = { name = "random " .. i, mi = maskinfo.from_attention_mask(R.random_mask(B, H, Q, Q, p)) }
   end
-  for _, name in ipairs(maskinfo.recipes.names) do
-    local r = maskinfo.recipes.get(name)
-    out[#out + 1] = { name = name, mi = r.build(maskinfo, 12), recipe = true }
+  for _, name in ipairs(maskinfo.recipes.list()) do
+    for _, layer in ipairs(recipe_layers(name)) do
+      out[#out + 1] = { name = name .. " " .. layer.name, mi = layer.mask, recipe = true }
+    end
   end
   return out
 end
@@ -292,7 +304,7 @@ describe("attn_slices", function()
     assert.are.same({ { 0, 3 }, { 3, 5 }, { 5, 9 } }, docs.q_ranges:totable())
     local full = maskinfo.from_segments({ { 0, 0, 1, 1, 1 } }):attn_slices()
     assert.are.same({ 0, 0 }, full.attn_type_map:flat())
-    local prefix = maskinfo.recipes.get("prefix_lm").build(maskinfo, n):attn_slices()
+    local prefix = recipe_layers("prefix_lm")[1].mask:attn_slices()
     assert.are.same({ 0, 1 }, prefix.attn_type_map:flat())
   end)
 end)
@@ -555,7 +567,7 @@ describe("the NumPy check", function()
     os.execute("mkdir -p " .. P.shell_quote(d))
     for _, mi in ipairs({
       maskinfo.from_segments({ { 0, 0, 0, 1, 1, 1, 1, -1 }, { 0, 1, 1, 1, 2, 2, 2, 2 } }):apply_causal(),
-      maskinfo.recipes.get("sliding_window").build(maskinfo, 10),
+      recipe_layers("sliding_window", { len = 10, window = 3 })[1].mask,
     }) do
       local function save(name, a) assert(maskinfo.save_npy(d .. "/" .. name .. ".npy", a)) end
       save("mask", mi:attention_mask())
