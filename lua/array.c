@@ -174,12 +174,27 @@ static int array_tostring(lua_State *L) {
     return 1;
 }
 
+/* A refused new array of n elements of dt: the message names its size
+ * and the guard's limit. */
+static int array_refused(lua_State *L, int st, const char *fname, maskinfo_dtype dt, double n, int how) {
+    char buf[96];
+    snprintf(buf, sizeof buf, "an array of %.0f %s elements", n, maskinfo_dtype_name(dt));
+    lua_pushstring(L, buf);
+    return mi_refuse(L, st, fname, lua_tostring(L, -1), n * (double)maskinfo_dtype_size(dt), how);
+}
+
+static double shape_count(int nd, const int64_t *shape) {
+    double n = 1;
+    for (int i = 0; i < nd; i++) n *= (double)shape[i];
+    return n;
+}
+
 static int array_astype(lua_State *L) {
     maskinfo_array *a = mi_check_array(L, 1);
     maskinfo_dtype dt = mi_check_dtype(L, 2, "astype", 1, -1);
     maskinfo_array *out;
     int st = maskinfo_array_astype(a, dt, &out, LIMITS(L));
-    if (st) return mi_status(L, st, "astype", NULL, MI_RAISE_REFUSALS);
+    if (st) return array_refused(L, st, "astype", dt, (double)maskinfo_array_size(a), MI_RAISE_REFUSALS);
     mi_push_array(L, out);
     return 1;
 }
@@ -188,7 +203,8 @@ static int array_astype(lua_State *L) {
 static int array_get(lua_State *L) {
     maskinfo_array *a = mi_check_array(L, 1);
     int ok;
-    lua_Integer i = lua_tointegerx(L, 2, &ok);
+    /* a number only: lua_tointegerx would also convert the string "1" */
+    lua_Integer i = lua_type(L, 2) == LUA_TNUMBER ? lua_tointegerx(L, 2, &ok) : (ok = 0);
     if (!ok || i < 0 || i >= maskinfo_array_size(a)) {
         lua_pushfstring(L, "bad argument #1 to 'get' (flat index in [0, %I) expected)",
                         (lua_Integer)maskinfo_array_size(a));
@@ -209,7 +225,7 @@ static int array_reshape(lua_State *L) {
     for (int i = 0; i < nd; i++) {
         lua_rawgeti(L, 2, i + 1);
         int ok;
-        shape[i] = (int64_t)lua_tointegerx(L, -1, &ok);
+        shape[i] = lua_type(L, -1) == LUA_TNUMBER ? (int64_t)lua_tointegerx(L, -1, &ok) : (ok = 0);
         lua_pop(L, 1);
         if (!ok || shape[i] < 0)
             return mi_argerror(L, 1, "reshape", "dimensions must be non-negative integers");
@@ -442,7 +458,7 @@ static int l_from_nested(lua_State *L) {
             if (isnan(maskinfo_array_get(src, i)))
                 return nested_error(L, lua_pushfstring(L, "NaN value in %s array", maskinfo_dtype_name(sd)));
         int st = maskinfo_array_astype(src, dt, &out, LIMITS(L));
-        if (st) return mi_status(L, st, "from_nested", NULL, MI_RETURN_REFUSALS);
+        if (st) return array_refused(L, st, "from_nested", dt, (double)n, MI_RETURN_REFUSALS);
         mi_push_array(L, out);
         return 1;
     }
@@ -455,7 +471,7 @@ static int l_from_nested(lua_State *L) {
     /* an empty innermost table means this dimension is 0 */
     maskinfo_array *a;
     int st = maskinfo_array_new(&a, dt, ni.ndim, ni.shape, LIMITS(L));
-    if (st) return mi_status(L, st, "from_nested", NULL, MI_RETURN_REFUSALS);
+    if (st) return array_refused(L, st, "from_nested", dt, shape_count(ni.ndim, ni.shape), MI_RETURN_REFUSALS);
     mi_push_array(L, a); /* owned by Lua from here on */
     int64_t flat = 0, path[MASKINFO_MAX_DIMS];
     luaL_checkstack(L, 2 * MASKINFO_MAX_DIMS + 4, "nesting too deep");
@@ -482,7 +498,7 @@ static int l_array(lua_State *L) {
     }
     maskinfo_array *a;
     int st = maskinfo_array_new(&a, dt, nd, shape, LIMITS(L));
-    if (st) return mi_status(L, st, "array", NULL, MI_RETURN_REFUSALS);
+    if (st) return array_refused(L, st, "array", dt, shape_count(nd, shape), MI_RETURN_REFUSALS);
     mi_push_array(L, a);
     if (lua_type(L, 3) == LUA_TTABLE) {
         int64_t n = maskinfo_array_size(a);

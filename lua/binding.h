@@ -38,6 +38,11 @@ enum { MI_RETURN_REFUSALS = 0, MI_RAISE_REFUSALS = 1 };
  * that return values).  With path, file failures read "cannot write
  * 'path': strerror(errno)". */
 int mi_status(lua_State *L, int st, const char *fname, const char *path, int how);
+/* A refusal that knows its size: "fname: <what> needs <bytes, e.g. 6.0
+ * GiB>: over the memory guard (limit ..., see maskinfo.set_memory_limit)"
+ * for ETOOBIG/EOVERFLOW, "...: out of memory" for ENOMEM; returned or
+ * raised like mi_status.  Other statuses go to mi_status. */
+int mi_refuse(lua_State *L, int st, const char *fname, const char *what, double bytes, int how);
 /* Raise "bad argument #n to 'fname' (msg)" without a position prefix, like
  * the Lua layer's errors. */
 int mi_argerror(lua_State *L, int n, const char *fname, const char *msg);

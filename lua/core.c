@@ -15,6 +15,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,14 +24,27 @@
 
 /* ------------------------------------------------------------ errors */
 
-int mi_status(lua_State *L, int st, const char *fname, const char *path, int how) {
-    int err = errno; /* the core preserves errno on MASKINFO_EIO */
-    const char *msg;
-    if (path && (st == MASKINFO_EIO || st == MASKINFO_EPNG))
-        msg = lua_pushfstring(L, "cannot write '%s': %s", path,
-                              st == MASKINFO_EIO && err ? strerror(err) : maskinfo_strerror(st));
-    else
-        msg = lua_pushstring(L, maskinfo_strerror(st));
+/* bytes for people, "4.0 KiB", into buf */
+static const char *human(char *buf, size_t n, double bytes) {
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int i = 0;
+    while (bytes >= 1024 && i < 6) bytes /= 1024, i++;
+    snprintf(buf, n, "%.1f %s", bytes, units[i]);
+    return buf;
+}
+
+/* "limit 12.0 GiB" of this state's guard (0 = the core's 12 GiB default,
+ * see maskinfo_limits) */
+static const char *limit_text(lua_State *L, char *buf, size_t n) {
+    const maskinfo_limits *lim = lua_touserdata(L, lua_upvalueindex(1));
+    uint64_t max = lim && lim->max_bytes ? lim->max_bytes : (UINT64_C(12) << 30);
+    char h[32];
+    snprintf(buf, n, "limit %s, see maskinfo.set_memory_limit", human(h, sizeof h, (double)max));
+    return buf;
+}
+
+/* the message at the top as a refusal (nil, msg, status) or raised */
+static int finish(lua_State *L, int st, const char *fname, const char *msg, int how) {
     int returned = st == MASKINFO_ENOMEM || st == MASKINFO_ETOOBIG || st == MASKINFO_EOVERFLOW ||
                    st == MASKINFO_EIO || st == MASKINFO_EPNG;
     if (!returned || how == MI_RAISE_REFUSALS) {
@@ -42,6 +56,31 @@ int mi_status(lua_State *L, int st, const char *fname, const char *path, int how
     const char *name = maskinfo_status_name(st);
     lua_pushstring(L, name ? name : "EUNKNOWN");
     return 3;
+}
+
+int mi_refuse(lua_State *L, int st, const char *fname, const char *what, double bytes, int how) {
+    if (st != MASKINFO_ETOOBIG && st != MASKINFO_EOVERFLOW && st != MASKINFO_ENOMEM)
+        return mi_status(L, st, fname, NULL, how);
+    char h[32], lim[96];
+    const char *msg = st == MASKINFO_ENOMEM
+        ? lua_pushfstring(L, "%s needs %s: out of memory", what, human(h, sizeof h, bytes))
+        : lua_pushfstring(L, "%s needs %s: over the memory guard (%s)", what, human(h, sizeof h, bytes),
+                          limit_text(L, lim, sizeof lim));
+    return finish(L, st, fname, msg, how);
+}
+
+int mi_status(lua_State *L, int st, const char *fname, const char *path, int how) {
+    int err = errno; /* the core preserves errno on MASKINFO_EIO */
+    const char *msg;
+    char lim[96];
+    if (path && (st == MASKINFO_EIO || st == MASKINFO_EPNG))
+        msg = lua_pushfstring(L, "cannot write '%s': %s", path,
+                              st == MASKINFO_EIO && err ? strerror(err) : maskinfo_strerror(st));
+    else if (st == MASKINFO_ETOOBIG) /* the size is known only to the caller */
+        msg = lua_pushfstring(L, "%s (%s)", maskinfo_strerror(st), limit_text(L, lim, sizeof lim));
+    else
+        msg = lua_pushstring(L, maskinfo_strerror(st));
+    return finish(L, st, fname, msg, how);
 }
 
 int mi_argerror(lua_State *L, int n, const char *fname, const char *msg) {
@@ -135,7 +174,7 @@ static int l_check_alloc(lua_State *L) {
     luaL_argcheck(L, sz >= 0, 2, "non-negative size expected");
     int st = n * sz > 9.2e18 ? MASKINFO_ETOOBIG
                              : maskinfo_check_alloc(LIMITS(L), (uint64_t)n, (uint64_t)sz);
-    if (st) return mi_status(L, st, "check_alloc", NULL, MI_RETURN_REFUSALS);
+    if (st) return mi_refuse(L, st, "check_alloc", "the request", n * sz, MI_RETURN_REFUSALS);
     lua_pushboolean(L, 1);
     return 1;
 }

@@ -8,6 +8,7 @@
  * size is derived by the core alone.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,9 +68,24 @@ static int mask_render_text(lua_State *L) {
     o.show_segments = field_bool(L, 2, "show_segments");
     const int32_t *qi = opt_ids(L, 3, s[2]), *ki = opt_ids(L, 4, s[3]);
     const char *shape_str = luaL_checkstring(L, 5);
+    /* The text's size, at most: 6 bytes a cell (two 3-byte characters),
+     * borders and labels; a picture too big to hold is refused up front,
+     * naming its size, instead of failing inside the renderer. */
+    double rows = o.block_q > 0 ? ceil((double)s[2] / (double)o.block_q) : 0;
+    double cols = o.block_kv > 0 ? ceil((double)s[3] / (double)o.block_kv) : 0;
+    if (o.fit_in_screen && o.max_rows > 0 && o.max_cols > 0) {
+        rows = ceil(rows / fmax(ceil(rows / (double)o.max_rows), 1));
+        cols = ceil(cols / fmax(ceil(cols / (double)o.max_cols), 1));
+    }
+    double bytes = (rows + 8) * (cols * 6 + 32) + 512;
+    lua_pushfstring(L, "the text of %I x %I blocks", (lua_Integer)rows, (lua_Integer)cols);
+    const char *what = lua_tostring(L, -1);
+    int gst = bytes > 9.2e18 ? MASKINFO_ETOOBIG : maskinfo_check_alloc(LIMITS(L), (uint64_t)bytes, 1);
+    if (gst) return mi_refuse(L, gst, "render_text", what, bytes, MI_RETURN_REFUSALS);
     char *out = NULL;
     size_t len = 0;
     int st = maskinfo_render_text(m, &o, qi, ki, shape_str, &out, &len, LIMITS(L));
+    if (st == MASKINFO_ENOMEM) return mi_refuse(L, st, "render_text", what, bytes, MI_RETURN_REFUSALS);
     if (st) return mi_status(L, st, "render_text", NULL, MI_RETURN_REFUSALS);
     lua_pushlstring(L, out, len);
     free(out);

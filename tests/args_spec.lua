@@ -289,47 +289,39 @@ end)
 ---------------------------------------------------------------- batch sizes, lengths
 
 describe("bad input: mismatched batch sizes", function()
+  -- upstream broadcasts a batch-1 side; other mismatches are errors
+  local two, three = { { 0, 0 }, { 0, 0 } }, { { 0, 0 }, { 0, 0 }, { 0, 0 } }
   it("from_segments", function()
-    assert_error(function() maskinfo.from_segments({ { 0, 0 } }, { { 0, 0 }, { 0, 0 } }) end,
-      "bad argument #2 to 'from_segments' (batch sizes differ: 1 query rows and 2 key rows)")
+    assert_error(function() maskinfo.from_segments(two, three) end,
+      "bad argument #2 to 'from_segments' (batch sizes differ: 2 query rows and 3 key rows (only a batch of 1 broadcasts))")
   end)
 
   it("from_segments is_attn_mask", function()
-    assert_error(function() maskinfo.from_segments({ { 1, 0 } }, { { 1 }, { 1 } }, { is_attn_mask = true }) end,
-      "bad argument #2 to 'from_segments' (batch sizes differ: 1 query rows and 2 key rows)")
+    assert_error(function() maskinfo.from_segments({ { 1, 0 }, { 1, 1 } }, { { 1 }, { 1 }, { 0 } }, { is_attn_mask = true }) end,
+      "bad argument #2 to 'from_segments' (batch sizes differ: 2 query rows and 3 key rows (only a batch of 1 broadcasts))")
   end)
 
   it("segment_ids_to_mask", function()
-    assert_error(function() maskinfo.segment_ids_to_mask({ { 0, 1 } }, { { 0 }, { 1 } }) end,
-      "bad argument #2 to 'segment_ids_to_mask' (batch sizes differ: 1 query rows and 2 key rows)")
+    assert_error(function() maskinfo.segment_ids_to_mask(three, two) end,
+      "bad argument #2 to 'segment_ids_to_mask' (batch sizes differ: 3 query rows and 2 key rows (only a batch of 1 broadcasts))")
   end)
 
   it("segment_ids_to_qkv_masks", function()
-    assert_error(function() maskinfo.segment_ids_to_qkv_masks({ { 0, 1 } }, { { 1, 1 }, { 0, 1 } }) end,
-      "bad argument #2 to 'segment_ids_to_qkv_masks' (batch sizes differ: 1 query rows and 2 key rows)")
+    assert_error(function() maskinfo.segment_ids_to_qkv_masks(two, three) end,
+      "bad argument #2 to 'segment_ids_to_qkv_masks' (batch sizes differ: 2 query rows and 3 key rows (only a batch of 1 broadcasts))")
   end)
 
   it("qkv_cu_seqlens_to_attention_mask", function()
     assert_error(function()
-      maskinfo.qkv_cu_seqlens_to_attention_mask({ 0, 3 }, { max_q_len = 5, cu_seqlens_kv = { 0, 1, 0, 1 } })
-    end, "bad argument #2 to 'qkv_cu_seqlens_to_attention_mask' (batch sizes differ: 1 query rows and 2 key rows)")
+      maskinfo.qkv_cu_seqlens_to_attention_mask({ 0, 3, 0, 1 }, { max_q_len = 5, cu_seqlens_kv = { 0, 1, 0, 1, 0, 1 } })
+    end, "bad argument #2 to 'qkv_cu_seqlens_to_attention_mask' (batch sizes differ: 2 query rows and 3 key rows "
+      .. "(only a batch of 1 broadcasts))")
   end)
 
-  it("qkv_cu_seqlens_to_qkv_masks", function()
-    assert_error(function()
-      maskinfo.qkv_cu_seqlens_to_qkv_masks({ 0, 3 }, { max_q_len = 5, cu_seqlens_kv = { 0, 1, 0, 1 } })
-    end, "bad argument #2 to 'qkv_cu_seqlens_to_qkv_masks' (batch sizes differ: 1 query rows and 2 key rows)")
-  end)
-
-  it("from_cu_seqlens", function()
+  it("from_cu_seqlens (its ids and stored pairs must share one batch)", function()
     assert_error(function()
       maskinfo.from_cu_seqlens({ 0, 3 }, { max_q_len = 5, cu_seqlens_kv = { 0, 1, 0, 1 } })
     end, "bad argument #2 to 'from_cu_seqlens' (batch sizes differ: 1 query rows and 2 key rows)")
-  end)
-
-  it("qkv_masks_to_cu_seqlens", function()
-    assert_error(function() maskinfo.qkv_masks_to_cu_seqlens({ { 1, 0 } }, { { 1, 1 }, { 0, 1 } }) end,
-      "bad argument #2 to 'qkv_masks_to_cu_seqlens' (batch sizes differ: 1 query rows and 2 key rows)")
   end)
 
   it("positions whose shape differs from the ids", function()

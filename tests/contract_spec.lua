@@ -44,9 +44,11 @@ describe("the binding's error contract", function()
     maskinfo.set_memory_limit(1000)
     local a, msg, st = core.array("bool", { 100, 100 })
     assert.is_nil(a)
-    assert.are.equal("memory guard refused the request", msg)
+    assert.are.equal("an array of 10000 bool elements needs 9.8 KiB: over the memory guard "
+      .. "(limit 1000.0 B, see maskinfo.set_memory_limit)", msg)
     assert.are.equal(core.status.ETOOBIG, st)
-    assert.are.same({ nil, "memory guard refused the request", "ETOOBIG" }, { core.check_alloc(2000, 1) })
+    assert.are.same({ nil, "the request needs 2.0 KiB: over the memory guard (limit 1000.0 B, see maskinfo.set_memory_limit)",
+      "ETOOBIG" }, { core.check_alloc(2000, 1) })
   end)
 
   it("raises on misuse, naming the function", function()
@@ -88,7 +90,7 @@ describe("the public writers", function()
     maskinfo.set_memory_limit(1000)
     local ok, msg, st = m:save_npy("/tmp/maskinfo-never.npy")
     assert.is_nil(ok)
-    assert.are.equal("save_npy: a dense (1, 1, 64, 64) bool array needs 4.0 KiB: memory guard refused the request "
+    assert.are.equal("save_npy: a dense (1, 1, 64, 64) bool array needs 4.0 KiB: over the memory guard "
       .. "(limit 1000.0 B, see maskinfo.set_memory_limit)", msg)
     assert.are.equal("ETOOBIG", st)
     ok, msg, st = m:save_safetensors("/tmp/maskinfo-never.safetensors")

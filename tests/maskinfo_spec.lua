@@ -920,7 +920,7 @@ describe("memory guard", function()
     local m = maskinfo.from_segments({ maskinfo.util.fill(100, 0) })
     maskinfo.set_memory_limit(1000)
     assert_error(function() m:attention_mask() end,
-      "attention_mask: a dense (1, 1, 100, 100) bool array needs 9.8 KiB: memory guard refused the request "
+      "attention_mask: a dense (1, 1, 100, 100) bool array needs 9.8 KiB: over the memory guard "
       .. "(limit 1000.0 B, see maskinfo.set_memory_limit)")
   end)
 

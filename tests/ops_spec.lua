@@ -120,6 +120,39 @@ function gen_op.causal(s)
   }
 end
 
+-- Slicing ops keep the positions of the tokens they keep (docs/decisions.md,
+-- "Slices keep positions"): the stored positions sliced, or those the stored
+-- ids give before the slice.  A side with neither keeps deriving them.
+local function keep_positions(s, t, qs, qlen, ks, klen)
+  local ids = s.q_ids and s.kv_ids
+  local qp, kp = R.get_positions(s)
+  if qs and (s.q_pos or ids) then t.q_pos = R.slice_rows(qp, qs, qlen) end
+  if ks and (s.kv_pos or ids) then t.kv_pos = R.slice_rows(kp, ks, klen) end
+  return t
+end
+
+-- The reference sliding window, with the slices' positions kept.
+local function ref_window(x, w, opts)
+  local t = R.sliding_window(x, w, opts)
+  local mode = opts.mode or "default"
+  if mode == "default" then return t end
+  local l, r = w, w
+  if type(w) == "table" then l, r = w[1], w[2] end
+  local qs, ks = {}, {}
+  if mode == "decode" then
+    local idx = R.per_batch(opts.index, x.B)
+    local width = math.min(l + r + 1, x.K)
+    for b = 1, x.B do
+      qs[b] = R.clip(idx[b], 0, x.Q - 1)
+      ks[b] = R.clip(qs[b] - l, 0, math.max(x.K - width, 0))
+    end
+    return keep_positions(x, t, qs, 1, ks, width)
+  end
+  local width = type(w) == "number" and math.min(l, x.K) or math.min(l + r + 1, x.K)
+  for b = 1, x.B do ks[b] = math.max(x.K - width, 0) end
+  return keep_positions(x, t, nil, nil, ks, width)
+end
+
 function gen_op.window(s)
   local w
   if rnd(2) == 1 then w = rnd(0, 6) else w = { rnd(0, 6), rnd(0, 6) } end
@@ -139,7 +172,7 @@ function gen_op.window(s)
   if mode == "prefill" and type(w) == "number" and w == 0 then w = 1 end
   return {
     desc = "apply_sliding_window(" .. show(w) .. ", " .. show(opts) .. ")",
-    ref = function(x) return R.sliding_window(x, w, opts) end,
+    ref = function(x) return ref_window(x, w, opts) end,
     api = function(mi) return mi:apply_sliding_window(w, opts) end,
   }
 end
@@ -194,7 +227,17 @@ function gen_op.kv_lengths(s)
   if rnd(2) == 1 then opts.sliding_window = rnd(1, s.K + 2) end
   return {
     desc = "apply_kv_lengths(" .. show(lens) .. ", " .. show(opts) .. ")",
-    ref = function(x) return R.kv_lengths(x, lens, opts) end,
+    ref = function(x)
+      local t = R.kv_lengths(x, lens, opts)
+      local L, qs, ks = R.per_batch(lens, x.B), {}, nil
+      local width = x.K
+      for b = 1, x.B do qs[b] = R.clip(L[b] - opts.q_len, 0, math.max(x.Q - opts.q_len, 0)) end
+      if opts.sliding_window then
+        width, ks = math.min(opts.sliding_window, x.K), {}
+        for b = 1, x.B do ks[b] = R.clip(L[b] - width, 0, math.max(x.K - width, 0)) end
+      end
+      return keep_positions(x, t, qs, opts.q_len, ks, width)
+    end,
     api = function(mi) return mi:apply_kv_lengths(lens, opts) end,
   }
 end
@@ -550,11 +593,17 @@ describe("slicing of ids and positions", function()
     assert.are.same({ { 14 } }, qp:totable())
     assert.are.same({ { 22, 23, 24 } }, kp:totable())
   end)
-  it("decode with computed positions restarts them at the slice", function()
+  it("decode keeps the positions the ids give (the query at index 5 stays at position 5)", function()
     local mi = maskinfo.from_segments({ { 1, 1, 1, 1, 1, 1 } }):apply_sliding_window(1, { mode = "decode", index = 5 })
     local qp, kp = mi:get_or_compute_positions()
-    assert.are.same({ { 0 } }, qp:totable())
-    assert.are.same({ { 0, 1, 2 } }, kp:totable())
+    assert.are.same({ { 5 } }, qp:totable())
+    assert.are.same({ { 3, 4, 5 } }, kp:totable())
+    assert.are.same({ { 5 } }, mi.q_positions:totable()) -- stored
+  end)
+  it("decode on a mask-only object keeps deriving positions from the sliced mask", function()
+    local mi = maskinfo.from_random(1, 6, 6, 0, 1):apply_sliding_window(1, { mode = "decode", index = 5 })
+    assert.is_nil(mi.q_positions)
+    assert.is_nil(mi.kv_positions)
   end)
   it("decode clips an index below 0 to 0 and above Q-1 to Q-1", function()
     local ids = { { 1, 2, 3, 4, 5 } }
@@ -587,12 +636,39 @@ describe("slicing of ids and positions", function()
     assert.are.same({ { 4 } }, mi:q_segment_ids():totable())
     assert.are.same({ "11..." }, rows_of(mi))
   end)
-  it("apply_kv_lengths does not slice given positions", function()
+  it("apply_kv_lengths slices given positions with the queries and keys it keeps", function()
     local mi = maskinfo.from_segments({ { 0, 0, 0, 0 } }, { q_positions = { { 1, 2, 3, 4 } }, kv_positions = { { 5, 6, 7, 8 } } })
       :apply_kv_lengths(3, { q_len = 2, sliding_window = 2 })
     local qp, kp = mi:get_or_compute_positions()
-    assert.are.same({ { 1, 2, 3, 4 } }, qp:totable())
-    assert.are.same({ { 5, 6, 7, 8 } }, kp:totable())
+    assert.are.same({ { 2, 3 } }, qp:totable())
+    assert.are.same({ { 6, 7 } }, kp:totable())
+  end)
+  it("apply_kv_lengths (decode) keeps the query's position len - 1, per row", function()
+    local row = {}
+    for j = 1, 12 do row[j] = 0 end
+    local pos = { { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 }, { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 } }
+    for _, mi in ipairs({ maskinfo.from_segments({ row, row }), maskinfo.from_segments({ row, row }, { q_positions = pos }) }) do
+      local d = mi:apply_kv_lengths({ 12, 7 }, { q_len = 1 })
+      assert.are.same({ { 11 }, { 6 } }, (d:get_or_compute_positions()):totable())
+      assert.are.same({ 2, 1 }, d.q_positions:shape())
+      assert.are.same({ 2, 1, 1, 12 }, d:attention_mask():shape())
+    end
+  end)
+  it("apply_kv_lengths with end_index: the query window ends there and key ids past the lengths become -1", function()
+    local mi = maskinfo.from_segments({ { 0, 0, 0, 1, 1, 1 }, { 0, 0, 0, 0, 0, 0 } })
+    local d = mi:apply_kv_lengths({ 4, 6 }, { q_len = 2, end_index = { 6, 3 } })
+    assert.are.same({ { 1, 1 }, { 0, 0 } }, d:q_segment_ids():totable())
+    assert.are.same({ { 0, 0, 0, 1, -1, -1 }, { 0, 0, 0, 0, 0, 0 } }, d:kv_segment_ids():totable())
+    assert.are.same({ { 1, 2 }, { 1, 2 } }, (d:get_or_compute_positions()):totable())
+    assert.are.same({ "...1..", "...1.." }, rows_of(d))
+    -- without end_index: the seed's window (ending at the lengths), ids kept
+    local s = mi:apply_kv_lengths({ 4, 6 }, { q_len = 2 })
+    assert.are.same({ { 0, 1 }, { 0, 0 } }, s:q_segment_ids():totable())
+    assert.are.same({ { 0, 0, 0, 1, 1, 1 }, { 0, 0, 0, 0, 0, 0 } }, s:kv_segment_ids():totable())
+    raises("bad argument #2 to 'apply_kv_lengths' (end_index: an integer or one per batch row (2) expected, got 3 values)",
+      function() mi:apply_kv_lengths(4, { q_len = 1, end_index = { 1, 2, 3 } }) end)
+    raises("bad argument #2 to 'apply_kv_lengths' (end_index must be >= 0, got -1)",
+      function() mi:apply_kv_lengths(4, { q_len = 1, end_index = -1 }) end)
   end)
   it("apply_kv_lengths with q_len = 0 gives an empty query dimension", function()
     local mi = maskinfo.from_segments({ { 0, 0, 0 } }):apply_kv_lengths(2, { q_len = 0 })

@@ -51,9 +51,15 @@ function A.opt_table(fname, n, t, allowed)
   return t
 end
 
+--- v as an integer when it is a number with an integral value, else nil.
+-- Strings are never numbers here (math.tointeger would convert "1").
+function A.int_of(v)
+  return type(v) == "number" and math.tointeger(v) or nil
+end
+
 --- An integer (floats with integral values are accepted), >= min if given.
 function A.check_int(fname, n, v, what, min)
-  local iv = math.tointeger(v)
+  local iv = A.int_of(v)
   if iv == nil then
     local got = A.show(v)
     A.argerr(fname, n, ("%s: integer expected, got %s"):format(what, got))

@@ -46,6 +46,32 @@ function R.slice_last(a, starts, len)
   return a:gather(st, len, ns)
 end
 
+--- a (1, ..., L) repeated to (B, ..., L); a itself when it has B rows.
+function R.repeat_batch(a, B)
+  local s = a:shape()
+  if s[1] == B then return a end
+  local per = 1
+  for i = 2, #s do per = per * s[i] end
+  local st = {}
+  for b = 1, B do st[b] = 0 end
+  local ns = { B }
+  for i = 2, #s do ns[i] = s[i] end
+  return a:reshape({ 1, per }):gather(st, per, { B, per }):reshape(ns)
+end
+
+--- Upstream's batch broadcasting of a query side a and a key side b (as
+-- argument n of fname): a batch-1 side is repeated to the other's batch;
+-- other mismatches raise.  Returns both sides.
+function R.broadcast_batch(fname, n, a, b)
+  local sa, sb = a:shape()[1], b:shape()[1]
+  if sa == sb then return a, b end
+  if sa ~= 1 and sb ~= 1 then
+    argerr(fname, n, ("batch sizes differ: %d query rows and %d key rows (only a batch of 1 broadcasts)"):format(sa, sb))
+  end
+  local B = math.max(sa, sb)
+  return R.repeat_batch(a, B), R.repeat_batch(b, B)
+end
+
 --- Row `batch` (and `head` for 3-D ids) of an ids array, as a 1-D int32 array.
 function R.plane_ids(a, batch, head)
   local s = a:shape()
@@ -76,7 +102,7 @@ local WANT = { bool = "boolean or number", int32 = "int32 integer", uint8 = "int
 
 local function value_ok(dtype, v)
   if dtype == "bool" then return type(v) == "boolean" or (type(v) == "number" and v == v) end
-  local iv = math.tointeger(v)
+  local iv = args.int_of(v)
   if dtype == "int32" then return iv ~= nil and iv >= -2147483648 and iv <= 2147483647 end
   if dtype == "uint8" then return iv ~= nil and iv >= 0 and iv <= 255 end
   if dtype == "int64" then return iv ~= nil end
@@ -92,7 +118,7 @@ local function shape_count(fname, shape)
   if type(shape) ~= "table" then argerr(fname, 2, "shape: table expected, got " .. E.typename(shape)) end
   local n = 1
   for i, d in ipairs(shape) do
-    local di = math.tointeger(d)
+    local di = args.int_of(d)
     if di == nil or di < 0 then
       argerr(fname, 2, ("shape[%d]: non-negative integer expected, got %s"):format(i, E.show(d)))
     end

@@ -54,8 +54,8 @@ function K.check_positions(f, fname, argn)
     if not a or not B then return end
     local s = a:shape()
     if #s ~= 2 or s[1] ~= B or s[2] ~= L then
-      argerr(fname, argn, ("option '%s': shape (%d, %d) expected, got %s"):format(
-        what, B, L, "(" .. table.concat(s, ", ") .. ")"))
+      argerr(fname, argn, ("option '%s': shape (%d, %d) expected, got %s (give new ones or %s = false)"):format(
+        what, B, L, "(" .. table.concat(s, ", ") .. ")", what))
     end
   end
   chk(f.q_pos, Q, "q_positions")
@@ -78,8 +78,37 @@ function K.check_consistent(f, fname, argn)
   chk(f.kv_ids, Kl, "kv_segment_ids")
 end
 
+--- Every stored field must fit the others (replace{} checks the result of
+-- each call with this): the mask and ids share B, Q and K, both ids have
+-- the same batch, positions are (B, Q) / (B, K), and stored cu_seqlens
+-- pairs number B.  A position or cu_seqlens that no longer fits after a
+-- new mask or new ids names the key that clears it.
+function K.check_fields(f, fname, argn)
+  K.check_consistent(f, fname, argn)
+  if f.q_ids and f.kv_ids then args.same_batch(fname, argn, f.q_ids, f.kv_ids) end
+  K.check_positions(f, fname, argn)
+  local B = f.q_ids and f.q_ids:shape()[1] or f.kv_ids and f.kv_ids:shape()[1] or f.mask and (f.mask:shape())
+  for key, name in pairs({ cu_q = "cu_seqlens_q", cu_kv = "cu_seqlens_kv" }) do
+    local cu = f[key]
+    if cu and B and #cu:flat() ~= 2 * B then
+      argerr(fname, argn, ("%s holds %d (start, end) pairs, the batch has %d rows (give new ones or %s = false)"):format(
+        name, #cu:flat() // 2, B, name))
+    end
+  end
+end
+
 local function valid_ids(valid)
   return map_array(valid, "int32", function(x) return x and 0 or -1 end)
+end
+
+-- A padding-mask argument of from_segments{is_attn_mask}: numbers are cast
+-- to int32 first, as upstream does (0.5 and -0.5 are padding, 1.7 valid).
+local function padding_arg(fname, n, v, what)
+  local a = args.mask_arg(fname, n, v, what, (core.is_array(v) and v:dtype() == "bool") and "bool" or "float")
+  if a:dtype() ~= "bool" then
+    a = map_array(a, "bool", function(x) return (x >= 1 or x <= -1) and 1 or 0 end)
+  end
+  return C.bool2d(fname, n, a, what)
 end
 
 --- MaskInfo from segment ids (the mask is implied, never stored).
@@ -92,13 +121,15 @@ K.api.from_segments = T.func("type", "from_segments", function(fname, q, kv, opt
   opts = opt_table(fname, on, opts, ctor_opts({ "is_attn_mask" }))
   local f = base_fields(opts, fname, on)
   if opt_bool(fname, on, opts.is_attn_mask, "is_attn_mask", false) then
-    local qa = C.bool2d(fname, 1, q, "padding mask")
-    local ka = kv ~= nil and C.bool2d(fname, 2, kv, "kv padding mask") or qa
+    local qa = padding_arg(fname, 1, q, "padding mask")
+    local ka = kv ~= nil and padding_arg(fname, 2, kv, "kv padding mask") or qa
     f.mask, f.q_ids, f.kv_ids = C.outer_mask(qa, ka, fname)
   else
-    f.q_ids = ids_arg(fname, 1, q, "segment ids")
-    f.kv_ids = kv ~= nil and ids_arg(fname, 2, kv, "kv segment ids") or f.q_ids
-    args.same_batch(fname, 2, f.q_ids, f.kv_ids)
+    local qa = ids_arg(fname, 1, q, "segment ids")
+    local ka = kv ~= nil and ids_arg(fname, 2, kv, "kv segment ids") or qa
+    -- a batch-1 side broadcasts (upstream); the stored ids are repeated so
+    -- both sides have the batch of the mask they imply
+    f.q_ids, f.kv_ids = R.broadcast_batch(fname, 2, qa, ka)
   end
   K.check_positions(f, fname, on)
   return O.new(f)

@@ -82,8 +82,8 @@ C.api.segment_ids_to_mask = T.func(nil, "segment_ids_to_mask", function(fname, q
   local separate = opt_bool(fname, on, opts.return_separate_masks, "return_separate_masks", false)
   local qa = ids_arg(fname, 1, q, "segment ids")
   local ka = kv ~= nil and ids_arg(fname, 2, kv, "kv segment ids") or qa
-  args.same_batch(fname, 2, qa, ka)
-  local mask = G.to_array(C.seg_mask(qa, ka, fname), dtype, fname)
+  local qb, kb = R.broadcast_batch(fname, 2, qa, ka) -- a batch-1 side broadcasts (upstream)
+  local mask = G.to_array(C.seg_mask(qb, kb, fname), dtype, fname)
   if separate then
     return valid_of(qa, dtype), valid_of(ka, dtype), mask
   end
@@ -97,8 +97,8 @@ C.api.segment_ids_to_qkv_masks = T.func(nil, "segment_ids_to_qkv_masks", functio
   dtype = check_dtype(fname, dn, dtype, "bool")
   local qa = ids_arg(fname, 1, q, "segment ids")
   local ka = kv ~= nil and ids_arg(fname, 2, kv, "kv segment ids") or qa
-  args.same_batch(fname, 2, qa, ka)
-  local mask = G.to_array(C.seg_mask(qa, ka, fname), dtype, fname)
+  local qb, kb = R.broadcast_batch(fname, 2, qa, ka) -- a batch-1 side broadcasts (upstream)
+  local mask = G.to_array(C.seg_mask(qb, kb, fname), dtype, fname)
   return valid_of(qa, dtype), valid_of(ka, dtype), mask
 end)
 
@@ -130,12 +130,12 @@ function C.bool2d(fname, n, v, what)
   return a
 end
 
---- Start/end pairs of the valid tokens per batch row.
--- @return cu_q, cu_kv (int32, 2*batch entries)
+--- Start/end pairs of the valid tokens per batch row (the two sides may
+-- have different batch sizes, as upstream).
+-- @return cu_q, cu_kv (int32, 2*batch entries of each side)
 C.api.qkv_masks_to_cu_seqlens = T.func(nil, "qkv_masks_to_cu_seqlens", function(fname, q_mask, kv_mask)
   local qa = C.bool2d(fname, 1, q_mask, "q_mask")
   local ka = kv_mask ~= nil and C.bool2d(fname, 2, kv_mask, "kv_mask") or qa
-  args.same_batch(fname, 2, qa, ka)
   return C.start_end(qa), C.start_end(ka)
 end)
 
@@ -186,8 +186,9 @@ end)
 local CU_OPTS = { max_q_len = true, cu_seqlens_kv = true, max_kv_len = true, dtype = true }
 
 --- Padding masks (and the pair Arrays and lengths) from the options
--- max_q_len, cu_seqlens_kv, max_kv_len, dtype.
-function C.cu_masks(fname, cu_q, opts)
+-- max_q_len, cu_seqlens_kv, max_kv_len, dtype.  The two sides must have
+-- the same batch size unless independent is true.
+function C.cu_masks(fname, cu_q, opts, independent)
   opts = opt_table(fname, 2, opts, CU_OPTS)
   if opts.max_q_len == nil then argerr(fname, 2, "option 'max_q_len' is required") end
   local max_q = check_int(fname, 2, opts.max_q_len, "max_q_len", 0)
@@ -200,25 +201,23 @@ function C.cu_masks(fname, cu_q, opts)
   else -- the keys reuse the query pairs: they must also fit max_kv_len
     check_pairs(fname, 1, qf, max_kv, "cu_seqlens_q")
   end
-  if #qf ~= #kf then
+  if #qf ~= #kf and not independent then
     argerr(fname, 2, ("batch sizes differ: %d query rows and %d key rows"):format(#qf // 2, #kf // 2))
   end
   return cu_to_valid(qf, max_q, dtype, fname), cu_to_valid(kf, max_kv, dtype, fname), qa, ka, max_q, max_kv
 end
 
---- Padding masks from (start, end) pairs.
+--- Padding masks from (start, end) pairs (each side keeps its own batch
+-- size, as upstream).
 C.api.qkv_cu_seqlens_to_qkv_masks = T.func(nil, "qkv_cu_seqlens_to_qkv_masks", function(fname, cu_q, opts)
-  local q, kv = C.cu_masks(fname, cu_q, opts)
+  local q, kv = C.cu_masks(fname, cu_q, opts, true)
   return q, kv
 end)
 
 --- The outer product of two padding masks as a Mask, and the ids (0 for
--- valid tokens, -1 for padding) it is made of.
+-- valid tokens, -1 for padding) it is made of; a batch-1 side broadcasts.
 function C.outer_mask(qvalid, kvvalid, fname)
-  local qs, ks = qvalid:shape(), kvvalid:shape()
-  if qs[1] ~= ks[1] then
-    argerr(fname, 2, ("batch sizes differ: %d query rows and %d key rows"):format(qs[1], ks[1]))
-  end
+  qvalid, kvvalid = R.broadcast_batch(fname, 2, qvalid, kvvalid)
   local qi = map_array(qvalid, "int32", function(x) return (x and x ~= 0) and 0 or -1 end)
   local ki = map_array(kvvalid, "int32", function(x) return (x and x ~= 0) and 0 or -1 end)
   return C.seg_mask(qi, ki, fname), qi, ki
@@ -227,7 +226,7 @@ end
 --- The outer-product attention mask (B, 1, Q, K) of (start, end) pairs.
 C.api.qkv_cu_seqlens_to_attention_mask = T.func(nil, "qkv_cu_seqlens_to_attention_mask", function(fname, cu_q, opts)
   local dtype = check_dtype(fname, 2, type(opts) == "table" and opts.dtype or nil, "bool")
-  local q, kv = C.cu_masks(fname, cu_q, opts)
+  local q, kv = C.cu_masks(fname, cu_q, opts, true)
   return G.to_array(C.outer_mask(q, kv, fname), dtype, fname)
 end)
 

@@ -6,6 +6,7 @@ local core = require("maskinfo.core")
 local E = require("maskinfo.errors")
 local O = require("maskinfo.object")
 local args = require("maskinfo.args")
+local G = require("maskinfo.guard")
 
 local argerr, fail, need = E.argerr, E.fail, E.need
 local check_int, opt_table = args.check_int, args.opt_table
@@ -24,8 +25,8 @@ local function shape_opts(fname, t)
   if t.q_len == nil then argerr(fname, 1, "option 'q_len' is required") end
   local Q = check_int(fname, 1, t.q_len, "q_len", 0)
   local K = t.kv_len == nil and Q or check_int(fname, 1, t.kv_len, "kv_len", 0)
-  local okc, err = core.check_alloc(B * 1.0 * H * Q, 24)
-  if not okc then fail(fname, err) end
+  -- the row offsets and at least one interval per row
+  G.check_bytes(fname, B * 1.0 * H * Q * 24, ("the row table of (%d, %d, %d) rows"):format(B, H, Q))
   return B, H, Q, K, t.fn
 end
 
@@ -51,8 +52,8 @@ end
 function U.api.from_function(t)
   local fname = "from_function"
   local B, H, Q, K, fn = shape_opts(fname, t)
-  local okc, err = core.check_alloc(B * 1.0 * H * Q * K, 1)
-  if not okc then fail(fname, err) end
+  -- fn runs once per cell: as many cells as a dense bool mask has bytes
+  G.check_bytes(fname, B * 1.0 * H * Q * K, ("calling fn on every cell of a (%d, %d, %d, %d) mask"):format(B, H, Q, K))
   return from_row_ranges(fname, B, H, Q, K, function(b, h, q, add)
     local run = nil
     for k = 0, K - 1 do
@@ -91,7 +92,7 @@ function U.api.from_rows(t)
       fail(fname, ("fn returned an odd number of bounds at (b=%d, h=%d, q=%d)"):format(b, h, q))
     end
     for i = 1, #r, 2 do
-      local lo, hi = math.tointeger(r[i]), math.tointeger(r[i + 1])
+      local lo, hi = args.int_of(r[i]), args.int_of(r[i + 1])
       if not lo or not hi or lo < 0 or hi < lo or hi > K then
         fail(fname, ("range %s..%s at (b=%d, h=%d, q=%d) is not 0 <= lo <= hi <= %d"):format(
           tostring(r[i]), tostring(r[i + 1]), b, h, q, K))

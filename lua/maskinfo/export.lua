@@ -105,6 +105,29 @@ end)
 local ALL_FIELDS = { "attention_mask", "q_segment_ids", "kv_segment_ids", "q_positions", "kv_positions",
   "cu_seqlens_q", "cu_seqlens_kv" }
 
+-- The batch and length each written field must have, by the mask's shape
+-- (B, H, Q, K): ids and positions (B, Q) or, from per-head ids, (B, H', Q).
+-- cu_seqlens have no batch axis to check (B pairs, or the FlashAttention
+-- form over the whole batch).
+local LENGTH = { q_segment_ids = 3, kv_segment_ids = 4, q_positions = 3, kv_positions = 4 }
+
+-- A file whose fields disagree would load without a word and answer wrongly:
+-- refuse to write it (the object model keeps them consistent; this is the
+-- last line of defence).
+local function check_written(fname, m, written)
+  local dims = { m:shape() }
+  for _, p in ipairs(written) do
+    local k, s = p[1], p[2]:shape()
+    local L = LENGTH[k]
+    local bad = (k == "attention_mask" and (s[1] ~= dims[1] or s[3] ~= dims[3] or s[4] ~= dims[4])) or
+      (L and (s[1] ~= dims[1] or s[#s] ~= dims[L] or #s > 3))
+    if bad then
+      E.fail(fname, ("%s has shape (%s), which does not fit the mask (%s); nothing written"):format(
+        k, table.concat(s, ", "), table.concat(dims, ", ")))
+    end
+  end
+end
+
 --- Write the MaskInfo's forms to a safetensors file: the dense attention
 -- mask, segment ids, positions and cu_seqlens (each as the methods of the
 -- same name return them).
@@ -136,6 +159,7 @@ O.method("save_safetensors", nil, function(self, f, fname, path, opts)
   end
   local pairs_ = {}
   for i, k in ipairs(want) do pairs_[i] = { k, getters[k]() } end
+  check_written(fname, logical(f, fname), pairs_)
   return X.api.save_safetensors(path, pairs_)
 end)
 
@@ -145,10 +169,16 @@ end
 
 -- The mask, its block classes and the block sizes, from the options
 -- {block_size=} shared by block_classes and flex_block_mask.
-local function classes_of(fname, f, opts)
+-- tables: bytes per block of the result (1 for classes, 4 tables of int32
+-- indices for flex_block_mask), checked before anything is built.
+local function classes_of(fname, f, opts, per_block, what)
   local m = logical(f, fname)
   opts = opt_table(fname, 1, opts, { block_size = true })
   local bq, bk = block_sizes(fname, opts.block_size)
+  local B, H, Q, K = m:shape()
+  local nq, nk = (Q + bq - 1) // bq, (K + bk - 1) // bk
+  G.check_bytes(fname, B * 1.0 * H * nq * nk * per_block,
+    ("%s of (%d, %d, %d, %d) blocks"):format(what, B, H, nq, nk))
   return need(fname, m:block_classes(bq, bk)), m, bq, bk
 end
 
@@ -157,7 +187,7 @@ end
 -- when all its cells inside the mask are allowed).
 -- @tparam[opt] table opts block_size (integer or {q, kv}, default 128)
 O.method("block_classes", nil, function(_, f, fname, opts)
-  return (classes_of(fname, f, opts))
+  return (classes_of(fname, f, opts, 1, "block classes"))
 end)
 
 local TAILS = { torch = "padded", exact = "exact" }

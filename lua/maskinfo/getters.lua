@@ -15,8 +15,6 @@ local method, logical, seg_ids, derive = O.method, O.logical, O.seg_ids, O.deriv
 local need, check_dtype, opt_bool = E.need, args.check_dtype, args.opt_bool
 local map_array, head0, new_array = R.map_array, R.head0, R.new_array
 
-local INT32_MAX = 2147483647
-
 ---------------------------------------------------------------- masks and ids
 
 --- The attention mask (B, H, Q, K): stored, or implied by the segment ids.
@@ -203,10 +201,7 @@ end)
 --- Query and key positions: stored, or restarting per segment (padding:
 -- -1 for queries, int32 max for keys).
 method("get_or_compute_positions", "call", function(_, f, fname)
-  local qp, kp = f.q_pos, f.kv_pos
-  if qp and kp then return qp, kp end
-  local q, kv = seg_ids(f, false, fname)
-  return qp or positions(q, -1, fname), kp or positions(kv, INT32_MAX, fname)
+  return O.positions(f, fname)
 end)
 
 return {}

@@ -21,7 +21,7 @@ end
 -- above it fail before allocating.  0 restores the default (12 GiB, or
 -- MASKINFO_MAX_BYTES from the environment).  Returns the previous limit.
 function G.set_memory_limit(bytes)
-  local b = math.tointeger(bytes)
+  local b = type(bytes) == "number" and math.tointeger(bytes) or nil
   if not b or b < 0 then E.argerr("set_memory_limit", 1, "non-negative integer byte count expected") end
   local prev = G.get_memory_limit()
   if b == 0 then b = tonumber(os.getenv("MASKINFO_MAX_BYTES") or "") or 0 end
@@ -37,13 +37,22 @@ function G.human(bytes)
   return ("%.1f %s"):format(bytes, units[i])
 end
 
+--- The refusal message for `what` needing `bytes`: "<what> needs 6.0 GiB:
+-- over the memory guard (limit 12.0 GiB, see maskinfo.set_memory_limit)".
+function G.over(what, bytes)
+  return ("%s needs %s: over the memory guard (limit %s, see maskinfo.set_memory_limit)"):format(
+    what, G.human(bytes), G.human(G.get_memory_limit()))
+end
+
+--- Refuse (raise as fname) `what` of `bytes` bytes when the guard would.
+function G.check_bytes(fname, bytes, what)
+  if not core.check_alloc(bytes * 1.0, 1) then E.fail(fname, G.over(what, bytes * 1.0)) end
+end
+
 --- Refuse (raise as fname) n elements of sz bytes before any Lua table of
 -- that size is built.
 function G.guard(fname, n, sz, what)
-  local ok, err = core.check_alloc(n * 1.0, sz)
-  if not ok then
-    E.fail(fname, ("%s of %.0f elements: %s"):format(what, n * 1.0, err))
-  end
+  G.check_bytes(fname, n * 1.0 * sz, ("%s of %.0f elements"):format(what, n * 1.0))
 end
 
 --- Nil when the guard allows a dense result of mask m in dtype, else a
@@ -52,10 +61,9 @@ function G.dense_refusal(m, dtype)
   local B, H, Q, K = m:shape()
   local size = O.DTYPE_SIZE[dtype]
   -- a row costs work even when it holds no cells (K = 0)
-  local ok, err, status = core.check_alloc(math.max(B * 1.0 * H * Q * K * size, B * 1.0 * H * Q), 1)
+  local ok, _, status = core.check_alloc(math.max(B * 1.0 * H * Q * K * size, B * 1.0 * H * Q), 1)
   if ok then return nil end
-  return ("a dense (%d, %d, %d, %d) %s array needs %s: %s (limit %s, see maskinfo.set_memory_limit)"):format(
-    B, H, Q, K, dtype, G.human(B * 1.0 * H * Q * K * size), err, G.human(G.get_memory_limit())), status
+  return G.over(("a dense (%d, %d, %d, %d) %s array"):format(B, H, Q, K, dtype), B * 1.0 * H * Q * K * size), status
 end
 
 --- Refuse (raise as fname) a dense result of mask m in dtype the guard

@@ -99,9 +99,44 @@ end
 ---------------------------------------------------------------- objects
 
 local methods = {}
+
+-- The seed's public dataclass fields, readable as m.<name>, and the field
+-- keys they are stored under.
+local PUBLIC = { q_positions = "q_pos", kv_positions = "kv_pos" }
+for _, fl in ipairs(O.FLAGS) do PUBLIC[fl.seed] = fl.key end
+for _, ax in ipairs(O.AXES) do PUBLIC[ax.key] = ax.key end
+--- The names readable as fields (m.q_positions, m.causal_mask_baked_in, ...).
+O.PUBLIC_FIELDS = PUBLIC
+
+local AXIS_SET = {}
+for _, k in ipairs(O.AXIS_KEYS) do AXIS_SET[k] = true end
+
+local function read_field(self, k)
+  local m = methods[k]
+  if m ~= nil then return m end
+  local key = PUBLIC[k]
+  if key == nil then return nil end
+  local f = core.unbox(self)
+  if not f then E.fail(k, "MaskInfo is closed") end
+  local v = f[key]
+  if type(v) == "table" then -- an axis-name list: a copy keeps the object immutable
+    local c = {}
+    for i, x in ipairs(v) do c[i] = x end
+    return c
+  end
+  if v == nil and AXIS_SET[key] then return false end -- None, as replace{} spells it
+  return v
+end
+
 local MT = {
   __name = "MaskInfo",
-  __index = methods,
+  __index = read_field,
+  -- MaskInfos are immutable: every field is changed through replace{}
+  __newindex = function(_, k)
+    local what = PUBLIC[k] and ("field '%s' is read-only"):format(k) or
+      ("cannot set '%s' on a MaskInfo (it is immutable)"):format(tostring(k))
+    E.fail("MaskInfo", what .. "; use m:replace{" .. (PUBLIC[k] and k or "...") .. " = ...}, which returns a new MaskInfo")
+  end,
   -- closing drops the fields (they may be shared with other MaskInfos, so
   -- nothing is freed here); idempotent
   __close = function(self) core.drop(self) end,
@@ -182,6 +217,19 @@ function O.seg_ids(f, per_head, fname)
     f[key] = { q, kv }
   end
   return f[key][1], f[key][2]
+end
+
+--- int32 max: the position of a padding key (the seed's kv pad value).
+O.INT32_MAX = 2147483647
+
+--- Query and key positions: stored, or restarting at each segment of the
+-- (stored or derived) ids; padding gets -1 for queries and int32 max for
+-- keys (the seed's get_or_compute_positions).
+function O.positions(f, fname)
+  local qp, kp = f.q_pos, f.kv_pos
+  if qp and kp then return qp, kp end
+  local q, kv = O.seg_ids(f, false, fname)
+  return qp or (E.need(fname, core.positions(q, -1))), kp or (E.need(fname, core.positions(kv, O.INT32_MAX)))
 end
 
 --- Nil when masks a and b have the same shape (heads may broadcast when

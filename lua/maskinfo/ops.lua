@@ -24,6 +24,27 @@ local function band(fname, a, b)
   return need(fname, a:and_(b))
 end
 
+-- The positions of the kept tokens after a slice: the stored positions, or
+-- those the stored ids give before the slice (derived after it, they would
+-- restart at the window's start).  Sets ch.q_pos / ch.kv_pos for the
+-- sliced sides (qs or ks nil: that side is not sliced).  A side with
+-- neither stored positions nor stored ids keeps deriving them from the
+-- mask, and derived per-head (3-D) positions are not stored: stored
+-- positions are (B, L).
+local function slice_positions(f, fname, ch, qs, qlen, ks, klen, kv_ids)
+  local want_q = qs and (f.q_pos or (f.q_ids and f.kv_ids))
+  local want_kv = ks and (f.kv_pos or (f.q_ids and f.kv_ids))
+  if not (want_q or want_kv) then return end
+  local src = f
+  if kv_ids and not f.kv_pos then -- positions of the masked key ids
+    src = O.copy_fields(f)
+    src.kv_ids = kv_ids
+  end
+  local qp, kp = O.positions(src, fname)
+  if want_q and #qp:shape() == 2 then ch.q_pos = slice_last(qp, qs, qlen) end
+  if want_kv and #kp:shape() == 2 then ch.kv_pos = slice_last(kp, ks, klen) end
+end
+
 -- Per-batch integer parameter: an integer or a sequence of B integers.
 local function per_batch(fname, n, v, what, B, dflt)
   if v == nil then v = dflt end
@@ -42,7 +63,7 @@ end)
 -- Window as left and right (integers, or per-head lists).
 local function window_arg(fname, w)
   local function nonneg(v, what)
-    local iv = math.tointeger(v)
+    local iv = args.int_of(v)
     if iv == nil then
       argerr(fname, 1, ("%s: integer expected, got %s"):format(what,
         type(v) == "number" and tostring(v) or type(v)))
@@ -116,8 +137,7 @@ method("apply_sliding_window", "call", function(_, f, fname, window, opts)
     local ch = { mask = view, mask_dtype = "bool", sliding_window = true }
     if f.q_ids then ch.q_ids = slice_last(f.q_ids, qs, 1) end
     if f.kv_ids then ch.kv_ids = slice_last(f.kv_ids, ks, width) end
-    if f.q_pos then ch.q_pos = slice_last(f.q_pos, qs, 1) end
-    if f.kv_pos then ch.kv_pos = slice_last(f.kv_pos, ks, width) end
+    slice_positions(f, fname, ch, qs, 1, ks, width)
     return derive(f, ch)
   end
   -- prefill: keep the last width keys
@@ -128,15 +148,28 @@ method("apply_sliding_window", "call", function(_, f, fname, window, opts)
   local view = need(fname, masked:slice(0, Q, ks, width))
   local ch = { mask = view, mask_dtype = "bool", sliding_window = true }
   if f.kv_ids then ch.kv_ids = slice_last(f.kv_ids, ks, width) end
-  if f.kv_pos then ch.kv_pos = slice_last(f.kv_pos, ks, width) end
+  slice_positions(f, fname, ch, nil, nil, ks, width)
   return derive(f, ch)
 end)
 
 --- Chunked causal attention; segment ids become chunk index + 1 (padding
--- stays -1).
-method("apply_chunked", "call", function(_, f, fname, chunk_size, offset)
+-- stays -1), as in the seed, so positions derived from them restart in
+-- every chunk.  Stored positions are kept; {keep_positions = true} stores
+-- the positions of the ids before chunking (document positions, for RoPE).
+-- @param chunk_size positive integer
+-- @param[opt=0] offset an integer or one per batch row (may be omitted
+-- before the options)
+-- @tparam[opt] table opts keep_positions
+method("apply_chunked", "call", function(_, f, fname, chunk_size, offset, opts)
   local chunk = check_int(fname, 1, chunk_size, "chunk_size")
   if chunk <= 0 then argerr(fname, 1, ("chunk_size must be a positive integer, got %d"):format(chunk)) end
+  local on = 3
+  if opts == nil and type(offset) == "table" and not core.is_array(offset) and offset[1] == nil
+      and next(offset) ~= nil then
+    offset, opts, on = nil, offset, 2
+  end
+  opts = opt_table(fname, on, opts, { keep_positions = true })
+  local keep = args.opt_bool(fname, on, opts.keep_positions, "keep_positions", false)
   local B, _, Q, K = dims(f, fname)
   local off = per_batch(fname, 2, offset, "offset", B, 0)
   local rule = need(fname, core.chunked(B, Q, K, chunk, off))
@@ -150,8 +183,14 @@ method("apply_chunked", "call", function(_, f, fname, chunk_size, offset)
     end
     return arrays.new_array(fname, "int32", s, out)
   end
-  return derive(f, { mask = band(fname, logical(f, fname), rule), mask_dtype = "bool",
-    q_ids = chunk_ids(q), kv_ids = chunk_ids(kv), chunked = true })
+  local ch = { mask = band(fname, logical(f, fname), rule), mask_dtype = "bool",
+    q_ids = chunk_ids(q), kv_ids = chunk_ids(kv), chunked = true }
+  if keep then
+    local all = {}
+    for b = 1, B do all[b] = 0 end
+    slice_positions(f, fname, ch, all, Q, all, K)
+  end
+  return derive(f, ch)
 end)
 
 -- zero_policy -> how core.segments reads the query and key types: a zero
@@ -207,12 +246,16 @@ method("apply_token_type_ids", "call", function(_, f, fname, types, opts)
   return derive(f, ch)
 end)
 
---- Mask keys at or beyond each row's length and keep the last q_len
--- queries (and optionally the last sliding_window keys).
+--- Mask keys at or beyond each row's length and keep q_len queries ending
+-- at each row's length (or at end_index), and optionally the last
+-- sliding_window keys.  Ids are sliced with the mask; the kept tokens keep
+-- their positions (stored ones sliced, derived ones stored).
 -- @param kv_lengths an integer or one per batch row
--- @tparam table opts q_len (required), sliding_window
+-- @tparam table opts q_len (required), end_index (upstream's: the query
+-- window ends there, and stored key ids past the lengths become -1),
+-- sliding_window
 method("apply_kv_lengths", "call", function(_, f, fname, kv_lengths, opts)
-  opts = opt_table(fname, 2, opts, { q_len = true, sliding_window = true })
+  opts = opt_table(fname, 2, opts, { q_len = true, sliding_window = true, end_index = true })
   if opts.q_len == nil then argerr(fname, 2, "q_len must be provided") end
   local q_len = check_int(fname, 2, opts.q_len, "q_len", 0)
   local B, _, Q, K = dims(f, fname)
@@ -223,10 +266,30 @@ method("apply_kv_lengths", "call", function(_, f, fname, kv_lengths, opts)
   if q_len > Q then
     argerr(fname, 2, ("q_len (%d) exceeds the mask's query length (%d)"):format(q_len, Q))
   end
+  local ends = lens
+  if opts.end_index ~= nil then
+    ends = args.per_batch(fname, 2, opts.end_index, "end_index", B)
+    for b = 1, B do
+      if ends[b] < 0 then argerr(fname, 2, ("end_index must be >= 0, got %d"):format(ends[b])) end
+    end
+  end
   local attn = band(fname, logical(f, fname), need(fname, core.key_range(B, Q, K, 0, lens)))
   local qs = {}
-  for b = 1, B do qs[b] = math.max(0, math.min(lens[b] - q_len, math.max(Q - q_len, 0))) end
+  for b = 1, B do qs[b] = math.max(0, math.min(ends[b] - q_len, math.max(Q - q_len, 0))) end
   local ch = { mask_dtype = "bool" }
+  local kv_ids = f.kv_ids
+  if opts.end_index ~= nil and kv_ids then
+    -- upstream masks the stored key ids past each length
+    local s = kv_ids:shape()
+    local L, inner = s[#s], #s == 3 and s[2] or 1
+    local i = 0
+    kv_ids = map_array(kv_ids, "int32", function(x)
+      local b, k = i // (inner * L), i % L
+      i = i + 1
+      return k < lens[b + 1] and x or -1
+    end)
+    ch.kv_ids = kv_ids
+  end
   if f.q_ids then ch.q_ids = slice_last(f.q_ids, qs, q_len) end
   local ks, width = nil, K
   if opts.sliding_window ~= nil then
@@ -234,8 +297,9 @@ method("apply_kv_lengths", "call", function(_, f, fname, kv_lengths, opts)
     width = math.min(sw, K)
     ks = {}
     for b = 1, B do ks[b] = math.max(0, math.min(lens[b] - width, math.max(K - width, 0))) end
-    if f.kv_ids then ch.kv_ids = slice_last(f.kv_ids, ks, width) end
+    if kv_ids then ch.kv_ids = slice_last(kv_ids, ks, width) end
   end
+  slice_positions(f, fname, ch, qs, q_len, ks, width, opts.end_index ~= nil and kv_ids or nil)
   ch.mask = need(fname, attn:slice(qs, q_len, ks or 0, width))
   return derive(f, ch)
 end)

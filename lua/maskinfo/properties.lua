@@ -136,16 +136,7 @@ method("replace", "call", function(_, f, fname, t)
     end
   end
   local out = O.derive(f, ch)
-  local g = O.fields(out, fname)
-  if ch.mask or ch.q_ids or ch.kv_ids then
-    K.check_consistent(g, fname, 1)
-    if g.q_ids and g.kv_ids then args.same_batch(fname, 1, g.q_ids, g.kv_ids) end
-  end
-  if (ch.q_pos and ch.q_pos ~= O.NONE) or (ch.kv_pos and ch.kv_pos ~= O.NONE) then
-    K.check_positions({ q_ids = g.q_ids, kv_ids = g.kv_ids, mask = g.mask,
-      q_pos = ch.q_pos ~= O.NONE and ch.q_pos or nil, kv_pos = ch.kv_pos ~= O.NONE and ch.kv_pos or nil },
-      fname, 1)
-  end
+  K.check_fields(O.fields(out, fname), fname, 1)
   return out
 end)
 

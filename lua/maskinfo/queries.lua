@@ -86,7 +86,7 @@ method("block_counts", nil, function(_, f, fname, opts)
     if n > 0 then e[#e + 1] = n end
     return e
   end
-  return need(fname, m:grid_counts(b, h, edges(Q, bq), edges(K, bk)))
+  return (need(fname, m:grid_counts(b, h, edges(Q, bq), edges(K, bk))))
 end)
 
 --- Number of cells where self and other differ, and the first one as

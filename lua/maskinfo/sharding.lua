@@ -25,7 +25,7 @@ function S.check_mesh(fname, mesh)
     if type(k) ~= "string" then
       E.argerr(fname, 1, "option 'mesh': axis names must be strings")
     end
-    local iv = math.tointeger(v)
+    local iv = args.int_of(v)
     if not iv or iv <= 0 then
       E.argerr(fname, 1, ("option 'mesh': size of axis '%s' must be a positive integer, got %s"):format(k,
         type(v) == "boolean" and tostring(v) or E.show(v)))
@@ -86,6 +86,33 @@ local function check_names(fname, v, label, mesh)
   end
 end
 
+-- JAX refuses a spec that uses one mesh axis for two dimensions
+-- (DuplicateSpecError in NamedSharding): raise a clear error instead.
+local FIELD_AXES = { "batch_axis_name", "qheads_axis_name", "sequence_axis_name" }
+
+local function check_unique(fname, field, spec, f)
+  local seen = {}
+  for dim, e in ipairs(spec) do
+    if e then
+      for _, n in ipairs(names_of(e)) do
+        if seen[n] then
+          local users = {}
+          for _, k in ipairs(FIELD_AXES) do
+            for _, m in ipairs(names_of(f[k] or {})) do
+              if m == n then users[#users + 1] = k end
+            end
+          end
+          E.fail(fname, ("mesh axis '%s' would shard dimensions %d and %d of %s (named by %s); " ..
+            "JAX refuses a spec that uses one axis twice: give those axis names different mesh axes"):format(
+            n, seen[n] - 1, dim - 1, field, table.concat(users, " and ")))
+        end
+        seen[n] = dim
+      end
+    end
+  end
+  return spec
+end
+
 --- The MaskSharding table for fields f with stored shapes.
 function S.shardings(fname, f, stored, mesh, sequence_parallel)
   local batch, heads = f.batch_axis_name, f.qheads_axis_name
@@ -97,12 +124,15 @@ function S.shardings(fname, f, stored, mesh, sequence_parallel)
     attention_mask = false, q_segment_ids = false, kv_segment_ids = false,
     cu_seqlens_q = false, cu_seqlens_kv = false, q_positions = false, kv_positions = false,
   }
-  if stored.mask then t.attention_mask = S.correct(stored.mask, { batch, heads, seq, false }, mesh) end
+  local function spec(field, shape, want)
+    if shape then t[field] = check_unique(fname, field, S.correct(shape, want, mesh), f) end
+  end
   local two = { batch, seq }
-  if stored.q_ids then t.q_segment_ids = S.correct(stored.q_ids, two, mesh) end
-  if stored.kv_ids then t.kv_segment_ids = S.correct(stored.kv_ids, two, mesh) end
-  if stored.q_pos then t.q_positions = S.correct(stored.q_pos, two, mesh) end
-  if stored.kv_pos then t.kv_positions = S.correct(stored.kv_pos, two, mesh) end
+  spec("attention_mask", stored.mask, { batch, heads, seq, false })
+  spec("q_segment_ids", stored.q_ids, two)
+  spec("kv_segment_ids", stored.kv_ids, two)
+  spec("q_positions", stored.q_pos, two)
+  spec("kv_positions", stored.kv_pos, two)
   return t
 end
 

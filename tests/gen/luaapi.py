@@ -140,7 +140,8 @@ def apply_op(mi, op):
         return mi.apply_token_type_ids(types, **kw)
     if name == "apply_kv_lengths":
         o = (a[1] if len(a) > 1 else None) or {}
-        return mi.apply_kv_lengths(per_batch(a[0]), q_len=o.get("q_len"), sliding_window=o.get("sliding_window"))
+        return mi.apply_kv_lengths(per_batch(a[0]), q_len=o.get("q_len"), sliding_window=o.get("sliding_window"),
+                                   end_index=None if o.get("end_index") is None else per_batch(o["end_index"]))
     if name == "materialize_attention_mask":
         return mi.materialize_attention_mask(a[0] if a and a[0] is not None else "bool")
     if name == "materialize_segment_ids":

@@ -427,6 +427,14 @@ class MaskInfo:
             kv_segment_ids = _i32(kv_segment_ids)
         if kv_segment_ids is None:
             kv_segment_ids = q_segment_ids
+        # DEVIATION (docs/decisions.md, "Batch broadcasting"): a batch-1 side is broadcast
+        # as upstream does, and the stored ids are repeated to the common batch.
+        if q_segment_ids.shape[0] != kv_segment_ids.shape[0]:
+            if 1 not in (q_segment_ids.shape[0], kv_segment_ids.shape[0]):
+                raise SeedError("ValueError: batch sizes differ")
+            b = max(q_segment_ids.shape[0], kv_segment_ids.shape[0])
+            q_segment_ids = np.repeat(q_segment_ids, b // q_segment_ids.shape[0], axis=0)
+            kv_segment_ids = np.repeat(kv_segment_ids, b // kv_segment_ids.shape[0], axis=0)
         attention_mask = None
         if is_attn_mask:
             pm = q_segment_ids != 0
@@ -651,18 +659,48 @@ class MaskInfo:
         return (self.batch_size, self.q_len, self.kv_len)
 
     # ------------------------------------------------------------- ops
-    def apply_kv_lengths(self, kv_lengths, *, q_len=None, sliding_window=None):
+    def _kept_positions(self, kv_seg, q_starts, q_size, k_starts, k_size):
+        """DEVIATION (docs/decisions.md, "Slices keep positions"): a slice stores the positions
+        of the tokens it keeps: the stored ones, or those the stored ids (kv_seg: the key ids
+        after any masking) give before the slice.  A side with neither keeps deriving them."""
+        ids = self._q_segment_ids is not None and self._kv_segment_ids is not None
+        qp, kp = self.q_positions, self.kv_positions
+        if ids:
+            if qp is None and np.ndim(self._q_segment_ids) == 2:
+                qp = _positions_from_segments_2d(self._q_segment_ids, pad_value=-1)
+            if kp is None and np.ndim(kv_seg) == 2:
+                kp = _positions_from_segments_2d(kv_seg, pad_value=INT32_MAX)
+        out = {}
+
+        def cut(arr, starts, size):
+            arr = np.asarray(arr)
+            return np.stack([arr[b][starts[b]:starts[b] + size] for b in range(arr.shape[0])])
+
+        if q_starts is not None and qp is not None:
+            out["q_positions"] = cut(qp, q_starts, q_size)
+        if k_starts is not None and kp is not None:
+            out["kv_positions"] = cut(kp, k_starts, k_size)
+        return out
+
+    def apply_kv_lengths(self, kv_lengths, *, q_len=None, sliding_window=None, end_index=None):
         if q_len is None:
             raise SeedError("ValueError: q_len must be provided.")
         attn = self.get_or_compute_attention_mask(dtype="bool")
         B, _H, Q, K = attn.shape
         kvl = _per_batch(kv_lengths, B)
+        # the newest upstream: the query window ends at end_index, and the stored key ids past
+        # the lengths become -1; without end_index, the seed's behaviour
+        ends = kvl if end_index is None else _per_batch(end_index, B)
         kv_valid = np.arange(K)[None, :] < kvl[:, None]
         attn = attn & kv_valid[:, None, None, :]
         q_seg, kv_seg = self._q_segment_ids, self._kv_segment_ids
-        rows, segs = [], []
+        if end_index is not None and kv_seg is not None:
+            kv_seg = np.where(kv_valid[:, None, :] if np.ndim(kv_seg) == 3 else kv_valid, kv_seg, -1).astype(np.int32)
+        masked_kv = kv_seg
+        rows, segs, q_starts, k_starts = [], [], [], None
         for b in range(B):
-            start = _dyn_start(np.clip(kvl[b] - q_len, 0, max(Q - q_len, 0)), q_len, Q)
+            start = _dyn_start(np.clip(ends[b] - q_len, 0, max(Q - q_len, 0)), q_len, Q)
+            q_starts.append(start)
             rows.append(attn[b][:, start:start + q_len, :])
             if q_seg is not None:
                 s0 = _dyn_start(start, q_len, q_seg[b].shape[0])
@@ -670,11 +708,13 @@ class MaskInfo:
         attn = np.stack(rows)
         if q_seg is not None:
             q_seg = np.stack(segs)
+        width = K
         if sliding_window is not None:
             width = min(sliding_window, K)
-            rows, segs = [], []
+            rows, segs, k_starts = [], [], []
             for b in range(B):
                 start = _dyn_start(np.clip(kvl[b] - width, 0, max(K - width, 0)), width, K)
+                k_starts.append(start)
                 rows.append(attn[b][:, :, start:start + width])
                 if kv_seg is not None:
                     s0 = _dyn_start(start, width, kv_seg[b].shape[0])
@@ -682,7 +722,8 @@ class MaskInfo:
             attn = np.stack(rows)
             if kv_seg is not None:
                 kv_seg = np.stack(segs)
-        return self.replace(attention_mask=attn, q_segment_ids=q_seg, kv_segment_ids=kv_seg)
+        pos = self._kept_positions(masked_kv, q_starts, q_len, k_starts, width)
+        return self.replace(attention_mask=attn, q_segment_ids=q_seg, kv_segment_ids=kv_seg, **pos)
 
     def apply_causal(self, offset=0):
         if self.q_len is None or self.kv_len is None:
@@ -732,21 +773,18 @@ class MaskInfo:
                 q_seg = cut(q_seg, idx, 1)
             if kv_seg is not None:
                 kv_seg = cut(kv_seg, start_k, width)
-            if q_pos is not None:
-                q_pos = cut(q_pos, idx, 1)
-            if kv_pos is not None:
-                kv_pos = cut(kv_pos, start_k, width)
+            pos = self._kept_positions(self._kv_segment_ids, idx, 1, start_k, width)
+            q_pos, kv_pos = pos.get("q_positions"), pos.get("kv_positions")
             return self.replace(attention_mask=masked, q_segment_ids=q_seg, kv_segment_ids=kv_seg, q_positions=q_pos,
                                 kv_positions=kv_pos, sliding_window_baked_in=True)
         if mode == "prefill":
             width = min(sliding_window, K) if window_is_int else min(left + right + 1, K)
             start_k = max(K - width, 0)
             masked = masked[:, :, :, start_k:start_k + width]
-            kv_seg, kv_pos = self._kv_segment_ids, self.kv_positions
+            kv_seg = self._kv_segment_ids
+            kv_pos = self._kept_positions(kv_seg, None, 0, [start_k] * B, width).get("kv_positions")
             if kv_seg is not None:
                 kv_seg = kv_seg[..., start_k:start_k + width]
-            if kv_pos is not None:
-                kv_pos = np.asarray(kv_pos)[:, start_k:start_k + width]
             return self.replace(attention_mask=masked, kv_segment_ids=kv_seg, kv_positions=kv_pos,
                                 sliding_window_baked_in=True)
         return self.replace(attention_mask=masked, sliding_window_baked_in=True)
@@ -928,6 +966,10 @@ def corrected_spec(shape, spec, mesh):
             continue
         total = int(np.prod([mesh[n] for n in names]))
         out.append(entry if total > 0 and dim % total == 0 else None)
+    # JAX's NamedSharding refuses a spec that names one mesh axis twice (DuplicateSpecError)
+    used = [n for e in out if e is not None for n in (e if isinstance(e, tuple) else (e,))]
+    if len(used) != len(set(used)):
+        raise SeedError("DuplicateSpecError: a mesh axis is used for two dimensions")
     return out if any(e is not None for e in out) else []
 
 
