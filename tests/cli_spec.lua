@@ -211,8 +211,8 @@ describe("maskinfo runtime failures exit 1", function()
       { env = "MASKINFO_MAX_BYTES=1000000", shell = "ulimit -v 200000 &&", prefix = "timeout 2" })
     assert.is_true(os.time() - t0 <= 3)
     assert.are.same({ 1, "" }, { rc, out })
-    assert.are.equal("maskinfo: len = 1000000 tokens: their int32 ids alone need 3.8 MiB: "
-      .. "memory guard refused the request (limit 976.6 KiB; MASKINFO_MAX_BYTES)\n", err)
+    assert.are.equal("maskinfo: len = 1000000 tokens (their int32 ids) needs 3.8 MiB: "
+      .. "over the memory guard (limit 976.6 KiB, see maskinfo.set_memory_limit)\n", err)
   end)
 
   it("--layers all shows every layer; info describes every layer", function()

@@ -186,8 +186,8 @@ describe("guard refusals name the size asked and the limit", function()
       "from_function: calling fn on every cell of a (1, 1, 1048576, 1048576) mask needs 1.0 TiB: "
       .. "over the memory guard (limit 12.0 GiB, see maskinfo.set_memory_limit)")
     raises(function() m:flex_block_mask{ block_size = 1 } end,
-      "flex_block_mask: one block table of (1, 1, 1048576, 1048576) blocks needs 4.0 TiB: "
-      .. "over the memory guard (limit 12.0 GiB, see maskinfo.set_memory_limit)")
+      "flex_block_mask: the dense tables (1, 1, 1048576, 1048576) at block {1, 1} need 17.0 TiB, "
+      .. "over the memory limit (limit 12.0 GiB, see maskinfo.set_memory_limit); format = \"csr\" keeps them small")
     raises(function() m:block_classes{ block_size = 2 } end,
       "block_classes: block classes of (1, 1, 524288, 524288) blocks needs 256.0 GiB: "
       .. "over the memory guard (limit 12.0 GiB, see maskinfo.set_memory_limit)")
@@ -202,8 +202,9 @@ describe("guard refusals name the size asked and the limit", function()
   end)
 
   it("arrays built from tables, and the binding's own checks", function()
+    local ids = maskinfo.util.fill(2000, 0)
     maskinfo.set_memory_limit(1000)
-    raises(function() maskinfo.from_segments({ maskinfo.util.fill(2000, 0) }) end,
+    raises(function() maskinfo.from_segments({ ids }) end,
       "from_segments: an array of 2000 int32 elements needs 7.8 KiB: "
       .. "over the memory guard (limit 1000.0 B, see maskinfo.set_memory_limit)")
     local a = maskinfo.Array.new("bool", { 900 })

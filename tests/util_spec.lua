@@ -144,7 +144,8 @@ describe("util.fill validates its count", function()
   it("refuses a count over the memory guard before building anything", function()
     local ok, err = pcall(U.fill, 99999999999, 0)
     assert.is_false(ok)
-    assert.are.equal("fill: a table of 99999999999 elements: memory guard refused the request", err)
+    assert.are.equal("fill: a table of 99999999999 elements needs 1.5 TiB: "
+      .. "over the memory guard (limit 12.0 GiB, see maskinfo.set_memory_limit)", err)
   end)
 
   it("follows the memory limit", function()

@@ -336,10 +336,8 @@ end
 --- Nil when the memory guard allows a mask of p.len tokens (its ids),
 -- else the refusal message.  Nothing is allocated.
 function R.size_refusal(p)
-  local ok, err = core.check_alloc(p.len * 1.0, TOKEN_BYTES)
-  if ok then return nil end
-  return ("len = %d tokens: their int32 ids alone need %s: %s (limit %s; MASKINFO_MAX_BYTES)"):format(
-    p.len, G.human(p.len * 1.0 * TOKEN_BYTES), err, G.human(G.get_memory_limit()))
+  if core.check_alloc(p.len * 1.0, TOKEN_BYTES) then return nil end
+  return G.over(("len = %d tokens (their int32 ids)"):format(p.len), p.len * 1.0 * TOKEN_BYTES)
 end
 
 --- The layers {{name=, mask=}, ...} recipe r builds at params p (a single
