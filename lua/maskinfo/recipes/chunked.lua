@@ -10,7 +10,8 @@ return {
   },
   small = { len = 40, chunk = 16 },
   build = function(mi, p)
-    return mi.causal(p.len):apply_chunked(p.chunk)
+    -- RoPE positions stay the sequence's, not restarted per chunk
+    return mi.causal(p.len):apply_chunked(p.chunk, { keep_positions = true })
   end,
   examples = {
     { allowed = { { 0, 0, 20, 16 }, { 0, 0, 15, 0 } }, masked = { { 0, 0, 16, 15 }, { 0, 0, 20, 21 } } },

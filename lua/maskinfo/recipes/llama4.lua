@@ -16,7 +16,7 @@ return {
     local g = p.interval
     if g == 1 then return { { name = "every layer (global)", mask = causal } } end
     return {
-      { name = ("layers 0-%d, %d-%d, ... (chunked, chunk %d)"):format(g - 2, g, 2 * g - 2, p.chunk), mask = causal:apply_chunked(p.chunk) },
+      { name = ("layers 0-%d, %d-%d, ... (chunked, chunk %d)"):format(g - 2, g, 2 * g - 2, p.chunk), mask = causal:apply_chunked(p.chunk, { keep_positions = true }) },
       { name = ("layers %d, %d, ... (global, no RoPE)"):format(g - 1, 2 * g - 1), mask = causal },
     }
   end,
