@@ -8,8 +8,8 @@ local O = require("maskinfo.object")
 
 local G = {}
 
--- The core's default when the limit is 0 (see maskinfo.h).
-local DEFAULT_LIMIT = 12 * 1024 * 1024 * 1024
+-- The core's default when the limit is 0 (MASKINFO_DEFAULT_MAX_BYTES).
+local DEFAULT_LIMIT = core.default_max_bytes
 
 --- The current dense allocation limit in bytes.
 function G.get_memory_limit()
@@ -18,13 +18,15 @@ function G.get_memory_limit()
 end
 
 --- Set the largest dense allocation (bytes) maskinfo may make; requests
--- above it fail before allocating.  0 restores the default (12 GiB, or
--- MASKINFO_MAX_BYTES from the environment).  Returns the previous limit.
+-- above it fail before allocating.  bytes is an integer or a string spelt
+-- as MASKINFO_MAX_BYTES is ("64M", "2GiB", ...).  0 restores the default
+-- (MASKINFO_MAX_BYTES as read at load, else 12 GiB).  Returns the
+-- previous limit.
 function G.set_memory_limit(bytes)
-  local b = math.tointeger(bytes)
+  local b = type(bytes) == "string" and core.parse_bytes(bytes, "set_memory_limit", 1) or math.tointeger(bytes)
   if not b or b < 0 then E.argerr("set_memory_limit", 1, "non-negative integer byte count expected") end
   local prev = G.get_memory_limit()
-  if b == 0 then b = tonumber(os.getenv("MASKINFO_MAX_BYTES") or "") or 0 end
+  if b == 0 then b = core.env_max_bytes() end
   core.set_max_bytes(b)
   return prev
 end
@@ -37,12 +39,20 @@ function G.human(bytes)
   return ("%.1f %s"):format(bytes, units[i])
 end
 
---- Refuse (raise as fname) n elements of sz bytes before any Lua table of
--- that size is built.
+-- What one element of a Lua table costs while it is built: a 16-byte slot,
+-- twice over (the array part doubles as it grows, and the old part lives
+-- on during the copy).
+G.TABLE_SLOT_BYTES = 32
+
+--- Refuse (raise as fname) a Lua table of n elements before it is built:
+-- it is charged its slots (G.TABLE_SLOT_BYTES each) plus sz bytes per
+-- element for the copy the call makes of it (an Array, a C buffer).
 function G.guard(fname, n, sz, what)
-  local ok, err = core.check_alloc(n * 1.0, sz)
+  local bytes = n * 1.0 * (G.TABLE_SLOT_BYTES + sz)
+  local ok, err = core.check_alloc(bytes, 1)
   if not ok then
-    E.fail(fname, ("%s of %.0f elements: %s"):format(what, n * 1.0, err))
+    E.fail(fname, ("%s of %.0f elements needs about %s: %s (limit %s, see maskinfo.set_memory_limit)"):format(
+      what, n * 1.0, G.human(bytes), err, G.human(G.get_memory_limit())))
   end
 end
 
