@@ -17,6 +17,7 @@
 static ArrayBox *new_array_box(lua_State *L) {
     ArrayBox *box = lua_newuserdatauv(L, sizeof *box, 0);
     box->a = NULL;
+    box->shared = 0;
     luaL_setmetatable(L, ARRAY_T);
     return box;
 }
@@ -50,11 +51,22 @@ void mi_push_array(lua_State *L, maskinfo_array *a) {
     }
 }
 
+void mi_share_array(lua_State *L, int idx) {
+    ArrayBox *box = luaL_testudata(L, idx, ARRAY_T);
+    if (box) box->shared = 1;
+}
+
 static int array_gc(lua_State *L) {
     ArrayBox *box = luaL_checkudata(L, 1, ARRAY_T);
     maskinfo_array_free(box->a);
     box->a = NULL;
     return 0;
+}
+
+/* __close frees at once, unless a MaskInfo holds the Array too. */
+static int array_close(lua_State *L) {
+    ArrayBox *box = luaL_checkudata(L, 1, ARRAY_T);
+    return box->shared ? 0 : array_gc(L);
 }
 
 static void push_shape(lua_State *L, const maskinfo_array *a) {
@@ -595,7 +607,7 @@ const luaL_Reg mi_array_methods[] = {
     {"gather", array_gather}, {NULL, NULL}};
 
 const luaL_Reg mi_array_meta[] = {
-    {"__gc", array_gc},   {"__close", array_gc}, {"__tostring", array_tostring},
+    {"__gc", array_gc},   {"__close", array_close}, {"__tostring", array_tostring},
     {"__len", array_len}, {"__eq", array_eq},    {NULL, NULL}};
 
 const luaL_Reg mi_array_funcs[] = {

@@ -30,7 +30,10 @@ typedef struct {
 } mi_limits_box;
 #define LIMITS(L) ((maskinfo_limits *)lua_touserdata(L, lua_upvalueindex(1)))
 
-typedef struct { maskinfo_array *a; } ArrayBox;
+/* shared: the Array is held by a MaskInfo (its fields or their caches);
+ * closing it then is a no-op and only the collector frees it, so that no
+ * getter's result can be closed out from under its MaskInfo. */
+typedef struct { maskinfo_array *a; int shared; } ArrayBox;
 typedef struct { maskinfo_mask *m; } MaskBox;
 
 /* ---- core.c: the one error style */
@@ -69,6 +72,8 @@ maskinfo_dtype mi_check_dtype(lua_State *L, int idx, const char *fname, int n, i
 void mi_push_array(lua_State *L, maskinfo_array *a);
 maskinfo_array *mi_check_array(lua_State *L, int idx);
 maskinfo_array *mi_to_array(lua_State *L, int idx);
+/* Mark the Array at idx shared (see ArrayBox); anything else is ignored. */
+void mi_share_array(lua_State *L, int idx);
 extern const luaL_Reg mi_array_methods[];
 extern const luaL_Reg mi_array_meta[];
 extern const luaL_Reg mi_array_funcs[];

@@ -117,11 +117,44 @@ maskinfo_dtype mi_check_dtype(lua_State *L, int idx, const char *fname, int n, i
 
 /* ------------------------------------------------------------ object boxes */
 
+/* Mark the Arrays of value idx shared: an Array, or those in a table
+ * (depth levels down: the fields, and caches such as {q_ids, kv_ids}). */
+static void share_arrays(lua_State *L, int idx, int depth) {
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) == LUA_TUSERDATA) {
+        mi_share_array(L, idx);
+    } else if (lua_type(L, idx) == LUA_TTABLE && depth > 0) {
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            share_arrays(L, -1, depth - 1);
+            lua_pop(L, 1);
+        }
+    }
+}
+
+/* __newindex of field tables: whatever is cached later is shared too. */
+static int fields_newindex(lua_State *L) {
+    share_arrays(L, 3, 1);
+    lua_rawset(L, 1);
+    return 0;
+}
+#define FIELDS_T "maskinfo.Fields"
+
 /* core.box(metatable, fields) -> a userdata with that metatable whose user
- * value is fields (the Lua layer's immutable objects). */
+ * value is fields (the Lua layer's immutable objects).  Every Array in the
+ * fields, then or later, is shared with the object: closing it does not
+ * free it (ArrayBox). */
 static int l_box(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checktype(L, 2, LUA_TTABLE);
+    share_arrays(L, 2, 2);
+    if (lua_getmetatable(L, 2)) {
+        lua_pop(L, 1); /* a table the Lua layer made its own: left alone */
+    } else {
+        lua_pushvalue(L, 2);
+        luaL_setmetatable(L, FIELDS_T);
+        lua_pop(L, 1);
+    }
     lua_newuserdatauv(L, 1, 1);
     lua_pushvalue(L, 1);
     lua_setmetatable(L, -2);
@@ -285,6 +318,10 @@ int luaopen_maskinfo_core(lua_State *L) {
         box->lim.max_bytes = box->env_max;
     }
     int limits = lua_gettop(L);
+    luaL_newmetatable(L, FIELDS_T);
+    lua_pushcfunction(L, fields_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pop(L, 1);
     luaL_newmetatable(L, CLEANUP_T);
     lua_pushcfunction(L, cleanup_gc);
     lua_setfield(L, -2, "__gc");
