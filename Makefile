@@ -223,12 +223,17 @@ $(BUILD)/fuzz/fuzz_%: core/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard core/src/*.h cor
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(PNG_LIBS) -lm
 
 fuzz: $(FUZZ_BIN)
-	@set -e; for bin in $(FUZZ_BIN); do \
+	@for bin in $(FUZZ_BIN); do \
 	    name=$${bin##*/fuzz_}; seeds=core/fuzz/corpus/$$name; work='$(BUILD)'/fuzz/corpus/$$name; \
-	    mkdir -p "$$work"; \
-	    echo "fuzz_$$name: $(FUZZ_TIME) s"; \
+	    log='$(BUILD)'/fuzz/fuzz_$$name.log; mkdir -p "$$work"; \
 	    OMP_NUM_THREADS=1 "$$bin" -max_total_time=$(FUZZ_TIME) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
-	        "$$work" $$( [ -d "$$seeds" ] && echo "$$seeds" ) 2>&1 | grep -E '^(#|INFO: |==|SUMMARY|stat::number_of_executed_units|Done)' | tail -n 6; \
+	        -artifact_prefix='$(BUILD)'/fuzz/fuzz_$$name- "$$work" $$( [ -d "$$seeds" ] && echo "$$seeds" ) >"$$log" 2>&1; \
+	    rc=$$?; runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' "$$log"); \
+	    if [ "$$rc" -ne 0 ]; then \
+	        grep -E 'ERROR|SUMMARY|runtime error|^fuzz_|Test unit written' "$$log" | head -n 20; \
+	        echo "fuzz_$$name: FAILED after $${runs:-?} runs (log $$log)"; exit 1; \
+	    fi; \
+	    echo "fuzz_$$name: $$runs runs in $(FUZZ_TIME) s, no finding"; \
 	done
 
 run: all

@@ -47,7 +47,7 @@ typedef struct {
 } bitrow;
 
 static inline uint64_t *slot(const maskinfo_scratch *s, const bitrow *r, int64_t o) {
-    return o == 0 ? r->w : s->es->slots + (o - 1) * r->nw;
+    return o == 0 || r->nw == 0 ? r->w : s->es->slots + (o - 1) * r->nw; /* K = 0: no slots */
 }
 
 /* Begin (b, h) of m into slot o: at once for a dense leaf, a subtree

@@ -198,29 +198,28 @@ int maskinfo_check_alloc(const maskinfo_limits *lim, uint64_t n, uint64_t sz)
     return MASKINFO_OK;
 }
 
-/* Digits, then nothing, K/M/G/T or KiB/MiB/GiB/TiB (powers of 1024). */
+/* Digits, then nothing, K/M/G/T or KiB/MiB/GiB/TiB (powers of 1024).  The
+ * form is checked first: junk is EINVAL however long its digits run. */
 int maskinfo_parse_bytes(const char *text, uint64_t *out)
 {
     static const char units[] = "KMGT";
-    if (text == NULL || !(*text >= '0' && *text <= '9'))
+    if (text == NULL)
+        return MASKINFO_EINVAL;
+    size_t d = strspn(text, "0123456789");
+    const char *p = text + d, *u = *p ? strchr(units, *p) : NULL;
+    if (d == 0 || (*p && (u == NULL || (p[1] && strcmp(p + 1, "iB") != 0))))
         return MASKINFO_EINVAL;
     uint64_t v = 0;
-    const char *p = text;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10)
+    for (size_t i = 0; i < d; i++) {
+        unsigned digit = (unsigned)(text[i] - '0');
+        if (v > (UINT64_MAX - digit) / 10)
             return MASKINFO_EOVERFLOW;
-        v = v * 10 + d;
+        v = v * 10 + digit;
     }
-    if (*p) {
-        const char *u = strchr(units, *p);
-        if (u == NULL || (p[1] && strcmp(p + 1, "iB") != 0))
-            return MASKINFO_EINVAL;
-        for (long i = 0; i <= u - units; i++) {
-            if (v > UINT64_MAX / 1024)
-                return MASKINFO_EOVERFLOW;
-            v *= 1024;
-        }
+    for (long i = 0; u && i <= u - units; i++) {
+        if (v > UINT64_MAX / 1024)
+            return MASKINFO_EOVERFLOW;
+        v *= 1024;
     }
     /* a limit must fit a signed 64-bit count (Lua integers, int64 sizes) */
     if (v > (uint64_t)INT64_MAX)

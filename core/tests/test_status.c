@@ -227,6 +227,7 @@ static void test_parse_bytes(void)
         {"5 ", MASKINFO_EINVAL, 0}, {"10GB", MASKINFO_EINVAL, 0}, {"10g", MASKINFO_EINVAL, 0},
         {"10Gi", MASKINFO_EINVAL, 0}, {"10GiBs", MASKINFO_EINVAL, 0}, {"K", MASKINFO_EINVAL, 0},
         {"0x10", MASKINFO_EINVAL, 0}, {"12P", MASKINFO_EINVAL, 0},
+        {"99999999999999999999x", MASKINFO_EINVAL, 0}, {"99999999999999999999K", MASKINFO_EOVERFLOW, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint64_t v = 12345;
