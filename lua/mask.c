@@ -77,8 +77,11 @@ static int mask_bytes(lua_State *L) {
 int64_t *mi_opt_i64(lua_State *L, int idx, int64_t n, int64_t dflt) {
     idx = lua_absindex(L, idx);
     /* checked before the userdata: n * 8 must not wrap, nor pass the guard */
-    if (n < 0 || maskinfo_check_alloc(LIMITS(L), (uint64_t)n, sizeof(int64_t)))
-        luaL_error(L, "%I values are over the memory limit", (lua_Integer)n);
+    if (n < 0 || maskinfo_check_alloc(LIMITS(L), (uint64_t)n, sizeof(int64_t))) {
+        lua_pushfstring(L, "%I integer values are over the memory limit of %I bytes (see maskinfo.set_memory_limit)",
+                        (lua_Integer)n, (lua_Integer)mi_max_bytes(L));
+        lua_error(L); /* no position: the caller is not the one to blame */
+    }
     int t = lua_type(L, idx);
     if (t == LUA_TTABLE) {
         luaL_argcheck(L, luaL_len(L, idx) == n, idx, "wrong length");

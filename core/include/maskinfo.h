@@ -146,7 +146,9 @@ void maskinfo_mask_unref(maskinfo_mask *m);
 void maskinfo_mask_shape(const maskinfo_mask *m, int64_t shape[4]);
 /* 1 if the mask holds a dense (bit-packed) leaf anywhere. */
 int maskinfo_mask_is_dense(const maskinfo_mask *m);
-/* Bytes held by the expression (for docs, tests and the guard). */
+/* Bytes held by the expression, each distinct node counted once however
+ * many paths reach it (for docs, tests and the guard); UINT64_MAX if the
+ * walk itself runs out of memory. */
 uint64_t maskinfo_mask_bytes(const maskinfo_mask *m);
 
 /* All cells set to value (0 or 1). */
@@ -201,7 +203,10 @@ int maskinfo_mask_key_range(maskinfo_mask **out, int64_t B, int64_t Q,
                             int64_t K, const int64_t *lo, const int64_t *hi);
 
 /* ---- algebra (ops.c).  Shapes must agree in Q and K; B and H must agree
- * or one side has 1 there (broadcast). */
+ * or one side has 1 there (broadcast).  a & a and a | a give a (one more
+ * reference), ~~a gives a: the values are the same.  Expressions of any
+ * depth evaluate and free without recursion, and a node reached along
+ * several paths is evaluated once per row (eval.c). */
 int maskinfo_mask_and(maskinfo_mask **out, maskinfo_mask *a, maskinfo_mask *b);
 int maskinfo_mask_or(maskinfo_mask **out, maskinfo_mask *a, maskinfo_mask *b);
 int maskinfo_mask_not(maskinfo_mask **out, maskinfo_mask *a);
