@@ -5,8 +5,14 @@
 #   make test         build, run every C test, the busted specs and luacheck; the
 #                     last line is "N passed, N failed" summed over all suites
 #   make bench        run bench/*.lua, if any
-#   make sanitize     rebuild with ASan/UBSan/LSan and run the C tests
-#                     (SANITIZE_BUSTED=1: the busted specs too)
+#   make sanitize     rebuild with ASan/UBSan/LSan and run the C tests and
+#                     the busted specs, leak detection on (SANITIZE_BUSTED=0:
+#                     the C tests only)
+#   make oomtest      the public Lua API with Lua's allocations failing one by
+#                     one, under ASan/LSan (core/oom): 0 crashes, 0 leaks
+#   make fuzz         build the libFuzzer targets core/fuzz/fuzz_*.c with clang
+#                     and run each for FUZZ_TIME seconds (default 60) from its
+#                     corpus core/fuzz/corpus/<target>
 #   make install      copy the Lua modules (lua/maskinfo/**) to $(LUADIR), core.so
 #                     to $(LIBDIR)/maskinfo and the maskinfo command to $(BINDIR)
 #   make uninstall    remove all of that again, and the directories install created
@@ -112,7 +118,7 @@ say = @printf '  %-6s %s\n'
 endif
 
 # ---------------------------------------------------------------- targets
-.PHONY: all lib deps tests test check sanitize run bench install uninstall fixtures version clean help
+.PHONY: all lib deps tests test check sanitize oomtest fuzz run bench install uninstall fixtures version clean help
 
 all: $(DEPS_FIRST) lib
 
@@ -172,19 +178,71 @@ check: test
 
 # Sanitizers: the core and every C test rebuilt with AddressSanitizer,
 # UndefinedBehaviorSanitizer and LeakSanitizer in $(BUILD)/sanitize, then
-# run; any report fails the run.  SANITIZE_BUSTED=1 also runs the busted
-# specs against a sanitized core.so (libasan preloaded into lua5.4; leaks of
-# the interpreter itself are not checked there).
+# run; any report fails the run.  The busted specs run too (SANITIZE_BUSTED=0
+# skips them), leak detection on, against the sanitized core.so in a Lua
+# interpreter with ASan linked in (core/oom/luahost.c), so that the
+# programs the specs start are not sanitized themselves.
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SANITIZE_BUSTED ?= 1
+SAN_LUA := $(BUILD)/sanitize/luahost
+LUA_LIBS = $(or $(shell $(PKG_CONFIG) --libs lua5.4 2>/dev/null),-llua5.4)
+$(SAN_LUA): core/oom/luahost.c | $(DEPS_FIRST)
+	$(say) CC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 $(WARN_FLAGS) $(SAN_FLAGS) $(LUA_CFLAGS) -o $@ $< -fsanitize=address,undefined $(LUA_LIBS) -lm
+
 sanitize: $(DEPS_FIRST)
 	@$(MAKE) --no-print-directory SKIP_DEPS=1 BUILD='$(BUILD)/sanitize' \
 	    CFLAGS='$(SAN_FLAGS)' LDFLAGS='-fsanitize=address,undefined' lib tests
-	@ASAN_OPTIONS=detect_leaks=$(if $(filter 1,$(SANITIZE_BUSTED)),0,1) UBSAN_OPTIONS=print_stacktrace=1 \
+	@$(MAKE) --no-print-directory SKIP_DEPS=1 '$(SAN_LUA)'
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    NO_BUSTED=$(if $(filter 1,$(SANITIZE_BUSTED)),,1) NO_LUACHECK=1 \
 	    LUA_PATH_5_4='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' \
 	    LUA_CPATH_5_4='$(abspath $(BUILD)/sanitize)/?.so;;' \
-	    LD_PRELOAD='$(if $(filter 1,$(SANITIZE_BUSTED)),$(shell $(CC) -print-file-name=libasan.so))' \
-	    LUA='$(LUA)' BUSTED='$(BUSTED)' scripts/run_tests.sh $(patsubst $(BUILD)/%,$(BUILD)/sanitize/%,$(TEST_BIN))
+	    LUA='$(SAN_LUA)' BUSTED='$(BUSTED)' scripts/run_tests.sh $(patsubst $(BUILD)/%,$(BUILD)/sanitize/%,$(TEST_BIN))
+
+# The allocation-failure test: one host program (core + binding + Lua,
+# ASan/LSan) runs core/oom/cases.lua; see core/oom/oomhost.c.
+OOM_BIN := $(BUILD)/oom/oomhost
+$(OOM_BIN): core/oom/oomhost.c $(CORE_SRC) $(BIND_SRC) $(wildcard core/src/*.h lua/*.h) core/include/maskinfo.h | $(DEPS_FIRST)
+	$(say) CC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 $(WARN_FLAGS) -fopenmp $(SAN_FLAGS) -Icore/include -Icore/src $(LUA_CFLAGS) $(PNG_CFLAGS) \
+	    -o $@ core/oom/oomhost.c $(CORE_SRC) $(BIND_SRC) -fsanitize=address,undefined \
+	    $(LUA_LIBS) $(LINK_LIBS)
+
+oomtest: $(OOM_BIN)
+	@ASAN_OPTIONS=detect_leaks=1 $(OOM_BIN) core/oom/cases.lua
+
+# Fuzzing: every core/fuzz/fuzz_<name>.c is a libFuzzer target, built with
+# clang (Debian clang) with ASan/UBSan into $(BUILD)/fuzz/fuzz_<name>, and
+# run for FUZZ_TIME seconds on a copy of its committed seed corpus
+# core/fuzz/corpus/<name> (new inputs go to $(BUILD)/fuzz/corpus/<name>).
+FUZZ_CC    ?= clang
+FUZZ_TIME  ?= 60
+FUZZ_SRC   := $(sort $(wildcard core/fuzz/fuzz_*.c))
+FUZZ_BIN   := $(patsubst core/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_FLAGS  = -std=c11 -g -O1 -fopenmp -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+              -Icore/include -Icore/src -Icore/tests $(PNG_CFLAGS)
+
+$(BUILD)/fuzz/fuzz_%: core/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard core/src/*.h core/tests/*.h core/fuzz/*.h) core/include/maskinfo.h | $(DEPS_FIRST)
+	$(say) CLANG $@
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(PNG_LIBS) -lm
+
+fuzz: $(FUZZ_BIN)
+	@for bin in $(FUZZ_BIN); do \
+	    name=$${bin##*/fuzz_}; seeds=core/fuzz/corpus/$$name; work='$(BUILD)'/fuzz/corpus/$$name; \
+	    log='$(BUILD)'/fuzz/fuzz_$$name.log; mkdir -p "$$work"; \
+	    OMP_NUM_THREADS=1 "$$bin" -max_total_time=$(FUZZ_TIME) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+	        -artifact_prefix='$(BUILD)'/fuzz/fuzz_$$name- "$$work" $$( [ -d "$$seeds" ] && echo "$$seeds" ) >"$$log" 2>&1; \
+	    rc=$$?; runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' "$$log"); \
+	    if [ "$$rc" -ne 0 ]; then \
+	        grep -E 'ERROR|SUMMARY|runtime error|^fuzz_|Test unit written' "$$log" | head -n 20; \
+	        echo "fuzz_$$name: FAILED after $${runs:-?} runs (log $$log)"; exit 1; \
+	    fi; \
+	    echo "fuzz_$$name: $$runs runs in $(FUZZ_TIME) s, no finding"; \
+	done
 
 run: all
 	@if [ -f scripts/maskinfo.lua ]; then \

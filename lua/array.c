@@ -17,6 +17,7 @@
 static ArrayBox *new_array_box(lua_State *L) {
     ArrayBox *box = lua_newuserdatauv(L, sizeof *box, 0);
     box->a = NULL;
+    box->shared = 0;
     luaL_setmetatable(L, ARRAY_T);
     return box;
 }
@@ -32,10 +33,27 @@ maskinfo_array *mi_to_array(lua_State *L, int idx) {
     return box ? box->a : NULL;
 }
 
-/* Push a new Array userdata owning a. */
+static int push_array_protected(lua_State *L) {
+    maskinfo_array *a = lua_touserdata(L, 1);
+    new_array_box(L)->a = a;
+    return 1;
+}
+
+/* Push a new Array userdata owning a.  The box is made in protected mode,
+ * so that a failure to allocate it frees a instead of leaking it (callers
+ * that can make the box first do: new_array_box, then the array). */
 void mi_push_array(lua_State *L, maskinfo_array *a) {
-    ArrayBox *box = new_array_box(L);
-    box->a = a;
+    lua_pushcfunction(L, push_array_protected); /* no allocation: C functions are light */
+    lua_pushlightuserdata(L, a);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        maskinfo_array_free(a);
+        lua_error(L);
+    }
+}
+
+void mi_share_array(lua_State *L, int idx) {
+    ArrayBox *box = luaL_testudata(L, idx, ARRAY_T);
+    if (box) box->shared = 1;
 }
 
 static int array_gc(lua_State *L) {
@@ -43,6 +61,12 @@ static int array_gc(lua_State *L) {
     maskinfo_array_free(box->a);
     box->a = NULL;
     return 0;
+}
+
+/* __close frees at once, unless a MaskInfo holds the Array too. */
+static int array_close(lua_State *L) {
+    ArrayBox *box = luaL_checkudata(L, 1, ARRAY_T);
+    return box->shared ? 0 : array_gc(L);
 }
 
 static void push_shape(lua_State *L, const maskinfo_array *a) {
@@ -189,9 +213,35 @@ static double shape_count(int nd, const int64_t *shape) {
     return n;
 }
 
+/* The integer range of dtype dt (0 if it has none). */
+static int int_range(maskinfo_dtype dt, double *lo, double *hi) {
+    switch (dt) {
+    case MASKINFO_UINT8: *lo = 0; *hi = 255; return 1;
+    case MASKINFO_INT32: *lo = INT32_MIN; *hi = INT32_MAX; return 1;
+    case MASKINFO_INT64: *lo = -9223372036854775808.0; *hi = 9223372036854775807.0; return 1;
+    default: return 0;
+    }
+}
+
 static int array_astype(lua_State *L) {
     maskinfo_array *a = mi_check_array(L, 1);
     maskinfo_dtype dt = mi_check_dtype(L, 2, "astype", 1, -1);
+    double lo, hi;
+    /* a value outside an integer dtype is refused, not clamped or wrapped */
+    maskinfo_dtype sd = maskinfo_array_dtype(a);
+    if (int_range(dt, &lo, &hi) && sd != MASKINFO_BOOL && !(sd == MASKINFO_INT64 && dt == MASKINFO_INT64)) {
+        const int64_t *i64 = sd == MASKINFO_INT64 ? maskinfo_array_cdata(a) : NULL;
+        for (int64_t i = 0, n = maskinfo_array_size(a); i < n; i++) {
+            double v = maskinfo_array_get(a, i);
+            int fits = i64 ? i64[i] >= (int64_t)lo && i64[i] <= (int64_t)hi : v >= lo && v < hi + 1.0;
+            if (!fits) {
+                lua_pushfstring(L, "bad argument #1 to 'astype' (value %s at flat index %I does not fit %s)",
+                                lua_pushfstring(L, v != v ? "NaN" : "%f", v), (lua_Integer)i,
+                                maskinfo_dtype_name(dt));
+                return lua_error(L);
+            }
+        }
+    }
     maskinfo_array *out;
     int st = maskinfo_array_astype(a, dt, &out, LIMITS(L));
     if (st) return array_refused(L, st, "astype", dt, (double)maskinfo_array_size(a), MI_RAISE_REFUSALS);
@@ -218,12 +268,13 @@ static int array_get(lua_State *L) {
 static int array_reshape(lua_State *L) {
     maskinfo_array *a = mi_check_array(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    int nd = (int)lua_rawlen(L, 2);
-    luaL_argcheck(L, nd <= MASKINFO_MAX_DIMS, 2, "too many dimensions");
+    lua_Integer ndl = luaL_len(L, 2);
+    luaL_argcheck(L, ndl >= 0 && ndl <= MASKINFO_MAX_DIMS, 2, "too many dimensions");
+    int nd = (int)ndl;
     int64_t shape[MASKINFO_MAX_DIMS];
     int64_t n = 1;
     for (int i = 0; i < nd; i++) {
-        lua_rawgeti(L, 2, i + 1);
+        lua_geti(L, 2, i + 1);
         int ok;
         shape[i] = lua_type(L, -1) == LUA_TNUMBER ? (int64_t)lua_tointegerx(L, -1, &ok) : (ok = 0);
         lua_pop(L, 1);
@@ -236,12 +287,13 @@ static int array_reshape(lua_State *L) {
                         (lua_Integer)n, (lua_Integer)maskinfo_array_size(a));
         return lua_error(L);
     }
-    maskinfo_array *out;
-    int st = maskinfo_array_copy(a, &out, LIMITS(L));
+    /* made in the new shape: its rows are guarded like any new array's */
+    ArrayBox *box = new_array_box(L);
+    int st = maskinfo_array_new(&box->a, maskinfo_array_dtype(a), nd, shape, LIMITS(L));
     if (st) return mi_status(L, st, "reshape", NULL, MI_RAISE_REFUSALS);
-    mi_push_array(L, out);
-    st = maskinfo_array_reshape(out, nd, shape);
-    if (st) return mi_status(L, st, "reshape", NULL, MI_RAISE_REFUSALS);
+    if (n > 0)
+        memcpy(maskinfo_array_data(box->a), maskinfo_array_cdata(a),
+               (size_t)n * maskinfo_dtype_size(maskinfo_array_dtype(a)));
     return 1;
 }
 
@@ -255,17 +307,20 @@ static int array_gather(lua_State *L) {
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_Integer len = luaL_checkinteger(L, 3);
     luaL_checktype(L, 4, LUA_TTABLE);
-    int64_t ns = (int64_t)lua_rawlen(L, 2), size = maskinfo_array_size(a);
-    int nd = (int)lua_rawlen(L, 4);
-    luaL_argcheck(L, len >= 0 && nd <= MASKINFO_MAX_DIMS, 3, "bad length or shape");
+    int64_t ns = (int64_t)luaL_len(L, 2), size = maskinfo_array_size(a);
+    lua_Integer ndl = luaL_len(L, 4);
+    luaL_argcheck(L, len >= 0 && ndl >= 0 && ndl <= MASKINFO_MAX_DIMS, 3, "bad length or shape");
+    int nd = (int)ndl;
     int64_t shape[MASKINFO_MAX_DIMS], n = 1;
     for (int i = 0; i < nd; i++) {
-        lua_rawgeti(L, 4, i + 1);
+        lua_geti(L, 4, i + 1);
         shape[i] = (int64_t)luaL_checkinteger(L, -1);
         lua_pop(L, 1);
-        n *= shape[i];
+        luaL_argcheck(L, shape[i] >= 0, 4, "non-negative extents expected");
+        n = n >= 0 && shape[i] && n > INT64_MAX / shape[i] ? -1 : n < 0 ? -1 : n * shape[i];
     }
-    luaL_argcheck(L, n == ns * len, 4, "shape does not hold starts * len elements");
+    luaL_argcheck(L, n >= 0 && (len == 0 ? n == 0 : ns <= INT64_MAX / len && n == ns * len), 4,
+                  "shape does not hold starts * len elements");
     maskinfo_array *out;
     int st = maskinfo_array_new(&out, maskinfo_array_dtype(a), nd, shape, LIMITS(L));
     if (st) return mi_status(L, st, "gather", NULL, MI_RAISE_REFUSALS);
@@ -274,7 +329,7 @@ static int array_gather(lua_State *L) {
     const uint8_t *src = maskinfo_array_cdata(a);
     uint8_t *dst = maskinfo_array_data(out);
     for (int64_t i = 0; i < ns; i++) {
-        lua_rawgeti(L, 2, (lua_Integer)(i + 1));
+        lua_geti(L, 2, (lua_Integer)(i + 1));
         lua_Integer s0 = luaL_checkinteger(L, -1);
         lua_pop(L, 1);
         luaL_argcheck(L, s0 >= 0 && s0 <= size - len, 2, "start out of range");
@@ -288,13 +343,25 @@ static int array_minmax(lua_State *L) {
     maskinfo_array *a = mi_check_array(L, 1);
     int64_t n = maskinfo_array_size(a);
     if (n == 0) return 0;
+    if (maskinfo_array_dtype(a) == MASKINFO_INT64) { /* exact past 2^53 */
+        const int64_t *d = maskinfo_array_cdata(a);
+        int64_t lo = d[0], hi = d[0];
+        for (int64_t i = 1; i < n; i++) {
+            if (d[i] < lo) lo = d[i];
+            if (d[i] > hi) hi = d[i];
+        }
+        lua_pushinteger(L, lo);
+        lua_pushinteger(L, hi);
+        return 2;
+    }
     double lo = maskinfo_array_get(a, 0), hi = lo;
     for (int64_t i = 1; i < n; i++) {
         double v = maskinfo_array_get(a, i);
         if (v < lo) lo = v;
         if (v > hi) hi = v;
     }
-    if (maskinfo_array_dtype(a) == MASKINFO_INT32 || maskinfo_array_dtype(a) == MASKINFO_BOOL) {
+    if (maskinfo_array_dtype(a) == MASKINFO_INT32 || maskinfo_array_dtype(a) == MASKINFO_BOOL ||
+        maskinfo_array_dtype(a) == MASKINFO_UINT8) {
         lua_pushinteger(L, (lua_Integer)lo);
         lua_pushinteger(L, (lua_Integer)hi);
     } else {
@@ -328,7 +395,12 @@ static int nest_shape(lua_State *L, int idx, nest_info *ni) {
             snprintf(ni->err, sizeof ni->err, "nesting deeper than %d", MASKINFO_MAX_DIMS);
             return 0;
         }
-        lua_Unsigned n = lua_rawlen(L, -1);
+        lua_Integer n = luaL_len(L, -1); /* as the Lua layer reads it (__len) */
+        if (n < 0) {
+            lua_pop(L, 1);
+            snprintf(ni->err, sizeof ni->err, "negative length %lld", (long long)n);
+            return 0;
+        }
         ni->shape[ni->ndim++] = (int64_t)n;
         if (n == 0) {
             lua_pushnil(L);
@@ -341,7 +413,7 @@ static int nest_shape(lua_State *L, int idx, nest_info *ni) {
             }
             break;
         }
-        lua_rawgeti(L, -1, 1);
+        lua_geti(L, -1, 1);
         lua_remove(L, -2);
     }
     lua_pop(L, 1);
@@ -396,20 +468,20 @@ static int nest_fill(lua_State *L, nest_info *ni, maskinfo_array *a, int depth,
         maskinfo_array_set(a, (*flat)++, v);
         return 1;
     }
-    if (lua_type(L, -1) != LUA_TTABLE || (int64_t)lua_rawlen(L, -1) != ni->shape[depth]) {
+    if (lua_type(L, -1) != LUA_TTABLE || (int64_t)luaL_len(L, -1) != ni->shape[depth]) {
         path_str(where, sizeof where, path, depth);
         if (lua_type(L, -1) != LUA_TTABLE)
             snprintf(ni->err, sizeof ni->err, "ragged nested table: table expected at %s, got %s",
                      depth ? where : "top", luaL_typename(L, -1));
         else
             snprintf(ni->err, sizeof ni->err, "ragged nested table: length %lld at %s, expected %lld",
-                     (long long)lua_rawlen(L, -1), depth ? where : "top",
+                     (long long)luaL_len(L, -1), depth ? where : "top",
                      (long long)ni->shape[depth]);
         return 0;
     }
     for (int64_t i = 0; i < ni->shape[depth]; i++) {
         path[depth] = i;
-        lua_rawgeti(L, -1, (lua_Integer)(i + 1));
+        lua_geti(L, -1, (lua_Integer)(i + 1));
         int ok = nest_fill(L, ni, a, depth + 1, flat, path);
         lua_pop(L, 1);
         if (!ok) return 0;
@@ -487,26 +559,29 @@ static int l_from_nested(lua_State *L) {
 static int l_array(lua_State *L) {
     maskinfo_dtype dt = mi_check_dtype(L, 1, "array", 1, -1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    int nd = (int)lua_rawlen(L, 2);
-    luaL_argcheck(L, nd <= MASKINFO_MAX_DIMS, 2, "too many dimensions");
+    lua_Integer ndl = luaL_len(L, 2);
+    luaL_argcheck(L, ndl >= 0 && ndl <= MASKINFO_MAX_DIMS, 2, "too many dimensions");
+    int nd = (int)ndl;
     int64_t shape[MASKINFO_MAX_DIMS];
     for (int i = 0; i < nd; i++) {
-        lua_rawgeti(L, 2, i + 1);
+        lua_geti(L, 2, i + 1);
         shape[i] = (int64_t)luaL_checkinteger(L, -1);
         lua_pop(L, 1);
         luaL_argcheck(L, shape[i] >= 0, 2, "negative dimension");
     }
-    maskinfo_array *a;
-    int st = maskinfo_array_new(&a, dt, nd, shape, LIMITS(L));
+    ArrayBox *box = new_array_box(L); /* the box first: nothing leaks if it fails */
+    int st = maskinfo_array_new(&box->a, dt, nd, shape, LIMITS(L));
     if (st) return array_refused(L, st, "array", dt, shape_count(nd, shape), MI_RETURN_REFUSALS);
-    mi_push_array(L, a);
+    maskinfo_array *a = box->a;
     if (lua_type(L, 3) == LUA_TTABLE) {
         int64_t n = maskinfo_array_size(a);
-        luaL_argcheck(L, (int64_t)lua_rawlen(L, 3) == n, 3, "wrong number of values");
+        luaL_argcheck(L, (int64_t)luaL_len(L, 3) == n, 3, "wrong number of values");
         for (int64_t i = 0; i < n; i++) {
-            int t = lua_rawgeti(L, 3, (lua_Integer)(i + 1));
-            double v = t == LUA_TBOOLEAN ? lua_toboolean(L, -1) : lua_tonumber(L, -1);
-            maskinfo_array_set(a, i, v);
+            int t = lua_geti(L, 3, (lua_Integer)(i + 1));
+            if (dt == MASKINFO_INT64 && lua_isinteger(L, -1)) /* exact, not through a double */
+                ((int64_t *)maskinfo_array_data(a))[i] = (int64_t)lua_tointeger(L, -1);
+            else
+                maskinfo_array_set(a, i, t == LUA_TBOOLEAN ? lua_toboolean(L, -1) : lua_tonumber(L, -1));
             lua_pop(L, 1);
         }
     }
@@ -548,7 +623,7 @@ const luaL_Reg mi_array_methods[] = {
     {"gather", array_gather}, {NULL, NULL}};
 
 const luaL_Reg mi_array_meta[] = {
-    {"__gc", array_gc},   {"__close", array_gc}, {"__tostring", array_tostring},
+    {"__gc", array_gc},   {"__close", array_close}, {"__tostring", array_tostring},
     {"__len", array_len}, {"__eq", array_eq},    {NULL, NULL}};
 
 const luaL_Reg mi_array_funcs[] = {

@@ -22,10 +22,18 @@
 #define ARRAY_T "maskinfo.Array"
 #define MASK_T "maskinfo.Mask"
 
-/* upvalue 1 of every binding function: the limits userdata */
+/* upvalue 1 of every binding function: the limits userdata (the guard,
+ * and MASKINFO_MAX_BYTES as read at load); LIMITS gives the guard. */
+typedef struct {
+    maskinfo_limits lim; /* first: LIMITS casts the box to it */
+    uint64_t env_max;
+} mi_limits_box;
 #define LIMITS(L) ((maskinfo_limits *)lua_touserdata(L, lua_upvalueindex(1)))
 
-typedef struct { maskinfo_array *a; } ArrayBox;
+/* shared: the Array is held by a MaskInfo (its fields or their caches);
+ * closing it then is a no-op and only the collector frees it, so that no
+ * getter's result can be closed out from under its MaskInfo. */
+typedef struct { maskinfo_array *a; int shared; } ArrayBox;
 typedef struct { maskinfo_mask *m; } MaskBox;
 
 /* ---- core.c: the one error style */
@@ -43,6 +51,17 @@ int mi_status(lua_State *L, int st, const char *fname, const char *path, int how
  * for ETOOBIG/EOVERFLOW, "...: out of memory" for ENOMEM; returned or
  * raised like mi_status.  Other statuses go to mi_status. */
 int mi_refuse(lua_State *L, int st, const char *fname, const char *what, double bytes, int how);
+/* The guard's limit in bytes (the core's default when none is set). */
+uint64_t mi_max_bytes(lua_State *L);
+/* One budget per call: 0 when bytes (everything the call will allocate,
+ * summed before it starts) fit the limit; else pushes nil, "needs N bytes,
+ * over the memory limit of M bytes ...", "ETOOBIG" (mi_status' refusal
+ * form) and returns 3. */
+int mi_budget(lua_State *L, double bytes);
+/* A box on the stack whose __gc calls release(*slot) unless *slot was
+ * set back to NULL: store a C object there before anything can raise
+ * (liolib's order), take it back when done. */
+void **mi_cleanup(lua_State *L, void (*release)(void *));
 /* Raise "bad argument #n to 'fname' (msg)" without a position prefix, like
  * the Lua layer's errors. */
 int mi_argerror(lua_State *L, int n, const char *fname, const char *msg);
@@ -53,9 +72,13 @@ const char *mi_typename(lua_State *L, int idx);
 maskinfo_dtype mi_check_dtype(lua_State *L, int idx, const char *fname, int n, int dflt);
 
 /* ---- array.c */
+/* Push a new Array owning a.  Leak-free: if the box cannot be made (out
+ * of memory), a is freed before the error propagates. */
 void mi_push_array(lua_State *L, maskinfo_array *a);
 maskinfo_array *mi_check_array(lua_State *L, int idx);
 maskinfo_array *mi_to_array(lua_State *L, int idx);
+/* Mark the Array at idx shared (see ArrayBox); anything else is ignored. */
+void mi_share_array(lua_State *L, int idx);
 extern const luaL_Reg mi_array_methods[];
 extern const luaL_Reg mi_array_meta[];
 extern const luaL_Reg mi_array_funcs[];
@@ -63,7 +86,9 @@ extern const luaL_Reg mi_array_funcs[];
 /* ---- mask.c */
 maskinfo_mask *mi_check_mask(lua_State *L, int idx);
 /* int64 vector from an integer, a sequence or nil (-> dflt), length n; a
- * userdata left on the stack keeps it alive. */
+ * userdata left on the stack keeps it alive.  n is checked against the
+ * guard before anything is allocated; sequences are read as Lua reads
+ * them (__len, __index), like the checks of the Lua layer. */
 int64_t *mi_opt_i64(lua_State *L, int idx, int64_t n, int64_t dflt);
 extern const luaL_Reg mi_mask_methods[];
 extern const luaL_Reg mi_mask_meta[];

@@ -83,6 +83,43 @@ int mi_status(lua_State *L, int st, const char *fname, const char *path, int how
     return finish(L, st, fname, msg, how);
 }
 
+int mi_budget(lua_State *L, double bytes) {
+    uint64_t max = mi_max_bytes(L);
+    if (bytes <= (double)max) return 0;
+    lua_pushnil(L);
+    lua_pushfstring(L, "needs %s bytes, over the memory limit of %s bytes (see maskinfo.set_memory_limit)",
+                    bytes < 9.2e18 ? lua_pushfstring(L, "%I", (lua_Integer)bytes) : lua_pushliteral(L, "over 2^63"),
+                    lua_pushfstring(L, "%I", (lua_Integer)max));
+    lua_remove(L, -2);
+    lua_remove(L, -2);
+    lua_pushliteral(L, "ETOOBIG");
+    return 3;
+}
+
+/* The pending C object of a cleanup box is freed by __gc unless taken. */
+typedef struct { void *p; void (*release)(void *); } Cleanup;
+#define CLEANUP_T "maskinfo.Cleanup"
+
+static int cleanup_gc(lua_State *L) {
+    Cleanup *c = luaL_checkudata(L, 1, CLEANUP_T);
+    if (c->p) c->release(c->p);
+    c->p = NULL;
+    return 0;
+}
+
+void **mi_cleanup(lua_State *L, void (*release)(void *)) {
+    Cleanup *c = lua_newuserdatauv(L, sizeof *c, 0);
+    c->p = NULL;
+    c->release = release;
+    luaL_setmetatable(L, CLEANUP_T);
+    return &c->p;
+}
+
+uint64_t mi_max_bytes(lua_State *L) {
+    uint64_t v = LIMITS(L)->max_bytes;
+    return v ? v : MASKINFO_DEFAULT_MAX_BYTES;
+}
+
 int mi_argerror(lua_State *L, int n, const char *fname, const char *msg) {
     lua_pushfstring(L, "bad argument #%d to '%s' (%s)", n, fname, msg);
     return lua_error(L);
@@ -119,11 +156,44 @@ maskinfo_dtype mi_check_dtype(lua_State *L, int idx, const char *fname, int n, i
 
 /* ------------------------------------------------------------ object boxes */
 
+/* Mark the Arrays of value idx shared: an Array, or those in a table
+ * (depth levels down: the fields, and caches such as {q_ids, kv_ids}). */
+static void share_arrays(lua_State *L, int idx, int depth) {
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) == LUA_TUSERDATA) {
+        mi_share_array(L, idx);
+    } else if (lua_type(L, idx) == LUA_TTABLE && depth > 0) {
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            share_arrays(L, -1, depth - 1);
+            lua_pop(L, 1);
+        }
+    }
+}
+
+/* __newindex of field tables: whatever is cached later is shared too. */
+static int fields_newindex(lua_State *L) {
+    share_arrays(L, 3, 1);
+    lua_rawset(L, 1);
+    return 0;
+}
+#define FIELDS_T "maskinfo.Fields"
+
 /* core.box(metatable, fields) -> a userdata with that metatable whose user
- * value is fields (the Lua layer's immutable objects). */
+ * value is fields (the Lua layer's immutable objects).  Every Array in the
+ * fields, then or later, is shared with the object: closing it does not
+ * free it (ArrayBox). */
 static int l_box(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checktype(L, 2, LUA_TTABLE);
+    share_arrays(L, 2, 2);
+    if (lua_getmetatable(L, 2)) {
+        lua_pop(L, 1); /* a table the Lua layer made its own: left alone */
+    } else {
+        lua_pushvalue(L, 2);
+        luaL_setmetatable(L, FIELDS_T);
+        lua_pop(L, 1);
+    }
     lua_newuserdatauv(L, 1, 1);
     lua_pushvalue(L, 1);
     lua_setmetatable(L, -2);
@@ -149,6 +219,32 @@ static int l_drop(lua_State *L) {
 }
 
 /* ------------------------------------------------------------ limits */
+
+/* core.parse_bytes(s) -> bytes: MASKINFO_MAX_BYTES' spelling
+ * (maskinfo_parse_bytes); anything else raises naming fname (arg 2) and
+ * argument n (arg 3). */
+static int l_parse_bytes(lua_State *L) {
+    const char *fname = luaL_optstring(L, 2, "parse_bytes");
+    int n = (int)luaL_optinteger(L, 3, 1);
+    uint64_t v;
+    const char *text = lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1) : NULL;
+    int st = text ? maskinfo_parse_bytes(text, &v) : MASKINFO_EINVAL;
+    if (st) {
+        const char *what = st == MASKINFO_EOVERFLOW ? "byte count past 2^63 - 1"
+                         : "byte count expected: digits with an optional K, M, G, T, KiB, MiB, GiB or TiB";
+        return mi_argerror(L, n, fname, lua_pushfstring(L, "%s, got %s", what,
+                                                        text ? lua_pushfstring(L, "'%s'", text)
+                                                             : luaL_typename(L, 1)));
+    }
+    lua_pushinteger(L, (lua_Integer)v);
+    return 1;
+}
+
+/* core.env_max_bytes() -> MASKINFO_MAX_BYTES as read at load (0: unset) */
+static int l_env_max_bytes(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)((mi_limits_box *)LIMITS(L))->env_max);
+    return 1;
+}
 
 /* core.set_max_bytes(n) -> the previous limit (0 = the core's default) */
 static int l_set_max_bytes(lua_State *L) {
@@ -194,6 +290,8 @@ static const luaL_Reg module_funcs[] = {
     {"unbox", l_unbox},
     {"drop", l_drop},
     {"set_max_bytes", l_set_max_bytes},
+    {"parse_bytes", l_parse_bytes},
+    {"env_max_bytes", l_env_max_bytes},
     {"get_max_bytes", l_get_max_bytes},
     {"check_alloc", l_check_alloc},
     {"now", l_now},
@@ -239,16 +337,34 @@ static void push_tables(lua_State *L) {
     lua_setfield(L, -2, "dtypes");
     lua_pushstring(L, maskinfo_version());
     lua_setfield(L, -2, "version");
+    lua_pushinteger(L, (lua_Integer)MASKINFO_DEFAULT_MAX_BYTES);
+    lua_setfield(L, -2, "default_max_bytes");
     lua_pushinteger(L, MASKINFO_MAX_IMAGE_SIDE);
     lua_setfield(L, -2, "max_image_side");
 }
 
 int luaopen_maskinfo_core(lua_State *L) {
-    maskinfo_limits *lim = lua_newuserdatauv(L, sizeof *lim, 0);
-    lim->max_bytes = 0;
+    mi_limits_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+    box->lim.max_bytes = box->env_max = 0;
+    /* a limit nobody can read is refused at load, not taken as 0 or 10 */
     const char *env = getenv("MASKINFO_MAX_BYTES");
-    if (env && *env) lim->max_bytes = strtoull(env, NULL, 10);
+    if (env && *env) {
+        int st = maskinfo_parse_bytes(env, &box->env_max);
+        if (st)
+            return luaL_error(L, "maskinfo: MASKINFO_MAX_BYTES='%s' is not a byte count (%s)", env,
+                              st == MASKINFO_EOVERFLOW ? "past 2^63 - 1"
+                              : "expected digits with an optional K, M, G, T, KiB, MiB, GiB or TiB");
+        box->lim.max_bytes = box->env_max;
+    }
     int limits = lua_gettop(L);
+    luaL_newmetatable(L, FIELDS_T);
+    lua_pushcfunction(L, fields_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, CLEANUP_T);
+    lua_pushcfunction(L, cleanup_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
     const luaL_Reg *const array_methods[] = {mi_array_methods, NULL};
     const luaL_Reg *const mask_methods[] = {mi_mask_methods, mi_render_methods,
                                             mi_export_methods, NULL};

@@ -75,20 +75,30 @@ static int mask_bytes(lua_State *L) {
 
 /* int64 vector from an integer, a sequence or nil (-> dflt), length n */
 int64_t *mi_opt_i64(lua_State *L, int idx, int64_t n, int64_t dflt) {
+    idx = lua_absindex(L, idx);
+    /* checked before the userdata: n * 8 must not wrap, nor pass the guard */
+    if (n < 0 || maskinfo_check_alloc(LIMITS(L), (uint64_t)n, sizeof(int64_t))) {
+        lua_pushfstring(L, "%I integer values are over the memory limit of %I bytes (see maskinfo.set_memory_limit)",
+                        (lua_Integer)n, (lua_Integer)mi_max_bytes(L));
+        lua_error(L); /* no position: the caller is not the one to blame */
+    }
+    int t = lua_type(L, idx);
+    if (t == LUA_TTABLE) {
+        luaL_argcheck(L, luaL_len(L, idx) == n, idx, "wrong length");
+    } else if (t != LUA_TNONE && t != LUA_TNIL) {
+        luaL_checkinteger(L, idx);
+    }
     int64_t *v = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *v, 0);
-    if (lua_isnoneornil(L, idx)) {
-        for (int64_t i = 0; i < n; i++) v[i] = dflt;
-    } else if (lua_type(L, idx) == LUA_TTABLE) {
-        luaL_argcheck(L, (int64_t)lua_rawlen(L, idx) == n, idx, "wrong length");
+    if (t == LUA_TTABLE) {
         for (int64_t i = 0; i < n; i++) {
-            lua_rawgeti(L, idx, (lua_Integer)(i + 1));
+            lua_geti(L, idx, (lua_Integer)(i + 1));
             int ok;
             v[i] = (int64_t)lua_tointegerx(L, -1, &ok);
             if (!ok) luaL_argerror(L, idx, "integers expected");
             lua_pop(L, 1);
         }
     } else {
-        int64_t x = (int64_t)luaL_checkinteger(L, idx);
+        int64_t x = t == LUA_TNONE || t == LUA_TNIL ? dflt : (int64_t)lua_tointeger(L, idx);
         for (int64_t i = 0; i < n; i++) v[i] = x;
     }
     return v; /* a userdata left on the stack keeps it alive */
@@ -174,8 +184,8 @@ static int l_causal(lua_State *L) {
 static int l_window(lua_State *L) {
     int64_t B = check_size(L, 1), Q = check_size(L, 2), K = check_size(L, 3);
     int64_t nh = 1;
-    if (lua_type(L, 4) == LUA_TTABLE) nh = (int64_t)lua_rawlen(L, 4);
-    else if (lua_type(L, 5) == LUA_TTABLE) nh = (int64_t)lua_rawlen(L, 5);
+    if (lua_type(L, 4) == LUA_TTABLE) nh = (int64_t)luaL_len(L, 4);
+    else if (lua_type(L, 5) == LUA_TTABLE) nh = (int64_t)luaL_len(L, 5);
     luaL_argcheck(L, nh >= 1, 4, "at least one window expected");
     int64_t *left = mi_opt_i64(L, 4, nh, 0);
     int64_t *right = mi_opt_i64(L, 5, nh, 0);
@@ -213,10 +223,11 @@ static int l_intervals(lua_State *L) {
     int64_t B = check_size(L, 1), H = check_size(L, 2), Q = check_size(L, 3), K = check_size(L, 4);
     luaL_checktype(L, 5, LUA_TTABLE);
     luaL_checktype(L, 6, LUA_TTABLE);
-    int64_t rows = B * H * Q;
-    luaL_argcheck(L, (int64_t)lua_rawlen(L, 5) == rows + 1, 5, "wrong length");
+    int64_t rows = B > 0 && H > 0 && Q > 0 && (B > INT64_MAX / H || B * H > (INT64_MAX - 1) / Q) ? -1 : B * H * Q;
+    luaL_argcheck(L, rows >= 0 && luaL_len(L, 5) == rows + 1, 5, "wrong length");
     int64_t *off = mi_opt_i64(L, 5, rows + 1, 0);
-    int64_t n = (int64_t)lua_rawlen(L, 6);
+    int64_t n = (int64_t)luaL_len(L, 6);
+    luaL_argcheck(L, off[rows] >= 0 && off[rows] <= INT64_MAX / 2, 6, "wrong length");
     luaL_argcheck(L, n % 2 == 0 && off[rows] * 2 == n, 6, "wrong length");
     int64_t *iv = mi_opt_i64(L, 6, n, 0);
     MaskBox *box = new_mask_box(L);
@@ -227,13 +238,14 @@ static int l_intervals(lua_State *L) {
 
 static int l_stack_heads(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    int64_t n = (int64_t)lua_rawlen(L, 1);
-    luaL_argcheck(L, n >= 1, 1, "at least one mask expected");
+    int64_t n = (int64_t)luaL_len(L, 1);
+    luaL_argcheck(L, n >= 1 && n <= INT32_MAX, 1, "at least one mask expected");
     maskinfo_mask **parts = lua_newuserdatauv(L, (size_t)n * sizeof *parts, 0);
+    lua_createtable(L, (int)n, 0); /* keeps the parts alive whatever __index gave */
     for (int64_t i = 0; i < n; i++) {
-        lua_rawgeti(L, 1, (lua_Integer)(i + 1));
+        lua_geti(L, 1, (lua_Integer)(i + 1));
         parts[i] = mi_check_mask(L, -1);
-        lua_pop(L, 1); /* still referenced by the table */
+        lua_rawseti(L, -2, (lua_Integer)(i + 1));
     }
     MaskBox *box = new_mask_box(L);
     maskinfo_mask *m = NULL;
@@ -281,6 +293,10 @@ static int mask_count(lua_State *L) {
     maskinfo_mask *m = mi_check_mask(L, 1);
     int64_t s[4];
     maskinfo_mask_shape(m, s);
+    /* one budget: the per-head result and the core's per-row counts */
+    double planes = (double)s[0] * (double)s[1];
+    int r = mi_budget(L, 8.0 * (planes + planes * (double)s[2]));
+    if (r) return r;
     maskinfo_array *ph;
     uint64_t total;
     int st = maskinfo_array_new(&ph, MASKINFO_INT64, 2, s, LIMITS(L));
@@ -298,20 +314,19 @@ static int mask_count(lua_State *L) {
 static int mask_row(lua_State *L) {
     maskinfo_mask *m = mi_check_mask(L, 1);
     lua_Integer b = luaL_checkinteger(L, 2), h = luaL_checkinteger(L, 3), q = luaL_checkinteger(L, 4);
-    maskinfo_scratch *s = maskinfo_scratch_new();
+    void **slot = mi_cleanup(L, (void (*)(void *))maskinfo_scratch_free);
+    maskinfo_scratch *s = *slot = maskinfo_scratch_new();
     if (!s) return mi_status(L, MASKINFO_ENOMEM, "row", NULL, MI_RETURN_REFUSALS);
     const int64_t *iv;
     int64_t n;
     int st = maskinfo_mask_row(m, b, h, q, s, &iv, &n);
-    if (st) {
-        maskinfo_scratch_free(s);
-        return mi_status(L, st, "row", NULL, MI_RETURN_REFUSALS);
-    }
-    lua_createtable(L, (int)(2 * n), 0);
+    if (st) return mi_status(L, st, "row", NULL, MI_RETURN_REFUSALS);
+    lua_createtable(L, (int)(2 * n), 0); /* may raise: the scratch is the box's */
     for (int64_t i = 0; i < 2 * n; i++) {
         lua_pushinteger(L, iv[i]);
         lua_rawseti(L, -2, (lua_Integer)(i + 1));
     }
+    *slot = NULL;
     maskinfo_scratch_free(s);
     return 1;
 }
@@ -441,7 +456,7 @@ static int mask_grid_counts(lua_State *L) {
     lua_Integer b = luaL_checkinteger(L, 2), h = luaL_checkinteger(L, 3);
     luaL_checktype(L, 4, LUA_TTABLE);
     luaL_checktype(L, 5, LUA_TTABLE);
-    int64_t nr = (int64_t)lua_rawlen(L, 4) - 1, nc = (int64_t)lua_rawlen(L, 5) - 1;
+    int64_t nr = (int64_t)luaL_len(L, 4) - 1, nc = (int64_t)luaL_len(L, 5) - 1;
     luaL_argcheck(L, nr >= 0, 4, "at least one edge expected");
     luaL_argcheck(L, nc >= 0, 5, "at least one edge expected");
     int64_t *re = mi_opt_i64(L, 4, nr + 1, 0), *ce = mi_opt_i64(L, 5, nc + 1, 0);
@@ -455,6 +470,24 @@ static int mask_grid_counts(lua_State *L) {
     return 1;
 }
 
+/* m:flex_block_bytes(bq, bk) -> what flex_block_mask allocates in all:
+ * the block classes (B, H, R, C) uint8, the four tables (num and idx, kv
+ * side and q side, partial and full: 2 * (BHR + BHC) * 4 + 4 * BHRC * 4)
+ * and one thread's grid buffers; a double, so that no sum wraps.  The Lua
+ * layer passes it to its guard before the first allocation. */
+static int mask_flex_block_bytes(lua_State *L) {
+    maskinfo_mask *m = mi_check_mask(L, 1);
+    lua_Integer bq = luaL_checkinteger(L, 2), bk = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, bq >= 1, 2, "block size >= 1 expected");
+    luaL_argcheck(L, bk >= 1, 3, "block size >= 1 expected");
+    int64_t s[4];
+    maskinfo_mask_shape(m, s);
+    double bh = (double)s[0] * (double)s[1];
+    double R = (double)(s[2] / bq + (s[2] % bq != 0)), C = (double)(s[3] / bk + (s[3] % bk != 0));
+    lua_pushnumber(L, bh * R * C * (1.0 + 16.0) + 8.0 * bh * (R + C) + 16.0 * (C + 1.0));
+    return 1;
+}
+
 /* ------------------------------------------------------------ registration */
 
 const luaL_Reg mi_mask_methods[] = {
@@ -464,6 +497,7 @@ const luaL_Reg mi_mask_methods[] = {
     {"row", mask_row},           {"get", mask_get},               {"to_array", mask_to_array},
     {"to_bias", mask_to_bias},   {"segment_ids", mask_segment_ids}, {"validity", mask_validity},
     {"empty_rows", mask_empty_rows}, {"diff", mask_diff},         {"grid_counts", mask_grid_counts},
+    {"flex_block_bytes", mask_flex_block_bytes},
     {NULL, NULL}};
 
 const luaL_Reg mi_mask_meta[] = {

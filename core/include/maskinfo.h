@@ -88,9 +88,25 @@ float maskinfo_bf16_to_f32(uint16_t h);
 typedef struct {
     uint64_t max_bytes;
 } maskinfo_limits;
+/* The limit when max_bytes is 0 or the pointer NULL: 12 GiB. */
+#define MASKINFO_DEFAULT_MAX_BYTES (UINT64_C(12) << 30)
+
+/* What the guard charges per row of an array or a mask besides its cells
+ * (rows are walked even when they hold no cell: a (2^40, 0) shape is not
+ * free).  An array's rows are the product of its extents but the last, a
+ * mask's its B * H * Q (each extent at least 1). */
+#define MASKINFO_ROW_BYTES 8
 
 /* MASKINFO_OK if n elements of size sz fit under the guard; never allocates. */
 int maskinfo_check_alloc(const maskinfo_limits *lim, uint64_t n, uint64_t sz);
+
+/* A byte count as MASKINFO_MAX_BYTES spells it: decimal digits, then
+ * nothing, K, M, G or T, or KiB, MiB, GiB or TiB (all powers of 1024:
+ * "64M" and "64MiB" are 67108864).  Nothing else is accepted (no sign,
+ * space, fraction or exponent): MASKINFO_EINVAL; a value past INT64_MAX is
+ * MASKINFO_EOVERFLOW.  *out is set only on MASKINFO_OK.  One parser for
+ * every reader of the variable (the binding at load and set_memory_limit). */
+int maskinfo_parse_bytes(const char *text, uint64_t *out);
 
 /* ---------------------------------------------------------------- arrays */
 /* A dense n-d array (row-major).  bool is one byte per element (0/1);
@@ -130,7 +146,9 @@ void maskinfo_mask_unref(maskinfo_mask *m);
 void maskinfo_mask_shape(const maskinfo_mask *m, int64_t shape[4]);
 /* 1 if the mask holds a dense (bit-packed) leaf anywhere. */
 int maskinfo_mask_is_dense(const maskinfo_mask *m);
-/* Bytes held by the expression (for docs, tests and the guard). */
+/* Bytes held by the expression, each distinct node counted once however
+ * many paths reach it (for docs, tests and the guard); UINT64_MAX if the
+ * walk itself runs out of memory. */
 uint64_t maskinfo_mask_bytes(const maskinfo_mask *m);
 
 /* All cells set to value (0 or 1). */
@@ -185,7 +203,10 @@ int maskinfo_mask_key_range(maskinfo_mask **out, int64_t B, int64_t Q,
                             int64_t K, const int64_t *lo, const int64_t *hi);
 
 /* ---- algebra (ops.c).  Shapes must agree in Q and K; B and H must agree
- * or one side has 1 there (broadcast). */
+ * or one side has 1 there (broadcast).  a & a and a | a give a (one more
+ * reference), ~~a gives a: the values are the same.  Expressions of any
+ * depth evaluate and free without recursion, and a node reached along
+ * several paths is evaluated once per row (eval.c). */
 int maskinfo_mask_and(maskinfo_mask **out, maskinfo_mask *a, maskinfo_mask *b);
 int maskinfo_mask_or(maskinfo_mask **out, maskinfo_mask *a, maskinfo_mask *b);
 int maskinfo_mask_not(maskinfo_mask **out, maskinfo_mask *a);

@@ -24,10 +24,14 @@ static int dtype_ok(maskinfo_dtype dt)
 }
 
 /*
- * Validate a shape and compute its element count.  Negative extents are
- * EINVAL; a product that does not fit in int64 is EOVERFLOW.
+ * Validate a shape and compute its element count and its rows: the product
+ * of every extent but the last, zeros counted as 1.  A (2^40, 0) array has
+ * no element but 2^40 rows that every walk over it (totable, ids, per-batch
+ * loops) visits, so the guard charges MASKINFO_ROW_BYTES per row as well.
+ * Negative extents are EINVAL; a product that does not fit in int64 is
+ * EOVERFLOW.
  */
-static int shape_count(int ndim, const int64_t *shape, int64_t *count)
+static int shape_count(int ndim, const int64_t *shape, int64_t *count, int64_t *rows)
 {
     if (ndim < 0 || ndim > MASKINFO_MAX_DIMS || (ndim > 0 && shape == NULL))
         return MASKINFO_EINVAL;
@@ -48,6 +52,14 @@ static int shape_count(int ndim, const int64_t *shape, int64_t *count)
     /* An overflowing shape with a zero extent still has no elements, but
      * report it anyway: such shapes are almost surely a caller bug. */
     *count = zero ? 0 : n;
+    int64_t r = 1;
+    for (int i = 0; i + 1 < ndim; i++) {
+        int64_t e = shape[i] ? shape[i] : 1;
+        if (r > INT64_MAX / e)
+            return MASKINFO_EOVERFLOW;
+        r *= e;
+    }
+    *rows = r;
     return MASKINFO_OK;
 }
 
@@ -59,12 +71,14 @@ int maskinfo_array_new(maskinfo_array **out, maskinfo_dtype dt, int ndim,
     *out = NULL;
     if (!dtype_ok(dt))
         return MASKINFO_EDTYPE;
-    int64_t n;
-    int rc = shape_count(ndim, shape, &n);
+    int64_t n, rows;
+    int rc = shape_count(ndim, shape, &n, &rows);
     if (rc)
         return rc;
     size_t esz = maskinfo_dtype_size(dt);
     rc = maskinfo_check_alloc(lim, (uint64_t)n, esz);
+    if (!rc)
+        rc = maskinfo_check_alloc(lim, (uint64_t)rows, MASKINFO_ROW_BYTES);
     if (rc)
         return rc;
     maskinfo_array *a = calloc(1, sizeof *a);
@@ -219,8 +233,9 @@ int maskinfo_array_equal(const maskinfo_array *a, const maskinfo_array *b)
         if (a->shape[i] != b->shape[i])
             return 0;
     const int64_t n = a->size;
+    /* integers by their bytes: int64 past 2^53 is not exact as a double */
     if (a->dtype == MASKINFO_BOOL || a->dtype == MASKINFO_INT32 ||
-        a->dtype == MASKINFO_UINT8)
+        a->dtype == MASKINFO_UINT8 || a->dtype == MASKINFO_INT64)
         return memcmp(a->data, b->data,
                       (size_t)n * maskinfo_dtype_size(a->dtype)) == 0;
     for (int64_t i = 0; i < n; i++)
@@ -252,8 +267,10 @@ int maskinfo_array_reshape(maskinfo_array *a, int ndim, const int64_t *shape)
 {
     if (a == NULL)
         return MASKINFO_EINVAL;
-    int64_t n;
-    int rc = shape_count(ndim, shape, &n);
+    int64_t n, rows;
+    int rc = shape_count(ndim, shape, &n, &rows);
+    if (!rc) /* no limit here: the default one (callers check theirs first) */
+        rc = maskinfo_check_alloc(NULL, (uint64_t)rows, MASKINFO_ROW_BYTES);
     if (rc)
         return rc;
     if (n != a->size)

@@ -2,20 +2,29 @@
  * atomic_file.c - files that appear whole or not at all, for the PNG
  * renderer and the exports.
  *
- * The content goes to a temporary file beside the target (path plus a
- * unique suffix: rename is atomic only within one file system), is
- * fsync'd, and is renamed over the target; the folder is fsync'd so the
- * rename survives a crash.  On any failure the temporary file is removed
- * and an existing target is left untouched.  On MASKINFO_EIO errno holds
- * the reason of the call that failed, restored after the cleanup (unlink,
- * close, free) that could overwrite it, so callers can report strerror.
+ * The content goes to a temporary file beside the target (rename is
+ * atomic only within one file system), is fsync'd, and is renamed over the
+ * target; the folder is fsync'd so the rename survives a crash.  On any
+ * failure the temporary file is removed and an existing target is left
+ * untouched.  On MASKINFO_EIO errno holds the reason of the call that
+ * failed, restored after the cleanup (unlink, close, free) that could
+ * overwrite it, so callers can report strerror.
+ *
+ * The temporary name is "<tag>.mi-tmp.<pid>.<salt>" where the tag is the
+ * target's name cut to 96 bytes plus a hash of the whole name: it stays
+ * within NAME_MAX (255) whatever the target's length.  A write killed
+ * before its rename leaves such a file; the next write of the same target
+ * removes those whose process no longer exists.
  */
-#define _XOPEN_SOURCE 700 /* POSIX 2008 with XSI: realpath */
+#define _XOPEN_SOURCE 700 /* POSIX 2008 with XSI: realpath, kill */
 
 #include "atomic_file.h"
+#include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,15 +54,67 @@ static void sync_dir_of(const char *path)
     free(dir);
 }
 
+#define TAG_PREFIX 96 /* bytes of the target's name kept in the temporary name */
+
+/* The folder of path ("." when none) and the tag of its last component. */
+static int split_target(const char *path, char **dir, char tag[TAG_PREFIX + 24])
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dlen = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    *dir = malloc(dlen + 1);
+    if (*dir == NULL)
+        return -1;
+    memcpy(*dir, slash ? path : ".", dlen);
+    (*dir)[dlen] = 0;
+    uint64_t h = 0x6D61736B696E666FULL; /* FNV-1a-like, then mixed */
+    for (const char *c = base; *c; c++)
+        h = (h ^ (unsigned char)*c) * 0x100000001B3ULL;
+    h = maskinfo__splitmix64(h);
+    size_t blen = strlen(base);
+    int keep = (int)(blen < TAG_PREFIX ? blen : TAG_PREFIX);
+    snprintf(tag, TAG_PREFIX + 24, "%.*s.%016llx", keep, base, (unsigned long long)h);
+    return 0;
+}
+
+/* Remove the temporary files of tag left by processes that are gone. */
+static void clean_stale(const char *dir, const char *tag)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    size_t tl = strlen(tag);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (strncmp(n, tag, tl) != 0 || strncmp(n + tl, ".mi-tmp.", 8) != 0)
+            continue;
+        char *end;
+        long pid = strtol(n + tl + 8, &end, 10);
+        if (pid <= 0 || *end != '.')
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* alive (EPERM: alive, another user's) */
+        (void)unlinkat(dirfd(d), n, 0);
+    }
+    closedir(d);
+}
+
 /* A temporary file beside target, created like any new file (mode 0666
- * less the umask, as np.save or fopen would give); the name carries the
- * process id and a clock-derived counter, retried on collision.  -1 with
- * errno set on failure. */
+ * less the umask, as np.save or fopen would give); retried on collision.
+ * -1 with errno set on failure. */
 static int open_temp(const char *target, char **tmp_out)
 {
-    size_t len = strlen(target);
-    char *tmp = malloc(len + 48);
+    char *dir = NULL, tag[TAG_PREFIX + 24];
+    if (split_target(target, &dir, tag) != 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    clean_stale(dir, tag);
+    size_t cap = strlen(dir) + strlen(tag) + 64;
+    char *tmp = malloc(cap);
     if (tmp == NULL) {
+        free(dir);
         errno = ENOMEM;
         return -1;
     }
@@ -61,10 +122,11 @@ static int open_temp(const char *target, char **tmp_out)
     clock_gettime(CLOCK_REALTIME, &ts);
     unsigned long salt = (unsigned long)ts.tv_nsec ^ ((unsigned long)ts.tv_sec << 20);
     for (int attempt = 0; attempt < 100; attempt++) {
-        snprintf(tmp, len + 48, "%s.tmp%ld.%lx", target, (long)getpid(),
-                 salt + (unsigned long)attempt * 2654435761UL);
+        snprintf(tmp, cap, "%s/%s.mi-tmp.%ld.%lx", dir, tag, (long)getpid(),
+                 (salt + (unsigned long)attempt * 2654435761UL) & 0xFFFFFFFFUL);
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
         if (fd >= 0) {
+            free(dir);
             *tmp_out = tmp;
             return fd;
         }
@@ -73,15 +135,18 @@ static int open_temp(const char *target, char **tmp_out)
     }
     int e = errno;
     free(tmp);
+    free(dir);
     errno = e;
     return -1;
 }
 
 /*
  * The target must be a regular file or not exist: a directory, device or
- * FIFO is refused (rename would replace it), a symbolic link is followed so
- * the file it names is replaced, and an existing file must be writable by
- * the caller (as for any other write) and keeps its permission bits.
+ * FIFO is refused (rename would replace it); a symbolic link is followed
+ * and the file it names is replaced, but a link to nothing (or a loop) is
+ * refused with realpath's errno rather than creating its target; an
+ * existing file must be writable by the caller (as for any other write)
+ * and keeps its permission bits.
  */
 int maskinfo__write_atomic(const char *path, maskinfo__fill_fn fill, void *ctx)
 {

@@ -126,6 +126,9 @@ static int dense_alloc(maskinfo_mask **out, int64_t B, int64_t H, int64_t Q,
     int64_t n = maskinfo__mul(rows, words);
     if (n < 0) return MASKINFO_EOVERFLOW;
     st = maskinfo_check_alloc(lim, (uint64_t)n, 8);
+    /* rows cost even without cells (see MASKINFO_ROW_BYTES) */
+    int64_t walked = maskinfo__mul(maskinfo__mul(B ? B : 1, H), Q ? Q : 1);
+    if (!st) st = walked < 0 ? MASKINFO_EOVERFLOW : maskinfo_check_alloc(lim, (uint64_t)walked, MASKINFO_ROW_BYTES);
     if (st) return st;
     maskinfo_mask *m = maskinfo__node_new(MI_DENSE, dense_drop, B, H, Q, K);
     if (!m) return MASKINFO_ENOMEM;

@@ -60,9 +60,15 @@ typedef struct {
 struct maskinfo_mask {
     int refs;
     mi_kind kind;
+    int has_dense;                  /* a dense leaf at or below this node */
+    int height;                     /* 1 for a leaf, else 1 + the tallest child (saturating) */
     int64_t B, H, Q, K;
     uint64_t bytes;                 /* memory held by this node alone */
-    void (*drop)(maskinfo_mask *m); /* frees the payload, set by the kind */
+    uint64_t serial;                /* unique per node ever made: caches key on it */
+    maskinfo_mask *dead_next;       /* the free list of maskinfo_mask_unref */
+    /* frees the payload (never the children: unref walks those itself,
+     * without recursion), set by the kind */
+    void (*drop)(maskinfo_mask *m);
     union {
         mi_const_leaf cst;
         mi_seg_leaf seg;
@@ -83,6 +89,9 @@ struct maskinfo_mask {
 /* A zeroed node with one reference whose payload drop frees, or NULL. */
 maskinfo_mask *maskinfo__node_new(mi_kind kind, void (*drop)(maskinfo_mask *),
                                   int64_t B, int64_t H, int64_t Q, int64_t K);
+/* Set m->has_dense and m->height from its children (composites call it
+ * once they hold them). */
+void maskinfo__node_adopt(maskinfo_mask *m);
 /* Copy n int64 values (NULL src -> zeros) into a new buffer counted in
  * node->bytes; NULL on allocation failure. */
 int64_t *maskinfo__node_i64(maskinfo_mask *node, const int64_t *src, int64_t n);
@@ -109,16 +118,22 @@ static inline maskinfo_mask *mi_kid(const maskinfo_mask *m, int64_t i)
 }
 
 /* ---- rows (eval.c) */
+/* The evaluator's private state: its explicit frame stacks, the shared
+ * nodes of the current root and the per-row memo (eval.c). */
+struct mi_eval_state;
 /* The interval stack; public code sees it only as an opaque handle. */
 struct maskinfo_scratch {
     int64_t *v;
     int64_t len, cap;          /* in int64 units; intervals take two */
     maskinfo_limits lim;       /* growth is checked against this guard */
+    struct mi_eval_state *es;  /* made on the first composite row */
 };
-/* Append row (b, h, q) of m to s (no argument checks: callers validate). */
+/* Append row (b, h, q) of m to s (no argument checks: callers validate).
+ * Never recurses: any depth that fits in memory evaluates, and a node
+ * reached along several paths is evaluated once per row. */
 int maskinfo__eval(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q,
                    maskinfo_scratch *s);
-/* Words of bit rows eval_bits needs below its output row. */
+/* Words of bit rows eval_bits needs in pool (0: the scratch holds them). */
 int maskinfo__bit_depth(const maskinfo_mask *m);
 /* Row (b, h, q) into w (nw words, bits past K zero); pool holds
  * maskinfo__bit_depth(m) * nw words. */

@@ -4,27 +4,20 @@
  *
  * A composite holds references to its children (and a slice its per-batch
  * starts); nothing is evaluated until a row is asked for (eval.c).  Each
- * kind's drop function sits next to its constructor.
+ * kind's drop function sits next to its constructor and frees only its
+ * own payload: node.c releases the children without recursion.
+ *
+ * Idempotent forms are simplified as they are built (a & a and a | a are
+ * a, ~~a is a): the values are the same, and a loop such as m = m | m
+ * then stays one node instead of doubling a chain.
  */
 #include "node.h"
 
-static void binary_drop(maskinfo_mask *m) {
-    maskinfo_mask_unref(m->u.bin.a);
-    maskinfo_mask_unref(m->u.bin.b);
-}
-
-static void unary_drop(maskinfo_mask *m) { maskinfo_mask_unref(m->u.un.a); }
-
-static void stack_drop(maskinfo_mask *m) {
-    if (!m->u.stack.parts) return;
-    for (int64_t i = 0; i < m->H; i++) maskinfo_mask_unref(m->u.stack.parts[i]);
-    free(m->u.stack.parts);
-}
+static void stack_drop(maskinfo_mask *m) { free(m->u.stack.parts); }
 
 static void slice_drop(maskinfo_mask *m) {
     free(m->u.slice.qstart);
     free(m->u.slice.kstart);
-    maskinfo_mask_unref(m->u.slice.a);
 }
 
 /* B may broadcast from 1 too: rule leaves are often built for one batch. */
@@ -34,12 +27,17 @@ static int binary(maskinfo_mask **out, mi_kind kind, maskinfo_mask *a,
     if (a->Q != b->Q || a->K != b->K) return MASKINFO_ESHAPE;
     if (a->B != b->B && a->B != 1 && b->B != 1) return MASKINFO_ESHAPE;
     if (a->H != b->H && a->H != 1 && b->H != 1) return MASKINFO_ESHAPE;
+    if (a == b && kind != MI_ANDNOT) { /* a & a = a | a = a */
+        *out = maskinfo_mask_ref(a);
+        return MASKINFO_OK;
+    }
     int64_t B = a->B > b->B ? a->B : b->B, H = a->H > b->H ? a->H : b->H;
     if (a->B == 0 || b->B == 0) B = 0;
-    maskinfo_mask *m = maskinfo__node_new(kind, binary_drop, B, H, a->Q, a->K);
+    maskinfo_mask *m = maskinfo__node_new(kind, NULL, B, H, a->Q, a->K);
     if (!m) return MASKINFO_ENOMEM;
     m->u.bin.a = maskinfo_mask_ref(a);
     m->u.bin.b = maskinfo_mask_ref(b);
+    maskinfo__node_adopt(m);
     *out = m;
     return MASKINFO_OK;
 }
@@ -59,9 +57,14 @@ int maskinfo_mask_andnot(maskinfo_mask **out, maskinfo_mask *a,
 
 int maskinfo_mask_not(maskinfo_mask **out, maskinfo_mask *a) {
     if (!a) return MASKINFO_EINVAL;
-    maskinfo_mask *m = maskinfo__node_new(MI_NOT, unary_drop, a->B, a->H, a->Q, a->K);
+    if (a->kind == MI_NOT) { /* ~~a = a, with a's shape */
+        *out = maskinfo_mask_ref(a->u.un.a);
+        return MASKINFO_OK;
+    }
+    maskinfo_mask *m = maskinfo__node_new(MI_NOT, NULL, a->B, a->H, a->Q, a->K);
     if (!m) return MASKINFO_ENOMEM;
     m->u.un.a = maskinfo_mask_ref(a);
+    maskinfo__node_adopt(m);
     *out = m;
     return MASKINFO_OK;
 }
@@ -84,6 +87,7 @@ int maskinfo_mask_stack_heads(maskinfo_mask **out, maskinfo_mask **parts,
     }
     for (int64_t i = 0; i < n; i++) m->u.stack.parts[i] = maskinfo_mask_ref(parts[i]);
     m->bytes += (uint64_t)n * sizeof *m->u.stack.parts;
+    maskinfo__node_adopt(m);
     *out = m;
     return MASKINFO_OK;
 }
@@ -98,9 +102,10 @@ int maskinfo_mask_broadcast(maskinfo_mask **out, maskinfo_mask *a, int64_t B,
         *out = maskinfo_mask_ref(a);
         return MASKINFO_OK;
     }
-    maskinfo_mask *m = maskinfo__node_new(MI_BCAST, unary_drop, B, H, a->Q, a->K);
+    maskinfo_mask *m = maskinfo__node_new(MI_BCAST, NULL, B, H, a->Q, a->K);
     if (!m) return MASKINFO_ENOMEM;
     m->u.un.a = maskinfo_mask_ref(a);
+    maskinfo__node_adopt(m);
     *out = m;
     return MASKINFO_OK;
 }
@@ -124,6 +129,7 @@ int maskinfo_mask_slice(maskinfo_mask **out, maskinfo_mask *a,
         return MASKINFO_ENOMEM;
     }
     m->u.slice.a = maskinfo_mask_ref(a);
+    maskinfo__node_adopt(m);
     *out = m;
     return MASKINFO_OK;
 }

@@ -182,7 +182,6 @@ uint16_t maskinfo__double_to_bf16(double d) { return round_to_small(d, 8, 7); }
 /* Default when no limit is given: 12 GiB, half of the 24 GiB machines the
  * project targets.  The binding passes a real limit (environment or physical
  * memory); this only protects plain C callers. */
-#define MASKINFO_DEFAULT_MAX_BYTES (UINT64_C(12) << 30)
 
 int maskinfo_check_alloc(const maskinfo_limits *lim, uint64_t n, uint64_t sz)
 {
@@ -196,5 +195,35 @@ int maskinfo_check_alloc(const maskinfo_limits *lim, uint64_t n, uint64_t sz)
         return MASKINFO_EOVERFLOW;
     if (bytes > max)
         return MASKINFO_ETOOBIG;
+    return MASKINFO_OK;
+}
+
+/* Digits, then nothing, K/M/G/T or KiB/MiB/GiB/TiB (powers of 1024).  The
+ * form is checked first: junk is EINVAL however long its digits run. */
+int maskinfo_parse_bytes(const char *text, uint64_t *out)
+{
+    static const char units[] = "KMGT";
+    if (text == NULL)
+        return MASKINFO_EINVAL;
+    size_t d = strspn(text, "0123456789");
+    const char *p = text + d, *u = *p ? strchr(units, *p) : NULL;
+    if (d == 0 || (*p && (u == NULL || (p[1] && strcmp(p + 1, "iB") != 0))))
+        return MASKINFO_EINVAL;
+    uint64_t v = 0;
+    for (size_t i = 0; i < d; i++) {
+        unsigned digit = (unsigned)(text[i] - '0');
+        if (v > (UINT64_MAX - digit) / 10)
+            return MASKINFO_EOVERFLOW;
+        v = v * 10 + digit;
+    }
+    for (long i = 0; u && i <= u - units; i++) {
+        if (v > UINT64_MAX / 1024)
+            return MASKINFO_EOVERFLOW;
+        v *= 1024;
+    }
+    /* a limit must fit a signed 64-bit count (Lua integers, int64 sizes) */
+    if (v > (uint64_t)INT64_MAX)
+        return MASKINFO_EOVERFLOW;
+    *out = v;
     return MASKINFO_OK;
 }

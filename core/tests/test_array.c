@@ -1,9 +1,15 @@
-/* test_array.c - dense arrays: creation, guard, get/set, astype, equality. */
+/* test_array.c - dense arrays: creation, guard (rows too), get/set, astype,
+ * equality (int64 exact); atomic writes' temporary names. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, fork, waitpid */
 #include "maskinfo.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -272,8 +278,96 @@ static void test_equal_copy_reshape(void)
     maskinfo_array_free(d);
 }
 
+/* Rows cost MASKINFO_ROW_BYTES even without a cell: (2^40, 0) is refused. */
+static void test_rows(void)
+{
+    maskinfo_array *a = NULL;
+    maskinfo_limits lim = {1 << 20};
+    int64_t huge[2] = {INT64_C(1) << 40, 0}, fine[2] = {1000, 0}, wide[2] = {0, INT64_C(1) << 40};
+    CHECK(maskinfo_array_new(&a, MASKINFO_INT32, 2, huge, &lim) == MASKINFO_ETOOBIG && a == NULL);
+    CHECK(maskinfo_array_new(&a, MASKINFO_INT32, 2, huge, NULL) == MASKINFO_ETOOBIG);
+    CHECK(maskinfo_array_new(&a, MASKINFO_INT32, 2, fine, &lim) == MASKINFO_OK);
+    CHECK(maskinfo_array_reshape(a, 2, huge) == MASKINFO_ETOOBIG);
+    maskinfo_array_free(a);
+    CHECK(maskinfo_array_new(&a, MASKINFO_INT32, 2, wide, &lim) == MASKINFO_OK);
+    maskinfo_array_free(a);
+    maskinfo_mask *m = NULL;
+    CHECK(maskinfo_mask_random(&m, INT64_C(1) << 40, 1, 0, 0, 0.5, 1, &lim) == MASKINFO_ETOOBIG && m == NULL);
+}
+
+/* int64 values past 2^53 compare exactly. */
+static void test_int64_exact(void)
+{
+    int64_t shape[1] = {1};
+    maskinfo_array *a = NULL, *b = NULL;
+    CHECK(maskinfo_array_new(&a, MASKINFO_INT64, 1, shape, NULL) == MASKINFO_OK);
+    CHECK(maskinfo_array_new(&b, MASKINFO_INT64, 1, shape, NULL) == MASKINFO_OK);
+    ((int64_t *)maskinfo_array_data(a))[0] = (INT64_C(1) << 53) + 1;
+    ((int64_t *)maskinfo_array_data(b))[0] = INT64_C(1) << 53;
+    CHECK(!maskinfo_array_equal(a, b));
+    ((int64_t *)maskinfo_array_data(b))[0] = (INT64_C(1) << 53) + 1;
+    CHECK(maskinfo_array_equal(a, b));
+    maskinfo_array_free(a);
+    maskinfo_array_free(b);
+}
+
+/* Atomic writes: a 240-byte file name (the temporary name stays within
+ * NAME_MAX), and temporary files of dead writers cleaned by the next write
+ * of the same target (a live writer's are kept). */
+static void test_atomic_names(void)
+{
+    char dir[] = "/tmp/mi-test-array-XXXXXX";
+    if (!mkdtemp(dir)) {
+        check_fail_msg("mkdtemp");
+        return;
+    }
+    char path[512], name[241], stale[700], live[700];
+    memset(name, 'n', 240);
+    name[240] = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int64_t shape[1] = {3};
+    maskinfo_array *a = NULL;
+    CHECK(maskinfo_array_new(&a, MASKINFO_INT32, 1, shape, NULL) == MASKINFO_OK);
+    CHECK(maskinfo_write_npy(a, path) == MASKINFO_OK && access(path, F_OK) == 0);
+    /* a dead writer: a child that has exited and been reaped */
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0);
+    snprintf(path, sizeof path, "%s/x.npy", dir);
+    int fd;
+    char hashname[300] = "";
+    {
+        /* the tag of x.npy: its name and hash, computed as atomic_file.c does */
+        uint64_t h = 0x6D61736B696E666FULL;
+        for (const char *c = "x.npy"; *c; c++) h = (h ^ (unsigned char)*c) * 0x100000001B3ULL;
+        h += 0x9E3779B97F4A7C15ULL;
+        h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        h = (h ^ (h >> 27)) * 0x94D049BB133111EBULL;
+        h ^= h >> 31;
+        snprintf(hashname, sizeof hashname, "x.npy.%016llx", (unsigned long long)h);
+    }
+    snprintf(stale, sizeof stale, "%s/%s.mi-tmp.%ld.1234", dir, hashname, (long)child);
+    snprintf(live, sizeof live, "%s/%s.mi-tmp.%ld.5678", dir, hashname, (long)getpid());
+    CHECK((fd = open(stale, O_CREAT | O_WRONLY, 0600)) >= 0);
+    if (fd >= 0) close(fd);
+    CHECK((fd = open(live, O_CREAT | O_WRONLY, 0600)) >= 0);
+    if (fd >= 0) close(fd);
+    CHECK(maskinfo_write_npy(a, path) == MASKINFO_OK);
+    CHECKF(access(stale, F_OK) != 0, "a dead writer's temporary file was left");
+    CHECKF(access(live, F_OK) == 0, "a live writer's temporary file was removed");
+    unlink(live);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unlink(path);
+    maskinfo_array_free(a);
+    CHECK(rmdir(dir) == 0);
+}
+
 int main(void)
 {
+    test_rows();
+    test_int64_exact();
+    test_atomic_names();
     test_new();
     test_guard();
     test_get_set();

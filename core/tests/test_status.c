@@ -211,8 +211,37 @@ static void test_guard(void)
     CHECK(maskinfo_check_alloc(&big, UINT64_C(1) << 40, 8) == MASKINFO_OK);
 }
 
+/* MASKINFO_MAX_BYTES' spelling: every accepted form and the refusals. */
+static void test_parse_bytes(void)
+{
+    static const struct { const char *text; int st; uint64_t v; } cases[] = {
+        {"0", MASKINFO_OK, 0}, {"4096", MASKINFO_OK, 4096},
+        {"64K", MASKINFO_OK, 65536}, {"64KiB", MASKINFO_OK, 65536},
+        {"64M", MASKINFO_OK, 67108864}, {"64MiB", MASKINFO_OK, 67108864},
+        {"3G", MASKINFO_OK, UINT64_C(3) << 30}, {"2TiB", MASKINFO_OK, UINT64_C(2) << 40},
+        {"9223372036854775807", MASKINFO_OK, UINT64_C(9223372036854775807)},
+        {"9223372036854775808", MASKINFO_EOVERFLOW, 0},
+        {"99999999999999999999999", MASKINFO_EOVERFLOW, 0}, {"8388608T", MASKINFO_EOVERFLOW, 0},
+        {"", MASKINFO_EINVAL, 0}, {"-1", MASKINFO_EINVAL, 0}, {"+5", MASKINFO_EINVAL, 0},
+        {"1e9", MASKINFO_EINVAL, 0}, {"1.5G", MASKINFO_EINVAL, 0}, {" 5", MASKINFO_EINVAL, 0},
+        {"5 ", MASKINFO_EINVAL, 0}, {"10GB", MASKINFO_EINVAL, 0}, {"10g", MASKINFO_EINVAL, 0},
+        {"10Gi", MASKINFO_EINVAL, 0}, {"10GiBs", MASKINFO_EINVAL, 0}, {"K", MASKINFO_EINVAL, 0},
+        {"0x10", MASKINFO_EINVAL, 0}, {"12P", MASKINFO_EINVAL, 0},
+        {"99999999999999999999x", MASKINFO_EINVAL, 0}, {"99999999999999999999K", MASKINFO_EOVERFLOW, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t v = 12345;
+        int st = maskinfo_parse_bytes(cases[i].text, &v);
+        CHECKF(st == cases[i].st && v == (st ? 12345 : cases[i].v), "parse_bytes(\"%s\") = %d, %llu",
+               cases[i].text, st, (unsigned long long)v);
+    }
+    uint64_t v = 7;
+    CHECK(maskinfo_parse_bytes(NULL, &v) == MASKINFO_EINVAL && v == 7);
+}
+
 int main(void)
 {
+    test_parse_bytes();
     test_strerror();
     test_dtypes();
     test_f16();

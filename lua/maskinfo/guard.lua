@@ -8,8 +8,8 @@ local O = require("maskinfo.object")
 
 local G = {}
 
--- The core's default when the limit is 0 (see maskinfo.h).
-local DEFAULT_LIMIT = 12 * 1024 * 1024 * 1024
+-- The core's default when the limit is 0 (MASKINFO_DEFAULT_MAX_BYTES).
+local DEFAULT_LIMIT = core.default_max_bytes
 
 --- The current dense allocation limit in bytes.
 function G.get_memory_limit()
@@ -18,13 +18,16 @@ function G.get_memory_limit()
 end
 
 --- Set the largest dense allocation (bytes) maskinfo may make; requests
--- above it fail before allocating.  0 restores the default (12 GiB, or
--- MASKINFO_MAX_BYTES from the environment).  Returns the previous limit.
+-- above it fail before allocating.  bytes is an integer or a string spelt
+-- as MASKINFO_MAX_BYTES is ("64M", "2GiB", ...).  0 restores the default
+-- (MASKINFO_MAX_BYTES as read at load, else 12 GiB).  Returns the
+-- previous limit.
 function G.set_memory_limit(bytes)
-  local b = type(bytes) == "number" and math.tointeger(bytes) or nil
+  local b = type(bytes) == "string" and core.parse_bytes(bytes, "set_memory_limit", 1)
+    or (type(bytes) == "number" and math.tointeger(bytes) or nil)
   if not b or b < 0 then E.argerr("set_memory_limit", 1, "non-negative integer byte count expected") end
   local prev = G.get_memory_limit()
-  if b == 0 then b = tonumber(os.getenv("MASKINFO_MAX_BYTES") or "") or 0 end
+  if b == 0 then b = core.env_max_bytes() end
   core.set_max_bytes(b)
   return prev
 end
@@ -49,10 +52,16 @@ function G.check_bytes(fname, bytes, what)
   if not core.check_alloc(bytes * 1.0, 1) then E.fail(fname, G.over(what, bytes * 1.0)) end
 end
 
---- Refuse (raise as fname) n elements of sz bytes before any Lua table of
--- that size is built.
+-- What one element of a Lua table costs while it is built: a 16-byte slot,
+-- twice over (the array part doubles as it grows, and the old part lives
+-- on during the copy).
+G.TABLE_SLOT_BYTES = 32
+
+--- Refuse (raise as fname) a Lua table of n elements before it is built:
+-- it is charged its slots (G.TABLE_SLOT_BYTES each) plus sz bytes per
+-- element for the copy the call makes of it (an Array, a C buffer).
 function G.guard(fname, n, sz, what)
-  G.check_bytes(fname, n * 1.0 * sz, ("%s of %.0f elements"):format(what, n * 1.0))
+  G.check_bytes(fname, n * 1.0 * (G.TABLE_SLOT_BYTES + sz), ("%s of %.0f elements"):format(what, n * 1.0))
 end
 
 --- Nil when the guard allows a dense result of mask m in dtype, else a

@@ -28,7 +28,6 @@
 -- Coordinates are 0-based; returned tables are ordinary sequences.
 -- @module maskinfo
 
-local core = require("maskinfo.core")
 local T = require("maskinfo.trace")
 local G = require("maskinfo.guard")
 local R = require("maskinfo.arrays")
@@ -52,6 +51,6 @@ M.set_memory_limit, M.get_memory_limit = G.set_memory_limit, G.get_memory_limit
 M.Array = R.Array
 M.util = require("maskinfo.util")
 M.recipes = require("maskinfo.recipes")
---- The C binding (an implementation detail, not API).
-M.core = core
+-- The C binding (require("maskinfo.core")) is not part of the module: its
+-- functions check less than the public ones.
 return M
