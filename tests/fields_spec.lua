@@ -203,11 +203,11 @@ describe("guard refusals name the size asked and the limit", function()
 
   it("arrays built from tables, and the binding's own checks", function()
     local ids = maskinfo.util.fill(2000, 0)
+    local a = maskinfo.Array.new("bool", { 900 })
     maskinfo.set_memory_limit(1000)
     raises(function() maskinfo.from_segments({ ids }) end,
       "from_segments: an array of 2000 int32 elements needs 7.8 KiB: "
       .. "over the memory guard (limit 1000.0 B, see maskinfo.set_memory_limit)")
-    local a = maskinfo.Array.new("bool", { 900 })
     raises(function() a:astype("float32") end,
       "astype: an array of 900 float32 elements needs 3.5 KiB: "
       .. "over the memory guard (limit 1000.0 B, see maskinfo.set_memory_limit)")
@@ -230,8 +230,10 @@ describe("one rule for numbers: strings are never numbers", function()
     local a = maskinfo.Array.from({ 1, 2, 3 })
     raises(function() a:get("1") end, "bad argument #1 to 'get' (flat index in [0, 3) expected)")
     raises(function() a:reshape({ "3" }) end, "bad argument #1 to 'reshape' (dimensions must be non-negative integers)")
-    raises(function() maskinfo.set_memory_limit("1000") end,
-      "bad argument #1 to 'set_memory_limit' (non-negative integer byte count expected)")
+    -- a string is a byte count in MASKINFO_MAX_BYTES' syntax, never a Lua number
+    raises(function() maskinfo.set_memory_limit("1e3") end,
+      "bad argument #1 to 'set_memory_limit' (byte count expected: digits with an optional K, M, G, T, "
+      .. "KiB, MiB, GiB or TiB, got '1e3')")
   end)
 end)
 

@@ -314,7 +314,7 @@ describe("from_hf_config matches HF's masks cell for cell", function()
   it("refuses a length over the memory guard before building tables", function()
     local ok, err = pcall(maskinfo.from_hf_config, DATA .. "mistral-7b-v0.1.json", { seq_len = 99999999999 })
     assert.is_false(ok)
-    assert.are.equal("from_hf_config: per-token tables of 99999999999 elements needs 4.4 TiB: "
+    assert.are.equal("from_hf_config: per-token tables of 99999999999 elements needs 7.3 TiB: "
       .. "over the memory guard (limit 12.0 GiB, see maskinfo.set_memory_limit)", err)
   end)
 end)

@@ -135,10 +135,8 @@ describe("the recipe library", function()
   end
 
   it("every recipe builds at its real default size", function()
-    local slowest, total_t = "", 0
     for _, name in ipairs(builtin) do
       local r = require("maskinfo.recipes." .. name)
-      local t0 = os.clock()
       local defaults = params_of(r, check_format(r, name), name)
       for _, s in ipairs(r.params) do defaults[s.name] = s.default end
       for i, l in ipairs(layers(name, r.build(mi, defaults))) do
@@ -146,12 +144,7 @@ describe("the recipe library", function()
         assert.is_true(Q >= 1 and K >= 1, name .. " layer " .. i)
         assert.is_true(l.mask:count() > 0, name .. " layer " .. i .. " allows no cell")
       end
-      local t = os.clock() - t0
-      total_t = total_t + t
-      if t > 0.5 then slowest = slowest .. (" %s (%.2f s)"):format(name, t) end
     end
-    assert.are.equal("", slowest, "recipes slower than 0.5 s at their default size:" .. slowest)
-    assert.is_true(total_t < 5, ("all defaults took %.2f s"):format(total_t))
   end)
 
   it("causal keeps its name and meaning; gemma_local_global shows both kinds of layer", function()

@@ -144,17 +144,18 @@ describe("util.fill validates its count", function()
   it("refuses a count over the memory guard before building anything", function()
     local ok, err = pcall(U.fill, 99999999999, 0)
     assert.is_false(ok)
-    assert.are.equal("fill: a table of 99999999999 elements needs 1.5 TiB: "
+    assert.are.equal("fill: a table of 99999999999 elements needs 4.4 TiB: "
       .. "over the memory guard (limit 12.0 GiB, see maskinfo.set_memory_limit)", err)
   end)
 
   it("follows the memory limit", function()
     local prev = maskinfo.set_memory_limit(1024)
-    local ok1 = pcall(U.fill, 64, 0)        -- 64 slots of 16 bytes: at the limit
-    local ok2, err = pcall(U.fill, 65, 0)
+    -- each element: a table slot built (maskinfo.guard's 32 bytes) and its 16-byte value
+    local ok1 = pcall(U.fill, 21, 0)        -- 21 x 48 bytes: under 1024
+    local ok2, err = pcall(U.fill, 22, 0)
     maskinfo.set_memory_limit(prev)
     assert.is_true(ok1)
     assert.is_false(ok2)
-    assert.truthy(err:find("^fill: a table of 65 elements"), err)
+    assert.truthy(err:find("^fill: a table of 22 elements"), err)
   end)
 end)
