@@ -141,11 +141,23 @@ describe("one budget per call, at a 64 MiB limit", function()
       1, true), msg)
   end)
 
-  -- the text is refused when it outgrows the limit, not before it starts
-  -- (render_text has no size estimate yet): hence the looser bound
-  it("guards visualize", function()
+  it("guards visualize before it renders", function()
     local m = mi.from_segments({ ids(4096) }):apply_causal()
-    refused_within(5, m.visualize, m, { block_size = 1, fit_in_screen = false })
+    local msg = refused(m.visualize, m, { block_size = 1, fit_in_screen = false })
+    assert.truthy(msg:find("^visualize: the text of 4096 x 4096 blocks needs"), msg)
+  end)
+
+  it("from_function with a huge batch and no queries is refused, not looped over", function()
+    local msg = refused(mi.from_function, { batch_size = 1 << 40, q_len = 0, fn = function() return true end })
+    assert.truthy(msg:find("(1099511627776, 1, 0) rows", 1, true), msg)
+  end)
+
+  it("block_counts at block 1 on a 64M-wide mask is refused before its edge tables", function()
+    mi.set_memory_limit(0)
+    local m = mi.full(1, 1 << 26)
+    mi.set_memory_limit("64M")
+    local msg = refused(m.block_counts, m, { block_size = 1 })
+    assert.truthy(msg:find("^block_counts: block edges of 67108867 elements needs 2.5 GiB"), msg)
   end)
 end)
 
@@ -210,6 +222,20 @@ describe("Arrays", function()
     local nested = setmetatable({}, { __len = function() return 2 end,
       __index = function(_, i) return i <= 2 and { i, -i } or nil end })
     assert.are.same({ { 1, -1 }, { 2, -2 } }, mi.Array.from(nested):totable())
+  end)
+
+  it("a shape table whose __index never ends is refused, not looped over", function()
+    local endless = setmetatable({}, { __index = function() return 1 end, __len = function() return 1e9 end })
+    assert.has_error(function() mi.Array.new("int32", endless) end,
+      "bad argument #2 to 'Array.new' (at most 8 dimensions)")
+  end)
+
+  it("error messages show a table's type, never its address", function()
+    local m = mi.from_segments({ { 0, 0 } })
+    local ok, err = pcall(m.apply_chunked, m, 2, { [{}] = true })
+    assert.is_false(ok)
+    assert.is_nil(err:find("0x", 1, true), err)
+    assert.truthy(err:find("unknown option 'table'", 1, true), err)
   end)
 end)
 

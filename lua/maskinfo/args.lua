@@ -45,7 +45,7 @@ function A.opt_table(fname, n, t, allowed)
       local names = {}
       for a in pairs(allowed) do names[#names + 1] = a end
       table.sort(names)
-      A.argerr(fname, n, ("unknown option '%s' (expected one of: %s)"):format(tostring(k), table.concat(names, ", ")))
+      A.argerr(fname, n, ("unknown option '%s' (expected one of: %s)"):format(E.label(k), table.concat(names, ", ")))
     end
   end
   return t
@@ -79,7 +79,7 @@ local function dtype_in(list)
       A.argerr(fname, n, "dtype expected")
     end
     if not set[v] then
-      A.argerr(fname, n, ("invalid dtype '%s' (expected %s)"):format(tostring(v), spelled))
+      A.argerr(fname, n, ("invalid dtype '%s' (expected %s)"):format(E.label(v), spelled))
     end
     return v
   end
@@ -94,7 +94,7 @@ A.check_array_dtype = dtype_in(O.DTYPES)
 function A.check_option(fname, n, v, what, list, dflt)
   if v == nil then return dflt end
   for _, o in ipairs(list) do if v == o then return v end end
-  A.argerr(fname, n, ("%s must be one of '%s', got '%s'"):format(what, table.concat(list, "', '"), tostring(v)))
+  A.argerr(fname, n, ("%s must be one of '%s', got '%s'"):format(what, table.concat(list, "', '"), E.label(v)))
 end
 
 --- Integer ids as an int32 Array of shape (B, L) (a flat sequence is batch

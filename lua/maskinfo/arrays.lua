@@ -116,15 +116,19 @@ end
 -- The element count of a shape argument (a float, so it cannot wrap).
 local function shape_count(fname, shape)
   if type(shape) ~= "table" then argerr(fname, 2, "shape: table expected, got " .. E.typename(shape)) end
+  -- at most 8 dimensions, checked first: a table whose __index never
+  -- returns nil must not make this loop endless
+  local nd = #shape
+  if math.type(nd) ~= "integer" or nd > 8 then argerr(fname, 2, "at most 8 dimensions") end
   local n = 1
-  for i, d in ipairs(shape) do
+  for i = 1, nd do
+    local d = shape[i]
     local di = args.int_of(d)
     if di == nil or di < 0 then
       argerr(fname, 2, ("shape[%d]: non-negative integer expected, got %s"):format(i, E.show(d)))
     end
     n = n * 1.0 * di
   end
-  if #shape > 8 then argerr(fname, 2, "at most 8 dimensions") end
   return n
 end
 

@@ -23,7 +23,7 @@ B.api = {}
 
 -- (rows, len) int32 zeros: every token in segment 0.
 local function zeros(fname, rows, len)
-  G.guard(fname, rows * 1.0 * len, 4, "segment ids")
+  G.guard_buffer(fname, rows * 1.0 * len, 4, "segment ids")
   return R.new_array(fname, "int32", { rows, len })
 end
 
@@ -109,7 +109,7 @@ B.api.from_lengths = T.func("type", "from_lengths", function(fname, lengths, opt
       argerr(fname, 2, ("pad_to (%d) is shorter than the documents of a row (%d tokens)"):format(len, widest))
     end
   end
-  G.guard(fname, #rows * 1.0 * len, 4, "segment ids")
+  G.guard_buffer(fname, #rows * 1.0 * len, 4, "segment ids")
   local f = O.default_fields()
   f.q_ids = need(fname, core.ids_from_lengths(rows, len, fname, 1))
   f.kv_ids = f.q_ids
@@ -157,7 +157,7 @@ B.api.from_tree = T.func("type", "from_tree", function(fname, parents, opts)
   opts = opt_table(fname, 2, opts, { prefix = true })
   local prefix = opts.prefix == nil and 0 or check_int(fname, 2, opts.prefix, "prefix", 0)
   local n = #p
-  G.guard(fname, (prefix + n) * 2.0, 4, "segment ids and positions")
+  G.guard_buffer(fname, (prefix + n) * 2.0, 4, "segment ids and positions")
   local f = O.default_fields()
   f.mask, f.q_ids, f.kv_ids, f.q_pos, f.kv_pos = need(fname, core.tree(p, prefix, fname, 1))
   return O.new(f)

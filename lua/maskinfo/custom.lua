@@ -25,8 +25,9 @@ local function shape_opts(fname, t)
   if t.q_len == nil then argerr(fname, 1, "option 'q_len' is required") end
   local Q = check_int(fname, 1, t.q_len, "q_len", 0)
   local K = t.kv_len == nil and Q or check_int(fname, 1, t.kv_len, "kv_len", 0)
-  -- the row offsets and at least one interval per row
-  G.check_bytes(fname, B * 1.0 * H * Q * 24, ("the row table of (%d, %d, %d) rows"):format(B, H, Q))
+  -- the row offsets and at least one interval per row; a (B, H) plane
+  -- costs a row even when Q is 0, so huge empty shapes are refused too
+  G.check_bytes(fname, B * 1.0 * H * math.max(Q, 1) * 24, ("the row table of (%d, %d, %d) rows"):format(B, H, Q))
   return B, H, Q, K, t.fn
 end
 
@@ -53,7 +54,8 @@ function U.api.from_function(t)
   local fname = "from_function"
   local B, H, Q, K, fn = shape_opts(fname, t)
   -- fn runs once per cell: as many cells as a dense bool mask has bytes
-  G.check_bytes(fname, B * 1.0 * H * Q * K, ("calling fn on every cell of a (%d, %d, %d, %d) mask"):format(B, H, Q, K))
+  G.check_bytes(fname, B * 1.0 * H * math.max(Q, 1) * math.max(K, 1),
+    ("calling fn on every cell of a (%d, %d, %d, %d) mask"):format(B, H, Q, K))
   return from_row_ranges(fname, B, H, Q, K, function(b, h, q, add)
     local run = nil
     for k = 0, K - 1 do

@@ -43,6 +43,14 @@ function E.typename(v)
   return type(v)
 end
 
+--- A value quoted in a message: strings and numbers as they are, any other
+-- value by its type (never a table or function address).
+function E.label(v)
+  local t = type(v)
+  if t == "string" or t == "number" or t == "boolean" then return tostring(v) end
+  return E.typename(v)
+end
+
 --- A value for a message: NaN spelled NaN, strings quoted, types otherwise.
 function E.show(v)
   if type(v) == "number" then

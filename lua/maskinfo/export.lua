@@ -150,7 +150,7 @@ O.method("save_safetensors", nil, function(self, f, fname, path, opts)
   }
   for _, k in ipairs(want) do
     if not getters[k] then
-      argerr(fname, 2, ("fields: unknown field '%s' (expected %s)"):format(tostring(k), table.concat(ALL_FIELDS, ", ")))
+      argerr(fname, 2, ("fields: unknown field '%s' (expected %s)"):format(E.label(k), table.concat(ALL_FIELDS, ", ")))
     end
     if k == "attention_mask" then -- the dense mask: a guard refusal is returned
       local refused, status = G.dense_refusal(logical(f, fname), dtype)

@@ -52,6 +52,12 @@ function G.check_bytes(fname, bytes, what)
   if not core.check_alloc(bytes * 1.0, 1) then E.fail(fname, G.over(what, bytes * 1.0)) end
 end
 
+--- Refuse (raise as fname) a C buffer or Array of n elements of sz bytes
+-- (no Lua table is built for it, so no slot cost).
+function G.guard_buffer(fname, n, sz, what)
+  G.check_bytes(fname, n * 1.0 * sz, ("%s of %.0f elements"):format(what, n * 1.0))
+end
+
 -- What one element of a Lua table costs while it is built: a 16-byte slot,
 -- twice over (the array part doubles as it grows, and the old part lives
 -- on during the copy).

@@ -6,6 +6,7 @@
 local E = require("maskinfo.errors")
 local O = require("maskinfo.object")
 local args = require("maskinfo.args")
+local G = require("maskinfo.guard")
 
 local argerr, need = E.argerr, E.need
 local check_int, opt_table = args.check_int, args.opt_table
@@ -80,6 +81,11 @@ method("block_counts", nil, function(_, f, fname, opts)
   end
   local b, h = opt_index(opts.batch or 0, "batch", B), opt_index(opts.head or 0, "head", H)
   local _, _, Q, K = m:shape()
+  -- the two edge tables, then the (rows x cols) int64 counts: refused
+  -- before either is built
+  local nr, nc = (Q + bq - 1) // bq, (K + bk - 1) // bk
+  G.guard(fname, nr + nc + 2, 8, "block edges")
+  G.check_bytes(fname, nr * 1.0 * nc * 8, ("block counts of %d x %d blocks"):format(nr, nc))
   local function edges(n, step)
     local e = { 0 }
     for i = step, n - 1, step do e[#e + 1] = i end
