@@ -207,7 +207,7 @@ OOM_BIN := $(BUILD)/oom/oomhost
 $(OOM_BIN): core/oom/oomhost.c $(CORE_SRC) $(BIND_SRC) $(wildcard core/src/*.h lua/*.h) core/include/maskinfo.h | $(DEPS_FIRST)
 	$(say) CC $@
 	@mkdir -p $(@D)
-	$(Q)$(CC) -std=c11 $(WARN_FLAGS) -fopenmp $(SAN_FLAGS) -Icore/include -Icore/src $(LUA_CFLAGS) $(PNG_CFLAGS) \
+	$(Q)$(CC) -std=c11 $(WARN_FLAGS) -fopenmp $(SAN_FLAGS) -Icore/include -Icore/src $(LUA_CFLAGS) $(PNG_CFLAGS) $(FT_CFLAGS) \
 	    -o $@ core/oom/oomhost.c $(CORE_SRC) $(BIND_SRC) -fsanitize=address,undefined \
 	    $(LUA_LIBS) $(LINK_LIBS)
 
@@ -223,12 +223,12 @@ FUZZ_TIME  ?= 60
 FUZZ_SRC   := $(sort $(wildcard core/fuzz/fuzz_*.c))
 FUZZ_BIN   := $(patsubst core/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 FUZZ_FLAGS  = -std=c11 -g -O1 -fopenmp -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-              -Icore/include -Icore/src -Icore/tests $(PNG_CFLAGS)
+              -Icore/include -Icore/src -Icore/tests $(PNG_CFLAGS) $(FT_CFLAGS)
 
 $(BUILD)/fuzz/fuzz_%: core/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard core/src/*.h core/tests/*.h core/fuzz/*.h) core/include/maskinfo.h | $(DEPS_FIRST)
 	$(say) CLANG $@
 	@mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(PNG_LIBS) -lm
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(PNG_LIBS) $(FT_LIBS) -lm
 
 fuzz: $(FUZZ_BIN)
 	@for bin in $(FUZZ_BIN); do \

@@ -62,9 +62,13 @@ static int l_block_table(lua_State *L) {
     maskinfo_block_class want = classes[luaL_checkoption(L, 2, NULL, names)];
     int transpose = lua_toboolean(L, 3);
     maskinfo_array *num, *idx;
+    /* idx waits in a cleanup box while num is pushed (which may raise) */
+    void **slot = mi_cleanup(L, (void (*)(void *))maskinfo_array_free);
     int st = maskinfo_block_table(c, want, transpose, &num, &idx, LIMITS(L));
     if (st) return mi_status(L, st, "block_table", NULL, MI_RETURN_REFUSALS);
+    *slot = idx;
     mi_push_array(L, num);
+    *slot = NULL;
     mi_push_array(L, idx);
     return 2;
 }

@@ -29,9 +29,35 @@ static int fail(lua_State *L, int st, const char *why, const char *path) {
     return 3;
 }
 
-static int push_arrays(lua_State *L, maskinfo_array *const *a, int n) {
-    for (int i = 0; i < n; i++) {
-        if (a[i]) mi_push_array(L, a[i]);
+/* Several results of one core call wait in a Pending box, made before the
+ * call, while they are pushed one by one: if a push raises, __gc frees the
+ * ones not pushed yet (liolib's order: the owner exists first). */
+#define PENDING_T "maskinfo.Pending"
+#define PENDING_MAX 8
+typedef struct { maskinfo_array *a[PENDING_MAX]; } Pending;
+
+static int pending_gc(lua_State *L) {
+    Pending *p = luaL_checkudata(L, 1, PENDING_T);
+    for (int i = 0; i < PENDING_MAX; i++) {
+        maskinfo_array_free(p->a[i]);
+        p->a[i] = NULL;
+    }
+    return 0;
+}
+
+static Pending *pending(lua_State *L) {
+    Pending *p = lua_newuserdatauv(L, sizeof *p, 0);
+    memset(p, 0, sizeof *p);
+    luaL_setmetatable(L, PENDING_T);
+    return p;
+}
+
+/* Push p->a[first .. first + n - 1] (nil for NULL), taking each out first. */
+static int push_arrays(lua_State *L, Pending *p, int first, int n) {
+    for (int i = first; i < first + n; i++) {
+        maskinfo_array *a = p->a[i];
+        p->a[i] = NULL;
+        if (a) mi_push_array(L, a);
         else lua_pushnil(L);
     }
     return n;
@@ -113,41 +139,50 @@ static int l_block_classes_tail(lua_State *L) {
     return 1;
 }
 
-static int push_runs(lua_State *L, maskinfo_runs *r) {
-    maskinfo_array *a[3] = {r->ptr, r->lo, r->hi};
-    return push_arrays(L, a, 3);
+/* Move runs r into p->a[first .. first + 2]. */
+static void keep_runs(Pending *p, int first, const maskinfo_runs *r) {
+    p->a[first] = r->ptr;
+    p->a[first + 1] = r->lo;
+    p->a[first + 2] = r->hi;
 }
 
 /* core.block_runs(m, bq, bk, tail) -> partial ptr, lo, hi, full ptr, lo, hi */
 static int l_block_runs(lua_State *L) {
     maskinfo_mask *m = mi_check_mask(L, 1);
     lua_Integer bq = luaL_checkinteger(L, 2), bk = luaL_checkinteger(L, 3);
+    maskinfo_tail_rule tail = check_tail(L, 4);
+    Pending *pd = pending(L);
     maskinfo_runs p, f;
     char why[160] = "";
-    int st = maskinfo_mask_block_runs(m, bq, bk, check_tail(L, 4), &p, &f, why, sizeof why, LIMITS(L));
+    int st = maskinfo_mask_block_runs(m, bq, bk, tail, &p, &f, why, sizeof why, LIMITS(L));
     if (st) return fail(L, st, why, NULL);
-    push_runs(L, &p);
-    return 3 + push_runs(L, &f);
+    keep_runs(pd, 0, &p);
+    keep_runs(pd, 3, &f);
+    return push_arrays(L, pd, 0, 6);
 }
 
 /* core.row_runs(m) -> ptr, lo, hi */
 static int l_row_runs(lua_State *L) {
+    maskinfo_mask *m = mi_check_mask(L, 1);
+    Pending *pd = pending(L);
     maskinfo_runs r;
     char why[160] = "";
-    int st = maskinfo_mask_row_runs(mi_check_mask(L, 1), &r, why, sizeof why, LIMITS(L));
+    int st = maskinfo_mask_row_runs(m, &r, why, sizeof why, LIMITS(L));
     if (st) return fail(L, st, why, NULL);
-    return push_runs(L, &r);
+    keep_runs(pd, 0, &r);
+    return push_arrays(L, pd, 0, 3);
 }
 
 /* core.bsr(m, b, h, br, bc) -> indptr, indices */
 static int l_bsr(lua_State *L) {
     maskinfo_mask *m = mi_check_mask(L, 1);
-    maskinfo_array *a[2];
+    lua_Integer b = luaL_checkinteger(L, 2), h = luaL_checkinteger(L, 3);
+    lua_Integer br = luaL_checkinteger(L, 4), bc = luaL_checkinteger(L, 5);
+    Pending *pd = pending(L);
     char why[160] = "";
-    int st = maskinfo_mask_bsr(m, luaL_checkinteger(L, 2), luaL_checkinteger(L, 3), luaL_checkinteger(L, 4),
-                               luaL_checkinteger(L, 5), &a[0], &a[1], why, sizeof why, LIMITS(L));
+    int st = maskinfo_mask_bsr(m, b, h, br, bc, &pd->a[0], &pd->a[1], why, sizeof why, LIMITS(L));
     if (st) return fail(L, st, why, NULL);
-    return push_arrays(L, a, 2);
+    return push_arrays(L, pd, 0, 2);
 }
 
 /* ------------------------------------------------------------ kernels */
@@ -183,33 +218,38 @@ static int l_packbits(lua_State *L) {
     int64_t sh[4];
     maskinfo_mask_shape(m, sh);
     const uint8_t *qv = opt_keep(L, 3, sh[0] * sh[2]), *kv = opt_keep(L, 4, sh[0] * sh[3]);
+    lua_Integer h = luaL_checkinteger(L, 2);
+    Pending *pd = pending(L);
     maskinfo_packed_mask p;
     char why[160] = "";
-    int st = maskinfo_mask_packbits(m, luaL_checkinteger(L, 2), qv, kv, &p, why, sizeof why, LIMITS(L));
+    int st = maskinfo_mask_packbits(m, h, qv, kv, &p, why, sizeof why, LIMITS(L));
     if (st) return fail(L, st, why, NULL);
-    maskinfo_array *a[4] = {p.packed, p.mask_indptr, p.qo_indptr, p.kv_indptr};
-    return push_arrays(L, a, 4);
+    pd->a[0] = p.packed, pd->a[1] = p.mask_indptr, pd->a[2] = p.qo_indptr, pd->a[3] = p.kv_indptr;
+    return push_arrays(L, pd, 0, 4);
 }
 
 /* core.attn_slices(m, h) -> q_ranges, k_ranges, attn_type_map */
 static int l_attn_slices(lua_State *L) {
-    maskinfo_array *a[3];
+    maskinfo_mask *m = mi_check_mask(L, 1);
+    lua_Integer h = luaL_checkinteger(L, 2);
+    Pending *pd = pending(L);
     char why[160] = "";
-    int st = maskinfo_mask_attn_slices(mi_check_mask(L, 1), luaL_checkinteger(L, 2), &a[0], &a[1], &a[2], why,
-                                       sizeof why, LIMITS(L));
+    int st = maskinfo_mask_attn_slices(m, h, &pd->a[0], &pd->a[1], &pd->a[2], why, sizeof why, LIMITS(L));
     if (st) return fail(L, st, why, NULL);
-    return push_arrays(L, a, 3);
+    return push_arrays(L, pd, 0, 3);
 }
 
 /* core.splash(m, b, bq, bk) -> block_mask, data_next, mask_next|nil, partial_mask_blocks|nil */
 static int l_splash(lua_State *L) {
+    maskinfo_mask *m = mi_check_mask(L, 1);
+    lua_Integer b = luaL_checkinteger(L, 2), bq = luaL_checkinteger(L, 3), bk = luaL_checkinteger(L, 4);
+    Pending *pd = pending(L);
     maskinfo_splash_info s;
     char why[160] = "";
-    int st = maskinfo_mask_splash(mi_check_mask(L, 1), luaL_checkinteger(L, 2), luaL_checkinteger(L, 3),
-                                  luaL_checkinteger(L, 4), &s, why, sizeof why, LIMITS(L));
+    int st = maskinfo_mask_splash(m, b, bq, bk, &s, why, sizeof why, LIMITS(L));
     if (st) return fail(L, st, why, NULL);
-    maskinfo_array *a[4] = {s.block_mask, s.data_next, s.mask_next, s.partial_mask_blocks};
-    return push_arrays(L, a, 4);
+    pd->a[0] = s.block_mask, pd->a[1] = s.data_next, pd->a[2] = s.mask_next, pd->a[3] = s.partial_mask_blocks;
+    return push_arrays(L, pd, 0, 4);
 }
 
 /* An int32 (B, L) ids Array at idx. */
@@ -228,12 +268,14 @@ static int l_varlen(lua_State *L) {
     int64_t B, Q, B2, K;
     const int32_t *q = ids_2d(L, 1, &B, &Q), *k = ids_2d(L, 2, &B2, &K);
     luaL_argcheck(L, B == B2, 2, "batch sizes differ");
+    Pending *pd = pending(L);
     char why[320] = "";
     maskinfo_varlen_info v;
     int st = maskinfo_varlen(q, k, B, Q, K, &v, why, sizeof why, LIMITS(L));
     if (st) return fail(L, st, why, NULL);
     maskinfo_array *a[6] = {v.cu_q, v.cu_k, v.seqlens_q, v.seqlens_k, v.indices_q, v.indices_k};
-    push_arrays(L, a, 6);
+    memcpy(pd->a, a, sizeof a);
+    push_arrays(L, pd, 0, 6);
     lua_pushinteger(L, (lua_Integer)v.max_q);
     lua_pushinteger(L, (lua_Integer)v.max_k);
     return 8;
@@ -247,6 +289,11 @@ static const luaL_Reg funcs[] = {
     {"varlen", l_varlen},         {NULL, NULL}};
 
 void mi_kernels_open(lua_State *L, int limits) {
+    if (luaL_newmetatable(L, PENDING_T)) {
+        lua_pushcfunction(L, pending_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
     lua_pushvalue(L, limits);
     luaL_setfuncs(L, funcs, 1);
 }

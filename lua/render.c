@@ -84,10 +84,14 @@ static int mask_render_text(lua_State *L) {
     if (gst) return mi_refuse(L, gst, "render_text", what, bytes, MI_RETURN_REFUSALS);
     char *out = NULL;
     size_t len = 0;
+    /* the text waits in a cleanup box: lua_pushlstring may raise */
+    void **slot = mi_cleanup(L, free);
     int st = maskinfo_render_text(m, &o, qi, ki, shape_str, &out, &len, LIMITS(L));
     if (st == MASKINFO_ENOMEM) return mi_refuse(L, st, "render_text", what, bytes, MI_RETURN_REFUSALS);
     if (st) return mi_status(L, st, "render_text", NULL, MI_RETURN_REFUSALS);
+    *slot = out;
     lua_pushlstring(L, out, len);
+    *slot = NULL;
     free(out);
     return 1;
 }

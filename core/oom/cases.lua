@@ -1,9 +1,5 @@
 -- The calls `make oomtest` runs with Lua's allocations failing one by one
 -- (core/oom/oomhost.c).  Each case builds what it uses; `mi` is maskinfo.
--- Not yet here, because they leak when Lua runs out of memory (their C
--- object exists before the value that owns it): visualize (lua/render.c
--- pushes the text after the core made it) and flex_block_mask
--- (lua/export.c's block_table makes both tables before pushing either).
 local tmp = os.getenv("TMPDIR") or "/tmp"
 local npy = tmp .. "/maskinfo-oomtest.npy"
 local st = tmp .. "/maskinfo-oomtest.safetensors"
@@ -27,5 +23,10 @@ return {
   { "save_safetensors", ([[local m = mi.from_segments({{0, 0, 1}}); m:save_safetensors(%q)]]):format(st) },
   { "deep chain", [[local m = mi.from_segments({{0, 0, 1, 1}}); local c = m:apply_causal();
     for i = 1, 20 do m = m | c:apply_sliding_window({i % 3, 0}) end; m:count()]] },
+  { "visualize", [[local m = mi.from_segments({{0, 0, 1, 1, -1}}):apply_causal(); m:visualize{block_size = 1}]] },
+  { "flex_block_mask", [[local m = mi.from_segments({{0, 0, 0, 1, 1, 1}}):apply_causal(); m:flex_block_mask{block_size = 2}]] },
+  { "kernel formats", [[local m = mi.from_segments({{0, 0, 0, 1, 1, 1, -1, -1}}):apply_causal();
+    m:flashmask(); m:varlen(); m:attn_slices(); m:bsr{block_size = {2, 2}}; m:flashinfer_mask();
+    m:splash_mask_info{block_size = 2}; m:flex_block_mask{block_size = 2, format = "csr"}]] },
   { "dense", [[local m = mi.from_attention_mask({{{{1, 0}, {1, 1}}}}); (m & m:apply_causal()):count()]] },
 }
