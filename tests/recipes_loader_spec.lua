@@ -287,6 +287,15 @@ describe("recipes.build", function()
 end)
 
 describe("recipes.check", function()
+  it("passes every built-in recipe (at least 25), as `maskinfo check NAME` does", function()
+    local names = R.list()
+    assert.is_true(#names >= 25, #names .. " built-in recipes")
+    for _, name in ipairs(names) do
+      local ok, report = R.check(assert(R.load(name)))
+      assert.is_true(ok, name .. ":\n" .. table.concat(report, "\n"))
+    end
+  end)
+
   it("passes the converted recipes, with a line per example and per layer", function()
     for _, path in ipairs({ mistral_path, llama_path, gemma_path }) do
       local ok, report = R.check(assert(R.load(path)))
