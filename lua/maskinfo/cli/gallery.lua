@@ -86,7 +86,10 @@ local function section(e)
     local B, H = dims(l.mask)
     total = total + B * H
   end
-  if n < total then add(("The picture shows the first %d of %d panels."):format(n, total)) add("") end
+  if n < total then
+    add(("The picture shows the first %d of %d panels."):format(n, total))
+    add("")
+  end
   if longest(e) > ANY_ABOVE then
     add("Drawn with `aggregate = \"any\"`: a pixel is black when any cell it covers is allowed.")
     add("")
