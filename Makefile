@@ -340,6 +340,15 @@ fixtures:
 	fi
 	'$(PYTHON)' tests/gen/generate.py
 
+# docs/gallery.md and docs/gallery/NAME.png, generated from the recipe
+# library by lua/maskinfo/cli/gallery.lua (tests/gallery_spec.lua checks the
+# committed page is current).
+.PHONY: gallery
+gallery: lib
+	@rm -f docs/gallery/*.png
+	@mkdir -p docs/gallery
+	$(Q)$(LUA_ENV) $(LUA) -e 'require("maskinfo.cli.gallery").main("docs/gallery.md", "docs/gallery")'
+
 version:
 	@echo '$(VERSION)'
 

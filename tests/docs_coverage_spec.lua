@@ -15,17 +15,21 @@
 --   `mi:NAME(...)`, `mi:NAME{...}`               a MaskInfo method
 --   `a:NAME(...)`                                an Array method
 --   `maskinfo NAME ...`                          a subcommand of the maskinfo command
--- (`maskinfo.NAME` is read as `mi.NAME`.)  Other code spans (`#a`, `a == b`,
--- `tostring(mi)`) are operators and prose, not names.
+-- (`maskinfo.NAME` is read as `mi.NAME`; `mi.NAME` may also be a MaskInfo's
+-- public field, m.q_positions: require("maskinfo.object").PUBLIC_FIELDS.)
+-- Other code spans (`#a`, `a == b`, `tostring(mi)`) are operators and
+-- prose, not names.
 --
 -- THE PUBLIC NAMES
 --
 --   * every key of require("maskinfo"); a key whose value is a table is a
 --     namespace: its keys are the names (mi.util.fill), not the table;
---   * every method of a MaskInfo and of an Array: the keys of the __index
---     table of their metatables (metamethods are operators: not names);
---   * every subcommand of scripts/maskinfo.lua: the keys of its `commands`
---     table (`function commands.NAME(` or `commands.NAME =`).
+--   * every method of a MaskInfo: require("maskinfo.object").methods()
+--     (its metatable's __index is a function that also reads fields);
+--   * every method of an Array: the keys of the __index table of its
+--     metatable (metamethods are operators: not names);
+--   * every subcommand of the maskinfo command: the commands of the
+--     argparse parser that lua/maskinfo/cli builds (require("maskinfo.cli").parser()).
 -- Names that start with `_` are private, except `_VERSION`.  A name the docs
 -- call internal is exempt (with everything under it, for a namespace) when
 -- docs/api.md lists it in a marker, anywhere in the file:
@@ -38,9 +42,10 @@ local D = dofile(here .. "/helpers/doctest.lua")
 local ROOT = P.ROOT
 local API = "docs/api.md"
 local CLI_DOC = P.exists(ROOT .. "/docs/cli.md") and "docs/cli.md" or API
-local CLI_SRC = "scripts/maskinfo.lua"
+local CLI_SRC = "lua/maskinfo/cli/init.lua"
 
 local mi = require("maskinfo")
+local object = require("maskinfo.object")
 
 local function private(name)
   return name:sub(1, 1) == "_" and name ~= "_VERSION"
@@ -83,7 +88,13 @@ local function method_table(what, obj)
   return mt.__index
 end
 
-local function maskinfo_methods() return method_table("a MaskInfo", mi.from_segments({ 0 })) end
+-- The MaskInfo methods, as a set.
+local function maskinfo_methods()
+  local set = {}
+  for _, k in ipairs(object.methods()) do set[k] = true end
+  assert(next(set), "require('maskinfo.object').methods() lists no method")
+  return set
+end
 local function array_methods() return method_table("an Array", mi.Array.new("int32", { 1 })) end
 
 local function prefixed(prefix, t)
@@ -94,13 +105,11 @@ local function prefixed(prefix, t)
   return names
 end
 
--- The subcommands of the maskinfo command, from its commands table.
+-- The subcommands of the maskinfo command: those of the parser the CLI
+-- builds (argparse keeps them in _commands, which maskinfo.cli reads too).
 local function cli_commands()
-  local src = assert(P.read_file(ROOT .. "/" .. CLI_SRC), "cannot read " .. CLI_SRC)
   local cmds = {}
-  for name in src:gmatch("function%s+commands%.([%w_]+)%s*%(") do cmds[name] = true end
-  for name in src:gmatch("\ncommands%.([%w_]+)%s*=") do cmds[name] = true end
-  for name in src:gmatch("\ncommands%[%s*[\"']([^\"']+)[\"']%s*%]%s*=") do cmds[name] = true end
+  for _, c in ipairs(require("maskinfo.cli").parser()._commands) do cmds[c._name] = true end
   return cmds
 end
 
@@ -195,6 +204,8 @@ end
 -- Whether a documented name ("mi.X.Y", "mi:M", "a:M", "maskinfo CMD") exists.
 local function exists(n)
   if n:match("^mi%.") then
+    -- `mi.q_positions`: a MaskInfo's public field (m.q_positions)
+    if object.PUBLIC_FIELDS[n:sub(4)] then return true end
     local v = mi
     for part in n:sub(4):gmatch("[^.]+") do
       if type(v) ~= "table" then return false end
@@ -226,7 +237,7 @@ describe("docs coverage:", function()
 
   it("every subcommand of the maskinfo command has a heading in " .. CLI_DOC, function()
     local cmds = cli_commands()
-    assert(next(cmds), "found no `commands.NAME` in " .. CLI_SRC .. ": how does it list its subcommands now?")
+    assert(next(cmds), "the parser of " .. CLI_SRC .. " has no commands: how does it list its subcommands now?")
     all_documented("maskinfo subcommands", prefixed("maskinfo ", cmds), CLI_DOC, "maskinfo NAME ARGS")
   end)
 
@@ -260,7 +271,8 @@ describe("docs coverage:", function()
   end)
 
   it("tells names that exist from names that do not", function()
-    for _, n in ipairs({ "mi.Array.new", "mi.from_segments", "mi:apply_causal", "a:reshape", "maskinfo list" }) do
+    for _, n in ipairs({ "mi.Array.new", "mi.from_segments", "mi:apply_causal", "a:reshape", "maskinfo list",
+      "mi.q_positions" }) do
       assert.is_true(exists(n), n)
     end
     for _, n in ipairs({ "mi.nope", "mi.Array.nope", "mi.from_segments.x", "mi:nope", "a:nope", "maskinfo nope" }) do

@@ -108,7 +108,7 @@ describe("docs:", function()
       local kinds = {}
       for _, ex in ipairs(examples) do kinds[#kinds + 1] = ex.kind end
       assert.same({ "lua", "lua", "lua", "lua", "lua", "lua", "lua", "lua", "lua", "lua", "lua", "lua",
-        "lua", "lua", "sh", "sh", "transcript", "transcript", "run" }, kinds)
+        "lua", "lua", "sh", "sh", "sh", "transcript", "transcript", "run" }, kinds)
     end)
 
     it("passes an example whose output is its text block", function()
@@ -179,8 +179,23 @@ describe("docs:", function()
       passes("case: hermetic-b")
     end)
 
+    it("writes a file block into later examples' directories, and does not run it", function()
+      for _, ex in ipairs(examples) do
+        assert.is_nil(ex.code:find("case: file-block", 1, true), "the file block became an example")
+      end
+      local ex = case("maskinfo info ./tiny.lua | head -3")
+      assert.equal("tiny.lua", ex.files[1][1])
+      assert.truthy(ex.files[1][2]:find('name = "tiny"', 1, true))
+      assert.same({}, case("case: pass").files)
+    end)
+
+    it("runs a sh setup line first, with MASKINFO_SRC set to the checkout", function()
+      passes("maskinfo model tests/data/hf/gemma-2-9b.json")
+      assert.equal('ln -s "$MASKINFO_SRC/tests" tests', case("maskinfo model tests/data/hf").setup)
+    end)
+
     it("runs sh blocks that call maskinfo, and asks for a skip marker otherwise", function()
-      passes("maskinfo list | head -2")
+      passes("maskinfo info ./tiny.lua | head -3")
       local msg = fails("no maskinfo here")
       has(msg, ("sample.md:%d: this sh block does not call maskinfo")
         :format(case("no maskinfo here").line))
@@ -189,14 +204,14 @@ describe("docs:", function()
 
     it("runs transcripts command by command, with stderr and the exit status", function()
       passes("$ maskinfo show nope")
-      local msg = fails("$ maskinfo list | tail -1")
+      local msg = fails("$ maskinfo info ./tiny.lua --len 3")
       has(msg, "transcript differs")
       has(msg, ("first difference: sample.md:%d"):format(line_of("[exit status 1]")))
       has(msg, "\n-[exit status 1]")
     end)
 
     it("compares a text block marked run with the command's output", function()
-      passes("grep '^causal'")
+      passes("grep '^params'")
     end)
 
     it("tells which shell calls are maskinfo calls", function()
@@ -215,8 +230,9 @@ describe("docs:", function()
     has(all, "bad_markers.md:13: doctest marker 'continue' is not followed by a fenced block")
     has(all, "bad_markers.md:20: doctest marker 'continue' does not fit the sh block at line 21")
     has(all, "bad_markers.md:25: doctest marker 'continue' takes no argument")
-    has(all, "bad_markers.md:30: doctest marker 'run' is not followed by a fenced block")
-    assert.equal(6, #problems, all)
+    has(all, "bad_markers.md:35: doctest marker 'run' is not followed by a fenced block")
+    has(all, "bad_markers.md:30: doctest marker 'file' needs a plain file name")
+    assert.equal(7, #problems, all)
   end)
 
   it("the diff marks expected lines with - and got lines with +, headed by FILE:LINE", function()

@@ -199,16 +199,13 @@ describe("recipes.load", function()
     end
   end)
 
-  it("adapts an old-format recipe ({description, default_len, build(mi, n)}) to a len parameter", function()
-    local r = assert(load_src("old_style.lua", [[
+  it("refuses an old-format recipe ({description, default_len, build(mi, n)}), naming the field", function()
+    local r, err, status = load_src("old_style.lua", [[
       return { description = "old", default_len = 12,
-        build = function(mi, n) return mi.from_segments({ mi.util.fill(n, 0) }):apply_causal() end }]]))
-    assert.are.equal("old_style", r.name)
-    assert.are.same({ "len" }, { r.params[1].name })
-    assert.are.equal(12, r.params[1].default)
-    local layers = assert(R.build(r, assert(R.params(r, { len = 6 }))))
-    assert.are.equal(21, (layers[1].mask:count()))
-    assert.is_true((R.check(r)))
+        build = function(mi, n) return mi.from_segments({ mi.util.fill(n, 0) }):apply_causal() end }]])
+    assert.is_nil(r)
+    assert.are.equal("EINVAL", status)
+    assert.truthy(err:find("old_style.lua: unknown field 'default_len'", 1, true), err)
   end)
 end)
 

@@ -271,6 +271,15 @@ function O.method(name, trace, fn)
   end
 end
 
+--- The names of the MaskInfo methods, sorted (a new list: the method table
+-- itself stays private).  The docs coverage test lists them with this.
+function O.methods()
+  local names = {}
+  for k in pairs(methods) do names[#names + 1] = k end
+  table.sort(names)
+  return names
+end
+
 --- Define a metamethod (`__band`, `__tostring`, ...); fn is used as is.
 function O.metamethod(name, fn)
   assert(name:sub(1, 2) == "__" and MT[name] == nil, "bad or repeated metamethod: " .. name)

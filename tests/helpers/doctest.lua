@@ -12,7 +12,8 @@
 -- * A ```lua block is an example.  It is written to `blk.lua` in a fresh
 --   temporary directory, after the file's prelude (below), and run there as
 --   `lua5.4 blk.lua` against the INSTALLED module (the temp tree; the
---   checkout's lua/ and build/ are not on the path).  Its stdout is its
+--   checkout's lua/ and build/ are not on the path; Lua's default directories
+--   come after it, for the system's lua-cjson and lua-argparse).  Its stdout is its
 --   output; errors are caught by the examples themselves (`print(pcall(...))`
 --   prints `false<TAB>message`).  An uncaught error, or a non-zero exit
 --   status, fails the example, with its stderr shown.
@@ -61,15 +62,23 @@
 --     <!-- doctest: prelude -->         this lua block is the file's prelude
 --                                       for the examples after it (it is also
 --                                       run alone and must not fail).
---     <!-- doctest: setup LUA -->       hidden Lua run before the example,
---                                       on a line of its own after the
---                                       prelude (e.g. `local n = 64` for a
---                                       recipe body).
+--     <!-- doctest: setup CODE -->      hidden code run before the example:
+--                                       for a lua example, Lua on a line of
+--                                       its own after the prelude (e.g.
+--                                       `local n = 64`); for a sh example,
+--                                       a shell line run first (e.g.
+--                                       `ln -s "$MASKINFO_SRC/tests" tests`).
 --     <!-- doctest: epilogue LUA -->    hidden Lua run after the example, e.g.
 --                                       to print a file the example wrote.
 --     <!-- doctest: run COMMAND -->     the next ```text block is the output
 --                                       of the shell COMMAND (run like a sh
 --                                       block).
+--     <!-- doctest: file NAME -->       the next block (lua or prose) is not
+--                                       run: its text is the file NAME (no
+--                                       "/"), written into the directory of
+--                                       every later example of the same
+--                                       Markdown file (a recipe the prose
+--                                       then checks and renders, say).
 --     <!-- doctest: internal NAME... --> (anywhere; read by
 --                                       docs_coverage_spec.lua, not here) the
 --                                       API names that are documented as
@@ -91,8 +100,11 @@
 --
 -- Environment: the examples inherit the environment (MASKINFO_MAX_BYTES,
 -- MASKINFO_DEBUG, OMP_NUM_THREADS, ...) except LUA_PATH*, LUA_CPATH*,
--- LUA_INIT* and make's variables.  MASKINFO_KEEP_TMP=1 keeps the temporary
--- directory (its path is printed).
+-- LUA_INIT* and make's variables.  MASKINFO_SRC is set to the checkout's
+-- root, for examples that read its files (tests/data/hf/*.json): a hidden
+-- `setup` links them into the example's directory, so that the example as
+-- shown reads `tests/data/...` as it would from a checkout.
+-- MASKINFO_KEEP_TMP=1 keeps the temporary directory (its path is printed).
 
 local D = {}
 
@@ -111,18 +123,21 @@ end
 ]]
 
 -- Markers that apply to the next fenced block, and those that stand alone.
-local BLOCK_MARKERS = { skip = true, continue = true, prelude = true, setup = true, epilogue = true, run = true }
+local BLOCK_MARKERS = { skip = true, continue = true, prelude = true, setup = true, epilogue = true, run = true,
+  file = true }
 local FREE_MARKERS = { internal = true }
 -- Which kinds of block each block marker fits.
 local MARKER_FITS = {
   skip = { lua = true, sh = true, transcript = true, run = true, prose = true },
   continue = { lua = true },
   prelude = { lua = true },
-  setup = { lua = true },
+  setup = { lua = true, sh = true },
   epilogue = { lua = true },
   run = { run = true },
+  file = { lua = true, prose = true },
 }
-local NEEDS_ARG = { skip = "a reason", setup = "Lua code", epilogue = "Lua code", run = "a command", internal = "names" }
+local NEEDS_ARG = { skip = "a reason", setup = "code", epilogue = "Lua code", run = "a command", internal = "names",
+  file = "a file name" }
 local SH_LANGS = { sh = true, bash = true, shell = true }
 
 local SPLIT = "@@doctest-continue@@"
@@ -130,7 +145,8 @@ local LUA = "lua5.4"
 local TIMEOUT = "timeout -k 5 300"
 
 -- Files, quoting and shell calls come from proc.lua, next to this file.
-local P = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests/helpers") .. "/proc.lua")
+local HERE = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests/helpers"
+local P = dofile(HERE .. "/proc.lua")
 local q, read_file, sh = P.shell_quote, P.read_file, P.sh
 
 local function write_file(path, s)
@@ -161,13 +177,16 @@ local function parse_marker(line)
     return nil, "malformed doctest marker (expected a line of its own: <!-- doctest: KEYWORD ARGS -->)"
   end
   if not BLOCK_MARKERS[kw] and not FREE_MARKERS[kw] then
-    return nil, ("unknown doctest marker '%s' (known: continue, epilogue, internal, prelude, run, setup, skip)"):format(kw)
+    return nil, ("unknown doctest marker '%s' (known: continue, epilogue, file, internal, prelude, run, setup, skip)"):format(kw)
   end
   if NEEDS_ARG[kw] and arg == "" then
     return nil, ("doctest marker '%s' needs %s"):format(kw, NEEDS_ARG[kw])
   end
   if not NEEDS_ARG[kw] and arg ~= "" then
     return nil, ("doctest marker '%s' takes no argument, got '%s'"):format(kw, arg)
+  end
+  if kw == "file" and not arg:match("^[%w_.-]+$") then
+    return nil, ("doctest marker 'file' needs a plain file name (letters, digits, _ . -), got '%s'"):format(arg)
   end
   return kw, arg
 end
@@ -265,6 +284,7 @@ function D.collect(path, name)
   local prelude = D.DEFAULT_PRELUDE
   local last_lua
   local used = {}
+  local files = {} -- {name, text} of the `file` blocks so far
   for bi, b in ipairs(blocks) do
     if not used[bi] then
       local kind
@@ -285,8 +305,14 @@ function D.collect(path, name)
             :format(name, m.line, m.kw, kind == "prose" and (b.lang ~= "" and b.lang or "plain") or kind, b.line)
         end
       end
+      local as_file = marker_of(b, "file")
+      if as_file then
+        files = { table.unpack(files) }
+        files[#files + 1] = { as_file.arg, b.body .. "\n" }
+        kind = "file"
+      end
       local ex = { file = name, line = b.line, kind = kind, code = b.body, code_line = b.line + 1,
-        markers = b.markers }
+        markers = b.markers, files = files }
       -- The output block: the next block, if it is text and adjacent.
       local nb = blocks[bi + 1]
       if (kind == "lua" or kind == "sh") and nb and nb.lang == "text" and adjacent(b.lines, b, nb) then
@@ -331,8 +357,10 @@ function D.collect(path, name)
         if not ex.skip then last_lua = ex end
       elseif kind == "run" then
         ex.command = marker_of(b, "run").arg
+      elseif kind == "sh" then
+        ex.setup = marker_of(b, "setup") and marker_of(b, "setup").arg
       end
-      if kind ~= "prose" then
+      if kind ~= "prose" and kind ~= "file" then
         ex.name = ("%s:%d %s example"):format(name, b.line, kind)
         examples[#examples + 1] = ex
       end
@@ -368,9 +396,10 @@ function D.install(root)
     return nil, "make install into " .. stage .. " failed:\n" .. out
   end
   ctx.env = D.CLEAN_ENV
-    .. " LUA_PATH_5_4=" .. q(ctx.lua_dir .. "/?.lua;" .. ctx.lua_dir .. "/?/init.lua")
-    .. " LUA_CPATH_5_4=" .. q(ctx.lib_dir .. "/?.so")
+    .. " LUA_PATH_5_4=" .. q(ctx.lua_dir .. "/?.lua;" .. ctx.lua_dir .. "/?/init.lua;;")
+    .. " LUA_CPATH_5_4=" .. q(ctx.lib_dir .. "/?.so;;")
     .. " PATH=" .. q(ctx.bin_dir) .. ":\"$PATH\""
+    .. " MASKINFO_SRC=" .. q(root)
   return ctx
 end
 
@@ -385,11 +414,12 @@ function D.cleanup(ctx)
   ctx.dir = nil
 end
 
--- A fresh directory for one example.
-local function fresh_dir(ctx)
+-- A fresh directory for one example, with the `file` blocks before it.
+local function fresh_dir(ctx, ex)
   ctx.n = ctx.n + 1
   local d = ("%s/ex%03d"):format(ctx.dir, ctx.n)
   assert(sh("mkdir -p " .. q(d)))
+  for _, f in ipairs(ex.files or {}) do write_file(d .. "/" .. f[1], f[2]) end
   return d, ("%s/ex%03d"):format(ctx.real, ctx.n)
 end
 
@@ -428,77 +458,9 @@ end
 
 ---------------------------------------------------------------- diff
 
--- Longest common subsequence table of two line lists.
-local function lcs(a, b)
-  local n, m = #a, #b
-  local t = {}
-  for i = 0, n + 1 do t[i] = {} end
-  for i = n, 0, -1 do
-    for j = m, 0, -1 do
-      if i == n or j == m then
-        t[i][j] = 0
-      elseif a[i + 1] == b[j + 1] then
-        t[i][j] = t[i + 1][j + 1] + 1
-      else
-        t[i][j] = math.max(t[i + 1][j], t[i][j + 1])
-      end
-    end
-  end
-  return t
-end
-
---- A unified-ish diff of expected (list of lines) and got (list of lines).
--- where(i) names expected line i (e.g. "docs/api.md:123"); the hunks are
--- headed with it.  Returns the diff text ("" if equal).
-function D.diff(expected, got, where, context)
-  context = context or 2
-  local t = lcs(expected, got)
-  local ops = {} -- {op=" "|"-"|"+", text=, ei=}
-  local i, j = 0, 0
-  while i < #expected or j < #got do
-    if i < #expected and j < #got and expected[i + 1] == got[j + 1] then
-      ops[#ops + 1] = { op = " ", text = expected[i + 1], ei = i + 1 }
-      i, j = i + 1, j + 1
-    elseif j < #got and (i == #expected or t[i][j + 1] > t[i + 1][j]) then
-      ops[#ops + 1] = { op = "+", text = got[j + 1], ei = i + 1 }
-      j = j + 1
-    else
-      ops[#ops + 1] = { op = "-", text = expected[i + 1], ei = i + 1 }
-      i = i + 1
-    end
-  end
-  local show = {}
-  for k, o in ipairs(ops) do
-    if o.op ~= " " then
-      for c = math.max(1, k - context), math.min(#ops, k + context) do show[c] = true end
-    end
-  end
-  local out, k = {}, 1
-  while k <= #ops do
-    if show[k] then
-      local first = ops[k]
-      out[#out + 1] = ("@@ %s @@"):format(where(math.min(first.ei, math.max(#expected, 1))))
-      while k <= #ops and show[k] do
-        out[#out + 1] = ops[k].op .. ops[k].text
-        k = k + 1
-      end
-    else
-      k = k + 1
-    end
-  end
-  -- Lines that differ only in tabs versus spaces look alike: say so.
-  for _, o in ipairs(ops) do
-    if o.op == "-" then
-      for _, p in ipairs(ops) do
-        if p.op == "+" and p.text ~= o.text and p.text:gsub("\t", " ") == o.text:gsub("\t", " ") then
-          out[#out + 1] = "(note: some lines differ only in tabs versus spaces; print() separates values with a tab)"
-          return table.concat(out, "\n")
-        end
-      end
-    end
-  end
-  return table.concat(out, "\n")
-end
+--- A unified-ish diff (tests/helpers/linediff.lua): D.diff(expected, got,
+-- where [, context]), where(i) naming expected line i; "" when equal.
+D.diff = dofile(HERE .. "/linediff.lua").diff
 
 ---------------------------------------------------------------- running
 
@@ -596,7 +558,7 @@ local function nil_global_hint(stderr)
 end
 
 local function run_lua(ex, ctx)
-  local dir, real = fresh_dir(ctx)
+  local dir, real = fresh_dir(ctx, ex)
   local script, chained = lua_script(ex)
   write_file(dir .. "/blk.lua", script)
   local code, out, err = run_in(ctx, dir, LUA .. " blk.lua", false)
@@ -627,8 +589,8 @@ local function run_sh(ex, ctx)
   if not calls_maskinfo(ex.code) then
     return false, ("%s:%d: this sh block does not call maskinfo, so it cannot run here%s"):format(ex.file, ex.line, SKIP_HINT)
   end
-  local dir, real = fresh_dir(ctx)
-  write_file(dir .. "/.doctest.sh", ex.code .. "\n")
+  local dir, real = fresh_dir(ctx, ex)
+  write_file(dir .. "/.doctest.sh", (ex.setup and ex.setup .. "\n" or "") .. ex.code .. "\n")
   local code, out = run_in(ctx, dir, "sh -e .doctest.sh", true)
   local paths = { { dir, "<tmp>" }, { real, "<tmp>" }, { ctx.stage, "<install>" } }
   if not ex.expect then
@@ -653,7 +615,7 @@ local function run_transcript(ex, ctx)
         :format(ex.file, ex.line, c, SKIP_HINT)
     end
   end
-  local dir, real = fresh_dir(ctx)
+  local dir, real = fresh_dir(ctx, ex)
   local paths = { { dir, "<tmp>" }, { real, "<tmp>" }, { ctx.stage, "<install>" } }
   local got = {}
   for _, c in ipairs(cmds) do
@@ -670,7 +632,7 @@ local function run_transcript(ex, ctx)
 end
 
 local function run_command(ex, ctx)
-  local dir, real = fresh_dir(ctx)
+  local dir, real = fresh_dir(ctx, ex)
   write_file(dir .. "/.doctest.sh", ex.command .. "\n")
   local code, out = run_in(ctx, dir, "sh -e .doctest.sh", true)
   local paths = { { dir, "<tmp>" }, { real, "<tmp>" }, { ctx.stage, "<install>" } }

@@ -12,13 +12,9 @@ local G = require("maskinfo.guard")
 
 local R = {}
 
---- The built-in names used when maskinfo/recipes/builtin.lua (the list
--- kept with the recipe files) is not installed.
-R.BUILTIN = {
-  "bigbird", "causal", "chunked", "decode_step", "dilated", "encoder_padding", "gemma_local_global",
-  "longformer", "multimodal", "packed_documents", "padded_batch", "per_head_windows", "prefix_lm",
-  "sliding_window", "streaming_sinks",
-}
+--- The built-in recipe names: the list kept with the recipe files
+-- (maskinfo/recipes/builtin.lua, one entry per file).
+R.BUILTIN = require("maskinfo.recipes.builtin")
 
 --- The parameter types.
 R.TYPES = { "integer", "number", "boolean", "string", "enum" }
@@ -60,11 +56,7 @@ end
 
 --- The sorted list of built-in recipe names.
 function R.list()
-  local names = R.BUILTIN
-  if package.searchpath("maskinfo.recipes.builtin", package.path) then
-    names = require("maskinfo.recipes.builtin")
-  end
-  local t = copy(names)
+  local t = copy(R.BUILTIN)
   table.sort(t)
   return t
 end
@@ -223,22 +215,6 @@ function R.validate(r, name)
   return nil
 end
 
--- A recipe in the old format ({description, default_len, build(mi, n)}):
--- its n becomes the `len` param.  Kept until every recipe file has moved.
-local function adapt_old(r, name)
-  if type(r) ~= "table" or r.params ~= nil or type(r.build) ~= "function" or r.name ~= nil then return r end
-  local n = math.tointeger(r.default_len) or 64
-  local build = r.build
-  return {
-    name = name,
-    description = r.description,
-    source = "maskinfo 0.2 recipe (old format: sizes are fixed ratios of len)",
-    params = { { name = "len", type = "integer", default = n, min = 1, doc = "sequence length in tokens" } },
-    small = { len = math.min(n, 64) },
-    build = function(mi, p) return build(mi, p.len) end,
-  }
-end
-
 ---------------------------------------------------------------- loading
 
 local function load_file(path, name)
@@ -247,7 +223,6 @@ local function load_file(path, name)
   if not chunk then return nil, err, "EINVAL" end
   local ok, r = pcall(chunk)
   if not ok then return nil, ("%s: %s"):format(path, tostring(r)), "EINVAL" end
-  r = adapt_old(r, name)
   local msg = R.validate(r, name)
   if msg then return nil, ("%s: %s"):format(path, msg), "EINVAL" end
   return r
@@ -527,17 +502,6 @@ return {
   },
 }
 ]]):format(name, name, name, name, base)
-end
-
---- The old interface, until the recipe files and their spec move to R.list
--- and R.load: recipe names and the raw module of a built-in name.
-R.names = R.list()
-function R.get(name)
-  if type(name) ~= "string" or not name:match("^[%w_]+$") then
-    return nil, "recipe name expected"
-  end
-  if is_builtin(name) then return require("maskinfo.recipes." .. name) end
-  return nil, ("no recipe '%s' (see 'maskinfo list')"):format(name)
 end
 
 return R
