@@ -211,7 +211,7 @@ describe("maskinfo runtime failures exit 1", function()
       { env = "MASKINFO_MAX_BYTES=1000000", shell = "ulimit -v 200000 &&", prefix = "timeout 2" })
     assert.is_true(os.time() - t0 <= 3)
     assert.are.same({ 1, "" }, { rc, out })
-    assert.are.equal("maskinfo: len = 1000000 tokens (their int32 ids) needs 3.8 MiB: "
+    assert.are.equal("maskinfo: len = 1000000 tokens (ids, positions and derived tables, 32 bytes a token) needs 30.5 MiB: "
       .. "over the memory guard (limit 976.6 KiB, see maskinfo.set_memory_limit)\n", err)
   end)
 

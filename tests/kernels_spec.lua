@@ -37,9 +37,16 @@ local function cases(seed, n)
     local p = ({ 0.15, 0.5, 0.9 })[i % 3 + 1]
     out[#out + 1] = { name = "random " .. i, mi = maskinfo.from_attention_mask(R.random_mask(B, H, Q, Q, p)) }
   end
+  -- the recipes at 12 tokens where their parameters allow it, else at
+  -- their small size when that stays small (the references are dense)
   for _, name in ipairs(maskinfo.recipes.list()) do
-    for _, layer in ipairs(recipe_layers(name)) do
-      out[#out + 1] = { name = name .. " " .. layer.name, mi = layer.mask, recipe = true }
+    local ok, layers = pcall(recipe_layers, name, { len = 12 })
+    if not ok then layers = recipe_layers(name) end
+    for _, layer in ipairs(layers) do
+      local _, Q, K = layer.mask:shape() -- (batch, q_len, kv_len)
+      if Q * K <= 24 * 24 then
+        out[#out + 1] = { name = name .. " " .. layer.name, mi = layer.mask, recipe = true }
+      end
     end
   end
   return out

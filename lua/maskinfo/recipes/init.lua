@@ -28,9 +28,13 @@ local EXAMPLE_FIELDS = { "allowed", "fn", "layer", "masked", "params" }
 
 -- Cells a dense check may visit (mask:allowed is a call per cell).
 local DENSE_CELLS = 1 << 20
--- Bytes per token that any mask of `len` tokens needs at least: its int32
--- segment ids.  The guard is asked before a recipe builds anything.
-local TOKEN_BYTES = 4
+-- Bytes per token a recipe's mask and what the commands derive from it
+-- take together: query and key ids, positions, and the per-token tables
+-- counts, cu_seqlens and renderers make (int32 each).  The guard is asked
+-- for all of it before a recipe builds anything: one budget per call, so a
+-- mistyped --len is refused at once instead of growing until the kernel
+-- kills the process.
+local TOKEN_BYTES = 32
 
 local function copy(t)
   local c = {}
@@ -312,7 +316,7 @@ end
 -- else the refusal message.  Nothing is allocated.
 function R.size_refusal(p)
   if core.check_alloc(p.len * 1.0, TOKEN_BYTES) then return nil end
-  return G.over(("len = %d tokens (their int32 ids)"):format(p.len), p.len * 1.0 * TOKEN_BYTES)
+  return G.over(("len = %d tokens (ids, positions and derived tables, 32 bytes a token)"):format(p.len), p.len * 1.0 * TOKEN_BYTES)
 end
 
 --- The layers {{name=, mask=}, ...} recipe r builds at params p (a single
