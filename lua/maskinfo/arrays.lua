@@ -136,7 +136,13 @@ local function array_new(dtype, shape, values)
   local fname = "Array.new"
   dtype = args.check_array_dtype(fname, 1, dtype)
   local n = shape_count(fname, shape)
-  G.guard(fname, n, O.DTYPE_SIZE[dtype], "an array")
+  -- a values table is read element by element (its slots count); without
+  -- one only the Array's own bytes are allocated
+  if values ~= nil then
+    G.guard(fname, n, O.DTYPE_SIZE[dtype], "an array")
+  else
+    G.guard_buffer(fname, n, O.DTYPE_SIZE[dtype], "an array")
+  end
   n = math.tointeger(n)
   if values ~= nil then
     if type(values) ~= "table" then argerr(fname, 3, "values: table expected, got " .. E.typename(values)) end
