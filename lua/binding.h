@@ -104,6 +104,7 @@ extern const luaL_Reg mi_export_funcs[];
 
 /* ---- kernels.c: adds its functions to the module table on top */
 void mi_kernels_open(lua_State *L, int limits);
+void mi_ids_open(lua_State *L, int limits); /* ids.c: O(n) id passes, Array tests */
 
 #pragma GCC visibility pop
 

@@ -380,5 +380,6 @@ int luaopen_maskinfo_core(lua_State *L) {
     { void mi_builders_open(lua_State *L, int limits); mi_builders_open(L, limits); } /* builders.c */
     push_tables(L);
     mi_kernels_open(L, limits);
+    mi_ids_open(L, limits);
     return 1;
 }

@@ -584,6 +584,41 @@ int maskinfo_mask_tree(maskinfo_mask **out, const int64_t *parents, int64_t n,
                        int64_t prefix, int32_t *depth, int32_t *root,
                        int64_t *bad, const maskinfo_limits *lim);
 
+/* ---------------------------------------------------------------- ids */
+/* O(n) passes over segment ids (int32, -1 or any negative is padding) and
+ * elementwise tests of Arrays, so the Lua layer never loops over elements. */
+
+/* max(-1, largest id); -1 when n == 0. */
+int32_t maskinfo_ids_max(const int32_t *ids, int64_t n);
+/* counts[v] = number of ids equal to v, for 0 <= v < nbins; negative ids
+ * are skipped.  EINVAL with *bad = the first id >= nbins (flat order). */
+int maskinfo_ids_bincount(const int32_t *ids, int64_t n, int64_t nbins,
+                          int32_t *counts, int64_t *bad);
+/* FlashAttention-style cumulative lengths over all ids: cu[0] = 0,
+ * cu[v + 1] = cu[v] + count(id == v) for v < max_segments (max_segments + 1
+ * entries).  EINVAL with *bad like maskinfo_ids_bincount; EOVERFLOW when
+ * n does not fit int32. */
+int maskinfo_ids_cu_seqlens(const int32_t *ids, int64_t n, int64_t max_segments,
+                            int32_t *cu, int64_t *bad);
+/* out[r] = number of ids >= 0 in row r of a rows x len array. */
+void maskinfo_ids_valid_per_row(const int32_t *ids, int64_t rows, int64_t len,
+                                int32_t *out);
+/* Chunk ids of a rows x len array: -1 where ids < 0, else
+ * (column / chunk) + 1.  EINVAL unless chunk >= 1. */
+int maskinfo_ids_chunk(const int32_t *ids, int64_t rows, int64_t len,
+                       int64_t chunk, int32_t *out);
+
+typedef enum {
+    MASKINFO_TEST_NONZERO = 0, /* x != 0 */
+    MASKINFO_TEST_EQ,          /* x == c (NaN: false) */
+    MASKINFO_TEST_ABS_GE       /* x >= c or x <= -c (NaN: false) */
+} maskinfo_test;
+/* A new array of a's shape in dtype dt: test(a[i], c) ? yes : no (bool
+ * inputs read as 0/1; yes and no are stored as maskinfo_array_set does). */
+int maskinfo_array_where(const maskinfo_array *a, maskinfo_test test, double c,
+                         double yes, double no, maskinfo_dtype dt,
+                         maskinfo_array **out, const maskinfo_limits *lim);
+
 #ifdef __cplusplus
 }
 #endif

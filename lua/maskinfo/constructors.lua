@@ -13,7 +13,6 @@ local C = require("maskinfo.conversions")
 
 local argerr, need = E.argerr, E.need
 local opt_table, check_int, ids_arg, opt_bool = args.opt_table, args.check_int, args.ids_arg, args.opt_bool
-local map_array = R.map_array
 
 local K = {}
 --- The public functions of this module (copied into `maskinfo`).
@@ -98,7 +97,7 @@ function K.check_fields(f, fname, argn)
 end
 
 local function valid_ids(valid)
-  return map_array(valid, "int32", function(x) return x and 0 or -1 end)
+  return (need("maskinfo", core.where(valid, "nonzero", 0, 0, -1, "int32")))
 end
 
 -- A padding-mask argument of from_segments{is_attn_mask}: numbers are cast
@@ -106,7 +105,7 @@ end
 local function padding_arg(fname, n, v, what)
   local a = args.mask_arg(fname, n, v, what, (core.is_array(v) and v:dtype() == "bool") and "bool" or "float")
   if a:dtype() ~= "bool" then
-    a = map_array(a, "bool", function(x) return (x >= 1 or x <= -1) and 1 or 0 end)
+    a = need("maskinfo", core.where(a, "abs_ge", 1, 1, 0, "bool"))
   end
   return C.bool2d(fname, n, a, what)
 end
@@ -142,7 +141,7 @@ K.api.from_attention_mask = T.func("type", "from_attention_mask", function(fname
   local f = base_fields(opts, fname, 2)
   local a = args.mask_arg(fname, 1, mask, "attention_mask")
   if not opt_bool(fname, 2, opts.mask_is_valid, "mask_is_valid", true) then
-    a = map_array(a, "bool", function(x) return x and 0 or 1 end)
+    a = need("maskinfo", core.where(a, "nonzero", 0, 0, 1, "bool"))
   end
   if #a:shape() == 2 then
     f.mask, f.q_ids, f.kv_ids = C.outer_mask(a, a, fname)
@@ -226,7 +225,7 @@ K.api.dynamic_init = T.func("type", "dynamic_init", function(fname, t)
   end
   local a = core.is_array(am) and am or args.mask_arg(fname, 1, am, "attention_mask", "float")
   if a:dtype() ~= "bool" then
-    a = map_array(a, "bool", function(x) return x == 1 and 1 or 0 end)
+    a = need("maskinfo", core.where(a, "eq", 1, 1, 0, "bool"))
   end
   if #a:shape() == 2 then
     return K.api.from_segments(a, { is_attn_mask = true })

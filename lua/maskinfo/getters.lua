@@ -13,7 +13,7 @@ local C = require("maskinfo.conversions")
 
 local method, logical, seg_ids, derive = O.method, O.logical, O.seg_ids, O.derive
 local need, check_dtype, opt_bool = E.need, args.check_dtype, args.opt_bool
-local map_array, head0, new_array = R.map_array, R.head0, R.new_array
+local head0 = R.head0
 
 ---------------------------------------------------------------- masks and ids
 
@@ -90,22 +90,11 @@ end)
 -- FlashAttention-style cumulative lengths over all segments of the batch.
 local function fa_cu_seqlens(ids, max_segments, fname)
   G.guard(fname, max_segments, 8, "cumulative lengths")
-  local counts = {}
-  for i = 0, max_segments - 1 do counts[i] = 0 end
-  for _, v in ipairs(ids:flat()) do
-    if v >= 0 then
-      if v >= max_segments then
-        E.fail(fname, ("segment id %d is >= max_segments (%d)"):format(v, max_segments))
-      end
-      counts[v] = counts[v] + 1
-    end
+  local cu, bad = need(fname, core.ids_cu_seqlens(ids, max_segments))
+  if not cu then
+    E.fail(fname, ("segment id %d is >= max_segments (%d)"):format(bad, max_segments))
   end
-  local out, acc = { 0 }, 0
-  for i = 0, max_segments - 1 do
-    acc = acc + counts[i]
-    out[i + 2] = acc
-  end
-  return new_array(fname, "int32", { max_segments + 1 }, out)
+  return cu
 end
 
 local function qkv_cu(f, max_segments, fname)
@@ -147,28 +136,12 @@ end)
 local function lens(ids, fname)
   if not ids then return nil end
   local a = head0(ids)
-  local flat = a:flat()
-  local mx = -1
-  for i = 1, #flat do if flat[i] > mx then mx = flat[i] end end
+  local mx = core.ids_max(a)
   if mx > 0 then
     G.guard(fname, mx + 1.0, 8, "per-segment lengths")
-    local c = {}
-    for i = 0, mx do c[i + 1] = 0 end
-    for i = 1, #flat do
-      local v = flat[i]
-      if v >= 0 then c[v + 1] = c[v + 1] + 1 end
-    end
-    return new_array(fname, "int32", { mx + 1 }, c)
+    return (need(fname, core.ids_bincount(a, mx + 1)))
   end
-  local s = a:shape()
-  local B, L = s[1], s[2]
-  local c = {}
-  for b = 0, B - 1 do
-    local n = 0
-    for j = 1, L do if flat[b * L + j] >= 0 then n = n + 1 end end
-    c[b + 1] = n
-  end
-  return new_array(fname, "int32", { B }, c)
+  return (need(fname, core.ids_valid_per_row(a)))
 end
 
 --- Per-segment query lengths (packed), or per-batch valid counts; nil when
@@ -185,7 +158,7 @@ end)
 --- 1 for valid query tokens, 0 for padding (int32, the shape of the ids).
 method("q_attention_mask", nil, function(_, f, fname)
   local q = f.q_ids or seg_ids(f, false, fname)
-  return map_array(q, "int32", function(x) return x == -1 and 0 or 1 end)
+  return (need("maskinfo", core.where(q, "eq", -1, 0, 1, "int32"))) -- as map_array named it
 end)
 
 local function positions(ids, pad, fname)

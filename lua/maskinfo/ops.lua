@@ -175,13 +175,7 @@ method("apply_chunked", "call", function(_, f, fname, chunk_size, offset, opts)
   local rule = need(fname, core.chunked(B, Q, K, chunk, off))
   local q, kv = seg_ids(f, false, fname)
   local function chunk_ids(ids)
-    local s = ids:shape()
-    local L = s[#s]
-    local flat, out = ids:flat(), {}
-    for i = 1, #flat do
-      out[i] = flat[i] < 0 and -1 or ((i - 1) % L) // chunk + 1
-    end
-    return arrays.new_array(fname, "int32", s, out)
+    return (need(fname, core.ids_chunk(ids, chunk)))
   end
   local ch = { mask = band(fname, logical(f, fname), rule), mask_dtype = "bool",
     q_ids = chunk_ids(q), kv_ids = chunk_ids(kv), chunked = true }

@@ -1,0 +1,112 @@
+/* test_ids.c - the O(n) id passes and Array tests against naive loops. */
+#include "maskinfo.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#define TEST_RNG_SEED 0x1d5c0ffee1d5ull
+#include "rng.h"
+
+static void random_ids(int32_t *ids, int64_t n, int32_t hi)
+{
+    for (int64_t i = 0; i < n; i++) ids[i] = (int32_t)rndr(-1, hi);
+}
+
+static void test_counts(void)
+{
+    enum { R = 3, L = 1000, N = R * L, MS = 40 };
+    static int32_t ids[N], cu[MS + 1], cnt[MS], ref[MS + 1], rows[R];
+    random_ids(ids, N, MS - 1);
+    int64_t bad = -7;
+    CHECK(maskinfo_ids_max(ids, N) <= MS - 1);
+    CHECK(maskinfo_ids_max(ids, 0) == -1);
+    CHECK(maskinfo_ids_bincount(ids, N, MS, cnt, &bad) == MASKINFO_OK);
+    memset(ref, 0, sizeof ref);
+    for (int i = 0; i < N; i++)
+        if (ids[i] >= 0) ref[ids[i]]++;
+    CHECK(memcmp(cnt, ref, sizeof cnt) == 0);
+    CHECK(maskinfo_ids_cu_seqlens(ids, N, MS, cu, &bad) == MASKINFO_OK);
+    int32_t acc = 0;
+    int ok = cu[0] == 0;
+    for (int v = 0; v < MS; v++) ok &= cu[v + 1] == (acc += ref[v]);
+    CHECK(ok);
+    /* the first id past the bins is named, in flat order */
+    ids[5] = MS + 3;
+    ids[9] = MS + 1;
+    CHECK(maskinfo_ids_cu_seqlens(ids, N, MS, cu, &bad) == MASKINFO_EINVAL && bad == MS + 3);
+    int first = 0;
+    while (ids[first] < 0) first++;
+    CHECK(maskinfo_ids_bincount(ids, N, 0, NULL, &bad) == MASKINFO_EINVAL && bad == ids[first]);
+    maskinfo_ids_valid_per_row(ids, R, L, rows);
+    ok = 1;
+    for (int r = 0; r < R; r++) {
+        int32_t c = 0;
+        for (int j = 0; j < L; j++) c += ids[r * L + j] != -1;
+        ok &= rows[r] == c;
+    }
+    CHECK(ok);
+}
+
+static void test_chunk(void)
+{
+    enum { R = 2, L = 37 };
+    int32_t ids[R * L], out[R * L];
+    random_ids(ids, R * L, 3);
+    for (int64_t chunk = 1; chunk <= L + 2; chunk++) {
+        CHECK(maskinfo_ids_chunk(ids, R, L, chunk, out) == MASKINFO_OK);
+        int ok = 1;
+        for (int i = 0; i < R * L; i++)
+            ok &= out[i] == (ids[i] < 0 ? -1 : (int32_t)((i % L) / chunk + 1));
+        CHECKF(ok, "chunk %lld", (long long)chunk);
+    }
+    CHECK(maskinfo_ids_chunk(ids, R, L, 0, out) == MASKINFO_EINVAL);
+}
+
+static void test_where(void)
+{
+    const maskinfo_dtype src[] = {MASKINFO_BOOL, MASKINFO_INT32, MASKINFO_FLOAT32, MASKINFO_FLOAT16,
+                                  MASKINFO_BFLOAT16, MASKINFO_INT64, MASKINFO_UINT8};
+    const double vals[] = {0, 1, -1, 2, -2, 0.5, -0.5, 1.5, NAN, -3};
+    int64_t shape[2] = {3, 10};
+    for (size_t s = 0; s < sizeof src / sizeof *src; s++) {
+        maskinfo_array *a = NULL;
+        if (maskinfo_array_new(&a, src[s], 2, shape, NULL)) { check_fail_msg("array_new"); return; }
+        for (int i = 0; i < 30; i++) maskinfo_array_set(a, i, vals[i % 10]);
+        for (int t = 0; t <= MASKINFO_TEST_ABS_GE; t++)
+            for (int od = 0; od < 2; od++) {
+                maskinfo_dtype dt = od ? MASKINFO_INT32 : MASKINFO_BOOL;
+                double c = t == MASKINFO_TEST_EQ ? -1 : 1, yes = od ? -1 : 1, no = 0;
+                maskinfo_array *o = NULL;
+                CHECK(maskinfo_array_where(a, (maskinfo_test)t, c, yes, no, dt, &o, NULL) == MASKINFO_OK);
+                if (!o) continue;
+                int ok = maskinfo_array_ndim(o) == 2 && maskinfo_array_shape(o)[1] == 10 &&
+                         maskinfo_array_dtype(o) == dt;
+                for (int i = 0; ok && i < 30; i++) {
+                    double x = maskinfo_array_get(a, i);
+                    int p = t == 0 ? x != 0 : t == 1 ? x == c : (x >= c || x <= -c);
+                    ok &= maskinfo_array_get(o, i) == (p ? (od ? yes : 1) : no);
+                }
+                CHECKF(ok, "where src %d test %d out %d", (int)src[s], t, od);
+                maskinfo_array_free(o);
+            }
+        maskinfo_array_free(a);
+    }
+    /* the guard refuses before anything is written */
+    maskinfo_limits lim = {.max_bytes = 16};
+    maskinfo_array *a = NULL, *o = NULL;
+    if (maskinfo_array_new(&a, MASKINFO_BOOL, 2, shape, NULL) == MASKINFO_OK) {
+        CHECK(maskinfo_array_where(a, MASKINFO_TEST_NONZERO, 0, 0, 1, MASKINFO_INT32, &o, &lim) ==
+              MASKINFO_ETOOBIG && o == NULL);
+        maskinfo_array_free(a);
+    }
+}
+
+int main(void)
+{
+    test_counts();
+    test_chunk();
+    test_where();
+    return check_summary();
+}
