@@ -191,7 +191,9 @@ $(SAN_LUA): core/oom/luahost.c | $(DEPS_FIRST)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 $(WARN_FLAGS) $(SAN_FLAGS) $(LUA_CFLAGS) -o $@ $< -fsanitize=address,undefined $(LUA_LIBS) -lm
 
-sanitize: $(DEPS_FIRST)
+# The specs' child processes (plain lua5.4: the CLI, doc examples) load the
+# regular module from $(BUILD), so it is built first.
+sanitize: $(DEPS_FIRST) lib
 	@$(MAKE) --no-print-directory SKIP_DEPS=1 BUILD='$(BUILD)/sanitize' \
 	    CFLAGS='$(SAN_FLAGS)' LDFLAGS='-fsanitize=address,undefined' lib tests
 	@$(MAKE) --no-print-directory SKIP_DEPS=1 '$(SAN_LUA)'
