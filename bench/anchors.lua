@@ -1,4 +1,4 @@
---- Bench: the jobs /work/shared/ANCHORS.md measured for peer tools, done by
+--- Bench: the jobs the project's ANCHORS notes measured for peer tools, done by
 -- maskinfo, so docs/performance.md can give ratios for the same job.
 -- Prints the median of 5 runs of each (ms, wall clock).  Every result is
 -- released (<close>) outside the timed span, and a full GC runs before each

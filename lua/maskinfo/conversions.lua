@@ -218,8 +218,9 @@ end)
 -- valid tokens, -1 for padding) it is made of; a batch-1 side broadcasts.
 function C.outer_mask(qvalid, kvvalid, fname)
   qvalid, kvvalid = R.broadcast_batch(fname, 2, qvalid, kvvalid)
-  local qi = map_array(qvalid, "int32", function(x) return (x and x ~= 0) and 0 or -1 end)
-  local ki = map_array(kvvalid, "int32", function(x) return (x and x ~= 0) and 0 or -1 end)
+  -- valid (non-zero) -> segment 0, padding -> -1, in C (no Lua loop over N)
+  local qi = need(fname, core.where(qvalid, "nonzero", 0, 0, -1, "int32"))
+  local ki = need(fname, core.where(kvvalid, "nonzero", 0, 0, -1, "int32"))
   return C.seg_mask(qi, ki, fname), qi, ki
 end
 

@@ -6,7 +6,7 @@
 --     q_pos, kv_pos   = positions given by the user ({[b][j]}) or nil,
 --     flags = { causal=, sliding_window=, chunked=, token_type_ids= } }
 -- Every op returns a new state and leaves its argument alone.  Each op follows
--- the seed's definition (ejkernel MaskInfo.apply_*, /work/notes/seed_folded.txt)
+-- the seed's definition (ejkernel MaskInfo.apply_*)
 -- cell by cell, including how segment ids and positions are sliced.
 -- Coordinates in arguments are 0-based like the API; tables are 1-based.
 
