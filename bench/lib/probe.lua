@@ -6,7 +6,7 @@
 --   lua5.4 bench/lib/probe.lua pipeline       the 1M-token pipeline, 5 runs
 local mi = require("maskinfo")
 
-local now = mi.core.now
+local now = require("maskinfo.core").now
 
 local function peak_rss_mb()
   for line in io.lines("/proc/self/status") do

@@ -1,10 +1,10 @@
 --- The recipe subcommands of the maskinfo command: list, show, info,
--- render, export, check, new, gallery and demo.  Each takes the parsed
+-- check and new (render, gallery, demo and export have modules of their
+-- own), and the argument helpers they share.  Each command takes the parsed
 -- arguments (and the loaded recipe, for the recipe commands) and returns
 -- the exit code; failures raise through maskinfo.cli.errors.
 -- @module maskinfo.cli.commands
 
-local mi = require("maskinfo")
 local R = require("maskinfo.recipes")
 local CE = require("maskinfo.cli.errors")
 
@@ -23,7 +23,8 @@ function M.int_opt(args, name, min)
   return v
 end
 
-local function num_opt(args, name)
+--- The positive number option --name (nil when absent).
+function M.num_opt(args, name)
   local s = args[name]
   if s == nil then return nil end
   local v = tonumber(s)
@@ -48,14 +49,14 @@ local function params_of(args, r)
   return p
 end
 
--- Layers of recipe r at the command line's params.
-local function build(args, r)
+--- Layers of recipe r at the command line's params.
+function M.build(args, r)
   local p = params_of(args, r)
   return CE.need(R.build(r, p)), p
 end
 
--- A selection "all", "N" or "N,M,..." of numbers in [lo, hi] (dflt when absent).
-local function selection(args, name, lo, hi, dflt, what)
+--- A selection "all", "N" or "N,M,..." of numbers in [lo, hi] (dflt when absent).
+function M.selection(args, name, lo, hi, dflt, what)
   local s = args[name]
   if s == nil then return dflt end
   local t = {}
@@ -73,20 +74,21 @@ local function selection(args, name, lo, hi, dflt, what)
   return t
 end
 
-local function heads_of(m)
+--- The number of heads of mask m.
+function M.heads_of(m)
   return select(2, m:count()):shape()[2]
 end
 
--- The (layer, head) panels the command line selects, and a note when some
+--- The (layer, head) panels the command line selects, and a note when some
 -- are left out (nil when none are).
-local function panels(args, layers, default_all_layers)
+function M.panels(args, layers, default_all_layers)
   local all = {}
   for i = 1, #layers do all[i] = i end
-  local ls = selection(args, "layers", 1, #layers, default_all_layers and all or { 1 }, "layers")
+  local ls = M.selection(args, "layers", 1, #layers, default_all_layers and all or { 1 }, "layers")
   local out, hidden = {}, {}
   for _, li in ipairs(ls) do
-    local H = heads_of(layers[li].mask)
-    for _, h in ipairs(selection(args, "heads", 0, H - 1, { 0 }, ("heads (layer %d has %d)"):format(li, H))) do
+    local H = M.heads_of(layers[li].mask)
+    for _, h in ipairs(M.selection(args, "heads", 0, H - 1, { 0 }, ("heads (layer %d has %d)"):format(li, H))) do
       out[#out + 1] = { layer = li, head = h }
     end
     if args.heads == nil and H > 1 then hidden[#hidden + 1] = ("head 0 of %d"):format(H) end
@@ -120,8 +122,8 @@ end
 
 --- maskinfo show RECIPE
 function M.show(args, r)
-  local layers = build(args, r)
-  local ps, note = panels(args, layers, false)
+  local layers = M.build(args, r)
+  local ps, note = M.panels(args, layers, false)
   local block = M.int_opt(args, "block", 1) or 1
   local batch = M.int_opt(args, "batch", 0) or 0
   for _, pn in ipairs(ps) do
@@ -136,8 +138,8 @@ end
 
 --- maskinfo info RECIPE
 function M.info(args, r)
-  local layers, p = build(args, r)
-  local ls = selection(args, "layers", 1, #layers, nil, "layers")
+  local layers, p = M.build(args, r)
+  local ls = M.selection(args, "layers", 1, #layers, nil, "layers")
   if not ls then
     ls = {}
     for i = 1, #layers do ls[i] = i end
@@ -154,78 +156,11 @@ function M.info(args, r)
     table.sort(baked)
     print(("layer:       %d of %d (%s)"):format(li, #layers, layers[li].name))
     print(("mask:        %s"):format(tostring(m)))
-    print(("shape:       batch=%d q_len=%d kv_len=%d heads=%d"):format(B, Q, K, heads_of(m)))
+    print(("shape:       batch=%d q_len=%d kv_len=%d heads=%d"):format(B, Q, K, M.heads_of(m)))
     print(("allowed:     %d cells (density %.4f)"):format(total, m:density()))
     print(("empty rows:  %d"):format((m:empty_rows())))
     print(("baked in:    %s"):format(#baked > 0 and table.concat(baked, ", ") or "-"))
   end
-  return CE.EXIT_OK
-end
-
----------------------------------------------------------------- render, export
-
-local function png_opts(args)
-  return { colormap = args.colormap, plain = args.plain or nil, scale = num_opt(args, "scale"),
-    width = M.int_opt(args, "width", 1), height = M.int_opt(args, "height", 1) }
-end
-
--- Render panels {mask=, head=, title=} to path: one picture, or a grid.
-local function render_panels(path, list, opts, columns)
-  if #list == 1 then
-    opts.head, opts.title = list[1].head, opts.title or list[1].title
-    return CE.need(list[1].mask:render_png(path, opts))
-  end
-  local masks, titles, heads, batches = {}, {}, {}, {}
-  for i, pn in ipairs(list) do
-    masks[i], titles[i], heads[i], batches[i] = pn.mask, pn.title, pn.head, opts.batch or 0
-  end
-  local g = { titles = titles, heads = heads, batches = batches, columns = math.min(columns or 4, #list) }
-  for _, k in ipairs({ "colormap", "plain", "scale", "width", "height" }) do g[k] = opts[k] end
-  return CE.need(mi.render_png_grid(path, masks, g))
-end
-
---- maskinfo render RECIPE OUT.png
-function M.render(args, r)
-  local layers = build(args, r)
-  local ps, note = panels(args, layers, false)
-  local opts = png_opts(args)
-  opts.batch = M.int_opt(args, "batch", 0)
-  local list = {}
-  for i, pn in ipairs(ps) do
-    local l = layers[pn.layer]
-    local title
-    if #ps == 1 then
-      title = args.title or (r.name .. ": " .. r.description)
-    else
-      title = (args.title and (args.title .. ": ") or "") .. ("%s, head %d"):format(l.name, pn.head)
-    end
-    list[i] = { mask = l.mask, head = pn.head, title = title }
-  end
-  local w, h = render_panels(args.output, list, opts, M.int_opt(args, "columns", 1))
-  print(("wrote %s (%dx%d)"):format(args.output, w, h))
-  if note then print(note) end
-  return CE.EXIT_OK
-end
-
---- maskinfo export RECIPE OUT.npy|OUT.safetensors
-function M.export(args, r)
-  local out = args.output
-  local kind = out:match("%.npy$") and "npy" or out:match("%.safetensors$") and "safetensors"
-  if not kind then CE.usage("export: the output must end in .npy or .safetensors", "export") end
-  local layers = build(args, r)
-  local li = 1
-  if args.layers then
-    local ls = selection(args, "layers", 1, #layers, nil, "layers")
-    if #ls ~= 1 then CE.usage("export writes one layer: give one number to --layers", "export") end
-    li = ls[1]
-  elseif #layers > 1 then
-    CE.usage(("recipe %s has %d layers: pick one with --layers N"):format(r.name, #layers), "export")
-  end
-  local m = layers[li].mask
-  local opts = { dtype = args.dtype }
-  if kind == "npy" then CE.need(m:save_npy(out, opts)) else CE.need(m:save_safetensors(out, opts)) end
-  local B, Q, K = m:shape()
-  print(("wrote %s (batch=%d q_len=%d kv_len=%d)"):format(out, B, Q, K))
   return CE.EXIT_OK
 end
 
@@ -286,65 +221,5 @@ function M.new(args)
   return CE.EXIT_OK
 end
 
----------------------------------------------------------------- gallery, demo
-
-local function mkdir(dir)
-  -- single-quote the directory for the shell (a quote inside becomes '\'')
-  if not os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'") then
-    CE.runtime(("cannot create directory '%s'"):format(dir))
-  end
-end
-
-local function gallery(dir, small, opts)
-  mkdir(dir)
-  local firsts, titles = {}, {}
-  for _, n in ipairs(R.list()) do
-    local r = CE.need(R.load(n))
-    local p = CE.need(R.params(r, small and r.small or {}))
-    local layers = CE.need(R.build(r, p))
-    local list = {}
-    for _, l in ipairs(layers) do
-      for h = 0, heads_of(l.mask) - 1 do
-        list[#list + 1] = { mask = l.mask, head = h,
-          title = #layers == 1 and heads_of(l.mask) == 1 and n or ("%s: %s, head %d"):format(n, l.name, h) }
-      end
-    end
-    local path = dir .. "/" .. n .. ".png"
-    local w, h = render_panels(path, list, { colormap = opts.colormap, scale = opts.scale }, 4)
-    print(("wrote %s (%dx%d)"):format(path, w, h))
-    firsts[#firsts + 1], titles[#titles + 1] = layers[1].mask, n
-  end
-  local path = dir .. "/grid.png"
-  local w, h = CE.need(mi.render_png_grid(path, firsts, { titles = titles, columns = 5 }))
-  print(("wrote %s (%dx%d)"):format(path, w, h))
-end
-
---- maskinfo gallery [DIR]
-function M.gallery(args)
-  gallery(args.dir or "build/gallery", args.small, { colormap = args.colormap, scale = num_opt(args, "scale") })
-  return CE.EXIT_OK
-end
-
---- maskinfo demo [DIR]: the seed's docstring examples, then the gallery.
-function M.demo(args)
-  local examples = {
-    { "MaskInfo.from_segments({{1, 1, 2, 2, -1}})", mi.from_segments({ { 1, 1, 2, 2, -1 } }) },
-    { "...:apply_causal()", mi.from_segments({ { 1, 1, 2, 2, -1 } }):apply_causal() },
-    { "from_segments({{1,1,1,1,1,1}}):apply_sliding_window({3, 1})",
-      mi.from_segments({ { 1, 1, 1, 1, 1, 1 } }):apply_sliding_window({ 3, 1 }) },
-    { "from_attention_mask({{{1,1,0},{1,1,0},{0,0,1}}})",
-      mi.from_attention_mask({ { { 1, 1, 0 }, { 1, 1, 0 }, { 0, 0, 1 } } }) },
-    { "create_chunked_attention_mask(4, 8) via from_segments + apply_chunked(4)",
-      mi.from_segments({ mi.util.fill(8, 0) }):apply_chunked(4) },
-  }
-  for _, e in ipairs(examples) do
-    print("== " .. e[1])
-    print(tostring(e[2]))
-    io.write(e[2]:visualize{ block_size = 1 })
-    print()
-  end
-  gallery(args.dir or "build/gallery", true, {})
-  return CE.EXIT_OK
-end
 
 return M

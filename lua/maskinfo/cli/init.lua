@@ -12,6 +12,8 @@ local mi = require("maskinfo")
 local CE = require("maskinfo.cli.errors")
 local commands = require("maskinfo.cli.commands")
 local model = require("maskinfo.cli.model")
+local render_cmd = require("maskinfo.cli.render")
+local export_cmd = require("maskinfo.cli.export")
 
 local C = {}
 
@@ -20,7 +22,7 @@ local RECIPE_COMMANDS = { show = true, info = true, render = true, export = true
 
 -- Options that take no value, per subcommand (for the first pass); every
 -- other option takes one value.
-local FLAGS = { show = { ["--ascii"] = true }, render = { ["--plain"] = true } }
+local FLAGS = { show = { ["--ascii"] = true }, render = render_cmd.FLAGS, export = export_cmd.FLAGS }
 
 -- Option names of each subcommand, so that a recipe parameter of the same
 -- name is left to --set.
@@ -54,19 +56,10 @@ local function recipe_args(c)
   opt(c, "--set", "Set a recipe parameter (repeatable).", "<name=value>"):count("*")
 end
 
-local function picture_args(c, render)
+local function picture_args(c)
   opt(c, "--batch", "Batch row to show (default 0).", "<b>")
   opt(c, "--heads", "Heads to show: a number, a list (0,2) or all (default 0).", "<heads>")
   opt(c, "--layers", "Layers to show: a number (1-based), a list (1,3) or all (default 1).", "<layers>")
-  if render then
-    opt(c, "--title", "Title of the picture (default: recipe: description).", "<text>")
-    opt(c, "--scale", "Pixels per cell (default: fit 512 pixels).", "<s>")
-    opt(c, "--width", "Width of the mask area in pixels.", "<w>")
-    opt(c, "--height", "Height of the mask area in pixels.", "<h>")
-    opt(c, "--colormap", "grey, viridis or magma.", "<name>"):choices({ "grey", "viridis", "magma" })
-    opt(c, "--columns", "Panels per row when several are rendered (default 4).", "<n>")
-    flag(c, "--plain", "No title, axes or legend.")
-  end
 end
 
 --- The argparse parser, with the options of recipe r (if any) on the
@@ -96,14 +89,11 @@ function C.parser(r, cmd_name)
   opt(info, "--layers", "Layers to describe: a number, a list or all (default all).", "<layers>")
   local render = command(p, "render", "Render a recipe to a PNG.", PARAM_EPILOG)
   recipe_args(render)
-  render:argument("output", "The PNG file to write.")
-  picture_args(render, true)
+  render_cmd.add_command(render, opt, flag)
   local export = command(p, "export", "Write a recipe's dense mask (.npy) or its mask, ids, positions and cu_seqlens "
     .. "(.safetensors).", PARAM_EPILOG)
   recipe_args(export)
-  export:argument("output", "OUT.npy or OUT.safetensors.")
-  opt(export, "--layers", "The layer to write (1-based; needed when the recipe has several).", "<layer>")
-  opt(export, "--dtype", "bool, int32, float32, float16 or bfloat16 (default bool).", "<dtype>")
+  export_cmd.add_command(export, opt, flag)
   local check = command(p, "check", "Check a recipe: parameters, defaults, its examples, and a brute-force dense "
     .. "comparison at its small size.")
   check:argument("recipe", RECIPE_HELP)
@@ -216,6 +206,10 @@ local function run(argv)
     return CE.EXIT_OK
   end
   if args.command == "model" then return model.run(args) end
+  if args.command == "render" then return render_cmd.run(args, r) end
+  if args.command == "gallery" then return render_cmd.gallery(args) end
+  if args.command == "demo" then return render_cmd.demo(args) end
+  if args.command == "export" then return export_cmd.run(args, r) end
   return commands[args.command](args, r)
 end
 
