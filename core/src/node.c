@@ -171,3 +171,9 @@ uint64_t maskinfo_mask_bytes(const maskinfo_mask *m)
     free(seen.slot);
     return bad ? UINT64_MAX : t; /* out of memory: more than anyone has */
 }
+
+int maskinfo__check_dims(int64_t B, int64_t H, int64_t Q, int64_t K) {
+    if (B < 0 || H < 1 || Q < 0 || K < 0) return MASKINFO_EINVAL;
+    if (maskinfo__mul(maskinfo__mul(maskinfo__mul(B, H), Q), K) < 0) return MASKINFO_EOVERFLOW;
+    return MASKINFO_OK;
+}

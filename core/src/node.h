@@ -87,6 +87,9 @@ struct maskinfo_mask {
 
 /* ---- life cycle (node.c) */
 /* A zeroed node with one reference whose payload drop frees, or NULL. */
+/* MASKINFO_OK when B >= 0, H >= 1, Q >= 0, K >= 0 and B*H*Q*K fits. */
+int maskinfo__check_dims(int64_t B, int64_t H, int64_t Q, int64_t K);
+
 maskinfo_mask *maskinfo__node_new(mi_kind kind, void (*drop)(maskinfo_mask *),
                                   int64_t B, int64_t H, int64_t Q, int64_t K);
 /* Set m->has_dense and m->height from its children (composites call it
