@@ -45,10 +45,7 @@ end
 local rows = {}
 local function row(t) rows[#rows + 1] = t end
 local function fmt(x, f) return x and (f or "%.1f"):format(x) or "-" end
-local function verdict(ok, pending)
-  if ok then return "met" end
-  return pending and ("no; pending (" .. pending .. ")") or "no"
-end
+local function verdict(ok) return ok and "met" or "no" end
 
 local function docs(n) return mi.util.documents(n, { 0.3, 0.3, 0.2, 0.2 }) end
 
@@ -94,7 +91,7 @@ do
     row { job = ("1M docs+causal+window 4096: block_classes, block %d"):format(bs), t = t,
       floor = fh and ("%.1f / %.1f"):format(fh, f4), ratio = fh and t and ("%.2fx huge"):format(t / fh),
       target = ("<= %d ms"):format(lim),
-      met = verdict(t and t <= lim, "blocks.c onto grid.h spans, kernel formats") }
+      met = verdict(t and t <= lim) }
   end
   local nb = N // 128
   local bytes = 4 * nb * nb * 4 + 4 * nb * 4 -- 4 index tables (int32) and 4 count rows
@@ -102,7 +99,7 @@ do
   local fh, f4 = floor(bytes)
   row { job = "1M same mask: flex_block_mask, block 128", t = t,
     floor = fh and ("%.1f / %.1f"):format(fh, f4), ratio = fh and t and ("%.2fx huge"):format(t / fh),
-    target = "<= 1.5x floor of its bytes", met = verdict(t and fh and t <= 1.5 * fh, "blocks.c, kernel formats") }
+    target = "<= 1.5x floor of its bytes", met = verdict(t and fh and t <= 1.5 * fh) }
 end
 
 do
@@ -117,9 +114,7 @@ do
   row { job = "1M same mask: density()", t = t, target = "<= 2 ms", met = verdict(t and t <= 2) }
 end
 
-do -- O(N) jobs: C passes over the ids (core/src/ids.c) or still Lua loops
-  local pending = { ["token types: apply_token_type_ids (1M Lua table)"] = "issue 13/8",
-    ["get_or_compute_positions()"] = "issue 13/8" }
+do -- O(N) jobs
   local base = mi.from_segments({ ids })
   local types = {}
   for i = 1, N do types[i] = (i // 4096) % 2 end
@@ -135,11 +130,11 @@ do -- O(N) jobs: C passes over the ids (core/src/ids.c) or still Lua loops
   }
   for _, j in ipairs(jobs) do
     local t = timed(j[2])
-    row { job = "1M " .. j[1], t = t, target = "<= 10 ms", met = verdict(t and t <= 10, pending[j[1]]) }
+    row { job = "1M " .. j[1], t = t, target = "<= 10 ms", met = verdict(t and t <= 10) }
   end
   local t = timed(function() return mi.from_segments({ ids }):apply_causal():apply_sliding_window({ W - 1, 0 }) end)
   row { job = "1M chain build (from_segments + causal + window)", t = t, target = "<= 30 ms",
-    met = verdict(t and t <= 30, "issue 13/8") }
+    met = verdict(t and t <= 30) }
   local a, b = base:apply_causal(), base:apply_sliding_window({ W - 1, 0 })
   t = timed(function()
     local x = a
@@ -147,7 +142,7 @@ do -- O(N) jobs: C passes over the ids (core/src/ids.c) or still Lua loops
     return x
   end)
   row { job = "1M 20 ops (& and |) on two built masks", t = t, target = "<= 60 ms",
-    met = verdict(t and t <= 60, "issue 13/8") }
+    met = verdict(t and t <= 60) }
 end
 
 -- ---------------------------------------------------------------- dense input
@@ -156,7 +151,7 @@ do
     local arr <close> = mi.from_random(1, 8192, 8192, 0.5, 1):attention_mask():reshape({ 8192, 8192 })
     local t = timed(function() return mi.mask_to_segment_ids(arr) end)
     row { job = "mask_to_segment_ids(8192^2 bool Array)", t = t, target = "<= 100 ms",
-      met = verdict(t and t <= 100, "issue 13/8") }
+      met = verdict(t and t <= 100) }
   end
   local am <close> = mi.from_segments({ docs(4096) }):apply_causal():attention_mask()
   local t0 = timed(function() return mi.from_attention_mask(am):attention_mask() end)
@@ -164,14 +159,14 @@ do
   row { job = "4096^2 from_attention_mask{mask_is_valid=false}", t = t1,
     anchor = t0 and ("%.1f without the option"):format(t0), ratio = t0 and t1 and ("%.2fx"):format(t1 / t0),
     target = "<= 1.3x without it",
-    met = verdict(t0 and t1 and t1 <= 1.3 * t0, "the complement is a costlier mask; invert inside the core") }
+    met = verdict(t0 and t1 and t1 <= 1.3 * t0) }
   local x = mi.from_segments({ docs(1024) }):apply_causal()
   for _ = 1, 18 do x = x & x end
   -- one call: it takes seconds until shared subexpressions are memoised
   local ok, tx = pcall(median_ms, function() return x:count() end, 1)
   tx = ok and tx or nil
   row { job = "x = x & x 18 times, then count() at N=1024 (1 call)", t = tx, target = "<= 1 ms",
-    met = verdict(tx and tx <= 1, "leaves/ops memoisation, reliability") }
+    met = verdict(tx and tx <= 1) }
 end
 
 -- ---------------------------------------------------------------- whole processes
@@ -202,10 +197,10 @@ end
 do
   local b = probe("", "biases")
   row { job = "40 unclosed f32 biases at 4096^2: peak RSS (MB)", t = tonumber(b.rss), target = "<= 400 MB",
-    met = verdict(b.rss and tonumber(b.rss) <= 400, "lua/array.c GC pressure, issue 13/8") }
+    met = verdict(b.rss and tonumber(b.rss) <= 400) }
   local p = probe("", "pipeline")
   row { job = "1M pipeline: build, cu_seqlens, positions, visualize, 1024^2 PNG", t = tonumber(p.time),
-    target = "<= 250 ms", met = verdict(p.time and tonumber(p.time) <= 250, "issue 13/8") }
+    target = "<= 250 ms", met = verdict(p.time and tonumber(p.time) <= 250) }
   row { job = "1M pipeline: peak RSS of its process (MB)", t = tonumber(p.rss), target = "<= 150 MB",
     met = verdict(p.rss and tonumber(p.rss) <= 150) }
 end
