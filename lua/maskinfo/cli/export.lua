@@ -132,9 +132,10 @@ end
 -- The mask to export, a description of its source for JSON, and its name.
 local function source(args, r)
   if r == nil then
-    local ok, m, msg = pcall(mi.from_npy, args.recipe)
+    local ok, m, msg, status = pcall(mi.from_npy, args.recipe)
     if not ok then CE.runtime(tostring(m)) end
-    if not m then CE.runtime(msg) end
+    -- a missing file is a usage error, as a missing recipe is
+    if not m then (status == "EIO" and usage or CE.runtime)(msg) end
     if args.layers and args.layers ~= "1" then usage("a .npy file holds one layer: --layers must be 1") end
     return m, { file = args.recipe }
   end
