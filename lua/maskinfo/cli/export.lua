@@ -308,11 +308,23 @@ function M.json(m, src)
   -- lua-cjson 2.1 writes an empty table as {}: the rows hold only numbers
   -- and brackets, so the empty rows (and planes) are turned into [] there
   local rows_text = cjson.encode(out):gsub("{}", "[]")
-  local head = { format = "maskinfo.row_intervals", version = 1, shape = { B, H, Q, K },
-    recipe = src.recipe, layer = src.layer, layer_name = src.layer_name, file = src.file }
-  local params = src.params and next(src.params) and cjson.encode(src.params) or "{}"
-  local head_text = cjson.encode(head)
-  return ('%s,"params":%s,"rows":%s}\n'):format(head_text:sub(1, -2), params, rows_text)
+  -- the keys in a fixed order (params sorted), so equal masks give equal files
+  local parts = {}
+  local function put(k, v) if v ~= nil then parts[#parts + 1] = cjson.encode(k) .. ":" .. v end end
+  put("format", '"maskinfo.row_intervals"')
+  put("version", "1")
+  put("recipe", src.recipe and cjson.encode(src.recipe))
+  put("file", src.file and cjson.encode(src.file))
+  put("layer", src.layer and tostring(src.layer))
+  put("layer_name", src.layer_name and cjson.encode(src.layer_name))
+  local names, params = {}, {}
+  for k in pairs(src.params or {}) do names[#names + 1] = k end
+  table.sort(names)
+  for i, k in ipairs(names) do params[i] = cjson.encode(k) .. ":" .. cjson.encode(src.params[k]) end
+  put("params", "{" .. table.concat(params, ",") .. "}")
+  put("shape", cjson.encode({ B, H, Q, K }))
+  put("rows", rows_text)
+  return "{" .. table.concat(parts, ",") .. "}\n"
 end
 
 ---------------------------------------------------------------- run
