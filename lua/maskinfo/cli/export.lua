@@ -266,7 +266,7 @@ end
 
 -- Bytes the JSON document costs while it is built: per row its table
 -- (slot + header) and per interval a pair table, plus the text, twice.
-local ROW_BYTES, INTERVAL_BYTES = 96, 160
+local ROW_BYTES, INTERVAL_BYTES = 160, 256
 
 --- The JSON document of mask m (see docs/cli.md, "JSON"): the source, the
 -- shape and every row's allowed key intervals, or nil and the guard's
