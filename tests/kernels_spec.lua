@@ -246,6 +246,17 @@ describe("flashinfer_mask and bsr", function()
     E.assert_error(function() mi:flashinfer_mask() end, "bad argument #1 to 'flashinfer_mask' (head: the mask has 2 "
       .. "heads; FlashInfer's custom mask is shared by all heads (pass head=))")
   end)
+
+  it("refuse a packed mask over the memory limit or past FlashInfer's int32 indptr, with its size", function()
+    local one = maskinfo.from_segments({ maskinfo.util.fill(1 << 20, 0) })
+    E.assert_error(function() one:flashinfer_mask() end,
+      "flashinfer_mask: needs 131080.0 MiB (137447342104 bytes), over the memory limit (limit 12.0 GiB, see "
+      .. "maskinfo.set_memory_limit)")
+    -- 2^17 tokens: 2 GiB of bits, under the limit but past int32 offsets
+    local wide = maskinfo.from_segments({ maskinfo.util.fill(1 << 17, 0) })
+    E.assert_error(function() wide:flashinfer_mask() end, "flashinfer_mask: the packed mask is 2147483648 bytes over "
+      .. "131072 query and 131072 key tokens, past the int32 indptr FlashInfer takes (2^31 - 1)")
+  end)
 end)
 
 ---------------------------------------------------------------- MagiAttention
