@@ -246,6 +246,13 @@ describe("maskinfo export, dense and JSON", function()
       assert.are.equal(0, rc, err)
       assert.is_true(maskinfo.load_npy(npy) == m:attention_mask(dtype), dtype)
     end
+    -- --fields picks save_safetensors' fields; without the mask no 1 GiB rule
+    local ids = tmp .. "/ids.safetensors"
+    local _, ierr, irc = export({ "causal", ids, "--len", "100000", "--fields", "q_segment_ids,cu_seqlens_q" })
+    assert.are.equal(0, irc, ierr)
+    local big = recipe_mask("causal", { len = 100000 })
+    assert_same_tables({ q_segment_ids = big:q_segment_ids(), cu_seqlens_q = big:cu_seqlens_q() },
+      read_safetensors(ids), "--fields")
     local st = tmp .. "/d.safetensors"
     local _, err, rc = export({ "per_head_windows", st, "--len", "9", "--dtype", "bfloat16" })
     assert.are.equal(0, rc, err)
@@ -313,6 +320,9 @@ describe("maskinfo export refuses", function()
       "--heads 5: the mask has 5 heads (0..4)" },
     { { "padded_batch", "x.safetensors", "--format", "splash", "--block", "1" },
       "pick one with --batch B" },
+    { { "causal", "x.safetensors", "--fields", "q_segment_ids,ids" }, "--fields: unknown field 'ids' (accepted: "
+      .. "attention_mask, q_segment_ids, kv_segment_ids, q_positions, kv_positions, cu_seqlens_q or cu_seqlens_kv)" },
+    { { "causal", "x.npy", "--fields", "q_segment_ids" }, "export: --fields applies to safetensors, not to --format npy" },
     { { "causal", "x.safetensors", "--format", "flashmask", "--causal", "yes" },
       "argument for option '--causal' must be one of 'true', 'false'" },
   }

@@ -25,12 +25,17 @@ local GUESS = { [".npy"] = "npy", [".safetensors"] = "safetensors", [".json"] = 
 -- The options that apply to some formats only, and those formats.
 local APPLIES = {
   dtype = { npy = true, safetensors = true },
+  fields = { safetensors = true },
   block = { flex = true, bsr = true, splash = true },
   tail = { flex = true }, csr = { flex = true }, no_intervals = { flex = true },
   causal = { flashmask = true },
   heads = { flashinfer = true, bsr = true, magi = true },
   batch = { bsr = true, splash = true },
 }
+
+--- The fields of a safetensors export (m:save_safetensors), in its order.
+M.FIELDS = { "attention_mask", "q_segment_ids", "kv_segment_ids", "q_positions", "kv_positions", "cu_seqlens_q",
+  "cu_seqlens_kv" }
 
 --- Dense exports larger than this need --force (1 GiB).
 M.FORCE_BYTES = 1 << 30
@@ -46,6 +51,8 @@ function M.add_command(c, opt, flag)
   opt(c, "--layers", "The layer to write (1-based; needed when the recipe has several).", "<layer>")
   opt(c, "--dtype", "npy, safetensors: bool, int32, float32, float16 or bfloat16 (default bool).", "<dtype>")
     :choices({ "bool", "int32", "float32", "float16", "bfloat16" })
+  opt(c, "--fields", "safetensors: the fields to write, comma-separated (default all: " .. table.concat(M.FIELDS, ", ")
+    .. ").", "<list>")
   opt(c, "--block", "flex, splash (default 128), bsr (required): block size N or Q,KV.", "<n>")
   opt(c, "--tail", "flex: torch (default; a ragged tail block is never full) or exact.", "<rule>")
     :choices({ "torch", "exact" })
@@ -118,6 +125,18 @@ local function block_opt(args)
   local q, kv = math.tointeger(tonumber(a)), math.tointeger(tonumber(b or a))
   if not q or q < 1 or kv < 1 then usage(("--block must be N or Q,KV with positive integers, got '%s'"):format(s)) end
   return { q, kv }
+end
+
+-- --fields a,b: a list of known field names, nil when absent.
+local function fields_opt(args)
+  if args.fields == nil then return nil end
+  local known, t = {}, {}
+  for _, k in ipairs(M.FIELDS) do known[k] = true end
+  for k in (args.fields .. ","):gmatch("([^,]*),") do
+    if not known[k] then usage(("--fields: unknown field '%s' (accepted: %s)"):format(k, list(M.FIELDS))) end
+    t[#t + 1] = k
+  end
+  return t
 end
 
 -- The index option --name (--heads, --batch) as an integer in [0, count).
@@ -337,8 +356,10 @@ function M.run(args, r)
   local m, src = source(args, r)
   local B, Q, K = m:shape()
   if f == "npy" or f == "safetensors" then
-    check_force(args, m)
-    local opts = { dtype = args.dtype }
+    local opts = { dtype = args.dtype, fields = fields_opt(args) }
+    local dense = opts.fields == nil
+    for _, k in ipairs(opts.fields or {}) do dense = dense or k == "attention_mask" end
+    if dense then check_force(args, m) end
     if f == "npy" then CE.need(m:save_npy(out, opts)) else CE.need(m:save_safetensors(out, opts)) end
   elseif f == "json" then
     local text = CE.need(M.json(m, src))
