@@ -387,20 +387,22 @@ end)
 
 -- export's own handling of a .npy input, called as the command's main
 -- calls it with a file (the recipe argument a .npy path, no recipe).
+local EX = require("maskinfo.cli.export")
+
+-- export's run as the command's main calls it for FILE.npy (no recipe),
+-- in this process: true, exit code, printed lines; or false, the failure.
+local function run_module(argv)
+  local args = { recipe = argv[1], output = argv[2] }
+  for i = 3, #argv, 2 do args[argv[i]:sub(3):gsub("-", "_")] = argv[i + 1] end
+  local printed = {}
+  local saved = _G.print
+  _G.print = function(s) printed[#printed + 1] = s end
+  local ok, res = pcall(EX.run, args, nil)
+  _G.print = saved
+  return ok, res, printed
+end
+
 describe("maskinfo export FILE.npy", function()
-  local EX = require("maskinfo.cli.export")
-
-  local function run_module(argv)
-    local args = { recipe = argv[1], output = argv[2] }
-    for i = 3, #argv, 2 do args[argv[i]:sub(3):gsub("-", "_")] = argv[i + 1] end
-    local printed = {}
-    local saved = _G.print
-    _G.print = function(s) printed[#printed + 1] = s end
-    local ok, res = pcall(EX.run, args, nil)
-    _G.print = saved
-    return ok, res, printed
-  end
-
   it("recognises .npy inputs", function()
     assert.is_true(EX.is_file("a/b.npy"))
     assert.is_true(EX.is_file("B.NPY"))
@@ -465,7 +467,7 @@ end)
 -- Every file of the command read in NumPy (a safetensors reader in plain
 -- NumPy, as docs/python.md shows) and checked against each library's rule.
 local NUMPY_CHECK = [==[
-import sys, json, numpy as np
+import os, sys, json, numpy as np
 d = sys.argv[1]
 DT = {"BOOL": np.bool_, "U8": np.uint8, "I32": np.int32, "I64": np.int64, "F16": np.float16, "F32": np.float32}
 def load(path):
@@ -494,16 +496,17 @@ for r in range(B * H * Q):
     for a, b in zip(st[rp[r]:rp[r + 1]], en[rp[r]:rp[r + 1]]): row[a:b] = True
     assert (row == mask.reshape(-1, K)[r]).all(), "flex intervals"
 # FlashMask: Paddle's flashmask_to_densemask (causal)
-sri = load(f"{d}/flashmask.safetensors")["startend_row_indices"]
-m = np.ones((B, H, Q, K), bool)
-for b in range(B):
-    for h in range(H):
-        for j in range(K):
-            v = sri[b, h, j]
-            if sri.shape[-1] == 2: m[b, h, v[0]:v[1], j] = False
-            else: m[b, h, v[0]:, j] = False
-            m[b, h, :j, j] = False
-assert (m == mask).all(), "flashmask"
+if os.path.exists(f"{d}/flashmask.safetensors"):  # absent for a dense random mask
+    sri = load(f"{d}/flashmask.safetensors")["startend_row_indices"]
+    m = np.ones((B, H, Q, K), bool)
+    for b in range(B):
+        for h in range(H):
+            for j in range(K):
+                v = sri[b, h, j]
+                if sri.shape[-1] == 2: m[b, h, v[0]:v[1], j] = False
+                else: m[b, h, v[0]:, j] = False
+                m[b, h, :j, j] = False
+    assert (m == mask).all(), "flashmask"
 # FlashInfer: unpackbits(bitorder="little") per request; BSR blocks
 t = load(f"{d}/flashinfer.safetensors")
 qo, kv, mi = t["qo_indptr"], t["kv_indptr"], t["mask_indptr"]
@@ -538,11 +541,12 @@ for i in range(Q // bq):
         if t["block_mask"][0, i, j] == 1:
             assert (t["partial_mask_blocks"][t["mask_next"][0, i, j]] == c).all(), "splash partial"
 # varlen: flash-attn's unpad_input keeps the tokens with an id >= 0
-t = load(f"{d}/varlen.safetensors")
-assert (t["indices_q"] == np.nonzero(ids.flatten() >= 0)[0]).all(), "unpad_input"
-assert (t["indices_k"] == np.nonzero(kv_ids.flatten() >= 0)[0]).all(), "unpad_input k"
-cu = t["cu_seqlens_q"]
-assert cu[0] == 0 and cu[-1] == (ids >= 0).sum() and int(t["max_seqlen_q"]) == np.diff(cu).max(), "cu_seqlens"
+if os.path.exists(f"{d}/varlen.safetensors"):     # absent for a dense random mask
+    t = load(f"{d}/varlen.safetensors")
+    assert (t["indices_q"] == np.nonzero(ids.flatten() >= 0)[0]).all(), "unpad_input"
+    assert (t["indices_k"] == np.nonzero(kv_ids.flatten() >= 0)[0]).all(), "unpad_input k"
+    cu = t["cu_seqlens_q"]
+    assert cu[0] == 0 and cu[-1] == (ids >= 0).sum() and int(t["max_seqlen_q"]) == np.diff(cu).max(), "cu_seqlens"
 # JSON: the rows' intervals are the mask
 doc = json.load(open(f"{d}/mask.json"))
 assert doc["shape"] == [B, H, Q, K]
@@ -580,6 +584,29 @@ describe("the NumPy check of the command's files", function()
         for i = 2, #f do argv[#argv + 1] = f[i] end
         local _, err, rc = export(argv)
         assert.are.equal(0, rc, err)
+      end
+      local ok, out = P.sh(("%s -c %s %s"):format(py, q(NUMPY_CHECK), q(d)))
+      assert.is_true(ok, out)
+      assert.are.equal("ok\n", out)
+    end
+    -- random masks dumped as .npy (FlashMask and varlen cannot take them)
+    for seed = 1, 3 do
+      local d = ("%s/numpy_random%d"):format(tmp, seed)
+      assert(P.sh("mkdir -p " .. q(d)))
+      local src = d .. "/mask.npy"
+      assert(maskinfo.save_npy(src, maskinfo.from_random(2, 12, 12, 0.3 * seed - 0.2, seed):attention_mask()))
+      local m = maskinfo.from_npy(src)
+      assert(maskinfo.save_npy(d .. "/q_ids.npy", m:q_segment_ids()))
+      assert(maskinfo.save_npy(d .. "/kv_ids.npy", m:kv_segment_ids()))
+      for _, f in ipairs({ { "mask.json" }, { "flex.safetensors", "--format", "flex", "--block", "5,3" },
+        { "flashinfer.safetensors", "--format", "flashinfer" },
+        { "bsr.safetensors", "--format", "bsr", "--block", "4,3", "--batch", "0" },
+        { "magi.safetensors", "--format", "magi" },
+        { "splash.safetensors", "--format", "splash", "--block", "3,4", "--batch", "0" } }) do
+        local argv = { src, d .. "/" .. f[1] }
+        for i = 2, #f do argv[#argv + 1] = f[i] end
+        local ok, res = run_module(argv)
+        assert.is_true(ok, tostring(ok or res.msg))
       end
       local ok, out = P.sh(("%s -c %s %s"):format(py, q(NUMPY_CHECK), q(d)))
       assert.is_true(ok, out)
