@@ -15,6 +15,9 @@ local M = {}
 --- The formats, in the order the messages list them.
 M.FORMATS = { "npy", "safetensors", "flex", "flashmask", "flashinfer", "bsr", "magi", "splash", "varlen", "json" }
 
+-- The formats written as one safetensors file of tables.
+local KERNELS = { "flex", "flashmask", "flashinfer", "bsr", "magi", "splash", "varlen" }
+
 -- The file each format writes; the kernel formats are safetensors files.
 local EXT = { npy = ".npy", json = ".json" }
 local function ext_of(format) return EXT[format] or ".safetensors" end
@@ -88,7 +91,7 @@ local function format_of(args)
     f = ext and GUESS[ext]
     if not f then
       usage(("export: the output must end in .npy or .safetensors or .json, got '%s' (the kernel formats %s "
-        .. "write a .safetensors file named with --format)"):format(out, list({ table.unpack(M.FORMATS, 3, 9) })))
+        .. "write a .safetensors file named with --format)"):format(out, list(KERNELS)))
     end
     return f
   end
@@ -105,7 +108,11 @@ local OPTION_NAME = { no_intervals = "--no-intervals" }
 
 -- Refuse the options that do not apply to the format.
 local function check_applies(args, f)
-  for k, fs in pairs(APPLIES) do
+  local keys = {}
+  for k in pairs(APPLIES) do keys[#keys + 1] = k end
+  table.sort(keys) -- the same option is named whatever the table's order
+  for _, k in ipairs(keys) do
+    local fs = APPLIES[k]
     if args[k] ~= nil and args[k] ~= false and not fs[f] then
       local names = {}
       for x in pairs(fs) do names[#names + 1] = x end
