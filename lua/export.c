@@ -1,6 +1,6 @@
 /*
  * export.c - the exports of the binding: core.write_npy,
- * core.write_safetensors, m:block_classes and core.block_table.  Files are
+ * core.write_safetensors, core.write_bytes, m:block_classes and core.block_table.  Files are
  * written atomically by the core; a failure returns nil, "cannot write
  * 'path': <OS reason>", status.
  */
@@ -43,6 +43,18 @@ static int l_write_safetensors(lua_State *L) {
     return 1;
 }
 
+/* core.write_bytes(path, string) -> true | nil, message, status */
+static int l_write_bytes(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    size_t len;
+    const char *data = luaL_checklstring(L, 2, &len);
+    errno = 0;
+    int st = maskinfo_write_bytes(data, len, path);
+    if (st) return mi_status(L, st, "write_bytes", path, MI_RETURN_REFUSALS);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* m:block_classes(bq, bk) -> uint8 Array (B, H, Qb, Kb) */
 static int mask_block_classes(lua_State *L) {
     maskinfo_mask *m = mi_check_mask(L, 1);
@@ -77,4 +89,5 @@ const luaL_Reg mi_export_methods[] = {{"block_classes", mask_block_classes}, {NU
 
 const luaL_Reg mi_export_funcs[] = {
     {"write_npy", l_write_npy},     {"write_safetensors", l_write_safetensors},
-    {"block_table", l_block_table}, {NULL, NULL}};
+    {"block_table", l_block_table}, {"write_bytes", l_write_bytes},
+    {NULL, NULL}};

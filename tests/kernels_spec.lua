@@ -246,6 +246,17 @@ describe("flashinfer_mask and bsr", function()
     E.assert_error(function() mi:flashinfer_mask() end, "bad argument #1 to 'flashinfer_mask' (head: the mask has 2 "
       .. "heads; FlashInfer's custom mask is shared by all heads (pass head=))")
   end)
+
+  it("refuse a packed mask over the memory limit or past FlashInfer's int32 indptr, with its size", function()
+    local one = maskinfo.from_segments({ maskinfo.util.fill(1 << 20, 0) })
+    E.assert_error(function() one:flashinfer_mask() end,
+      "flashinfer_mask: needs 131080.0 MiB (137447342104 bytes), over the memory limit (limit 12.0 GiB, see "
+      .. "maskinfo.set_memory_limit)")
+    -- 2^17 tokens: 2 GiB of bits, under the limit but past int32 offsets
+    local wide = maskinfo.from_segments({ maskinfo.util.fill(1 << 17, 0) })
+    E.assert_error(function() wide:flashinfer_mask() end, "flashinfer_mask: the packed mask is 2147483648 bytes over "
+      .. "131072 query and 131072 key tokens, past the int32 indptr FlashInfer takes (2^31 - 1)")
+  end)
 end)
 
 ---------------------------------------------------------------- MagiAttention
@@ -505,99 +516,5 @@ end)
 
 ---------------------------------------------------------------- NumPy
 
--- The same checks in NumPy, on the files the Lua side writes, with each
--- library's reference written in NumPy (what docs/python.md loads).
-local NUMPY_CHECK = [==[
-import sys, numpy as np
-d = sys.argv[1]
-ld = lambda n: np.load(f"{d}/{n}.npy")
-mask = ld("mask")                      # (B, H, Q, K) bool
-B, H, Q, K = mask.shape
-# FlashMask: Paddle's flashmask_to_densemask (causal)
-sri = ld("flashmask")
-m = np.ones((B, H, Q, K), bool)
-for b in range(B):
-    for h in range(H):
-        for j in range(K):
-            v = sri[b, h, j]
-            if sri.shape[-1] == 2: m[b, h, v[0]:v[1], j] = False
-            else: m[b, h, v[0]:, j] = False
-            m[b, h, :j, j] = False
-assert (m == mask).all(), "flashmask"
-# FlashInfer: unpackbits little per request, over the kept (id >= 0) tokens
-ids = ld("q_ids")
-packed, mi, qo, kv = ld("fi_packed"), ld("fi_mask_indptr"), ld("fi_qo_indptr"), ld("fi_kv_indptr")
-for b in range(B):
-    keep = ids[b] >= 0
-    sub = mask[b, 0][np.ix_(keep, keep)]
-    assert sub.shape == (qo[b + 1] - qo[b], kv[b + 1] - kv[b]), "flashinfer lengths"
-    bits = np.unpackbits(packed[mi[b]:mi[b + 1]], bitorder="little")[:sub.size]
-    assert (bits.reshape(sub.shape).astype(bool) == sub).all(), "flashinfer"
-# FlexAttention: torch's _convert_mask_to_block_mask and _dense_to_ordered
-bq = bk = 3
-pad = np.zeros((B, H, -(-Q // bq) * bq, -(-K // bk) * bk), bool)
-pad[:, :, :Q, :K] = mask
-s = pad.reshape(B, H, pad.shape[2] // bq, bq, pad.shape[3] // bk, bk).transpose(0, 1, 2, 4, 3, 5).sum((-2, -1))
-full, part = s == bq * bk, (s > 0) & (s < bq * bk)
-for name, blocks in (("kv", part), ("full_kv", full)):
-    num = blocks.sum(-1).astype(np.int32)
-    idx = np.argsort(-blocks.astype(np.int32), axis=-1, kind="stable").astype(np.int32)
-    assert (ld(name + "_num_blocks") == num).all() and (ld(name + "_indices") == idx).all(), name
-# MagiAttention: from_ranges
-qr, kr, ty = ld("q_ranges"), ld("k_ranges"), ld("attn_type_map")
-g = np.zeros((B * Q, B * K), bool)
-for (xs, xe), (ys, ye), t in zip(qr, kr, ty):
-    i, j = np.mgrid[xs:xe, ys:ye]
-    ok = {0: np.ones_like(i, bool), 1: j <= i + (ye - xe), 2: j >= i + (ys - xs),
-          3: (j <= i + (ye - xe)) & (j >= i + (ys - xs))}[int(t)]
-    assert not g[xs:xe, ys:ye].any(), "magi overlap"
-    g[xs:xe, ys:ye] = ok
-want = np.zeros_like(g)
-for b in range(B): want[b * Q:(b + 1) * Q, b * K:(b + 1) * K] = mask[b, 0]
-assert (g == want).all(), "magi"
-# varlen: flash-attn's unpad_input keeps the tokens with an id >= 0
-assert (ld("indices_q") == np.nonzero(ids.flatten() >= 0)[0]).all(), "unpad_input"
-cu = ld("cu_seqlens_q")
-assert cu[0] == 0 and cu[-1] == (ids >= 0).sum() and (np.diff(cu) > 0).all(), "cu_seqlens"
-print("ok")
-]==]
-
-describe("the NumPy check", function()
-  local py = "/usr/bin/python3"
-  local has_numpy = os.execute(py .. " -c 'import numpy' 2>/dev/null")
-  local run = has_numpy and it or pending
-  run("reads every format with np.load and finds each library's reference" ..
-    (has_numpy and "" or " (skipped: /usr/bin/python3 cannot import numpy; apt-get install python3-numpy)"), function()
-    local P = dofile(here .. "/helpers/proc.lua")
-    local d = os.tmpname()
-    os.remove(d)
-    os.execute("mkdir -p " .. P.shell_quote(d))
-    for _, mi in ipairs({
-      maskinfo.from_segments({ { 0, 0, 0, 1, 1, 1, 1, -1 }, { 0, 1, 1, 1, 2, 2, 2, 2 } }):apply_causal(),
-      recipe_layers("sliding_window", { len = 10, window = 3 })[1].mask,
-    }) do
-      local function save(name, a) assert(maskinfo.save_npy(d .. "/" .. name .. ".npy", a)) end
-      save("mask", mi:attention_mask())
-      save("flashmask", mi:flashmask())
-      local fi = mi:flashinfer_mask()
-      save("fi_packed", fi.packed_custom_mask)
-      save("fi_mask_indptr", fi.mask_indptr)
-      save("fi_qo_indptr", fi.qo_indptr)
-      save("fi_kv_indptr", fi.kv_indptr)
-      local t = mi:flex_block_mask { block_size = 3 }
-      for _, k in ipairs({ "kv_num_blocks", "kv_indices", "full_kv_num_blocks", "full_kv_indices" }) do save(k, t[k]) end
-      local a = mi:attn_slices()
-      save("q_ranges", a.q_ranges)
-      save("k_ranges", a.k_ranges)
-      save("attn_type_map", a.attn_type_map)
-      local v = mi:varlen()
-      save("q_ids", mi:q_segment_ids())
-      save("indices_q", v.indices_q)
-      save("cu_seqlens_q", v.cu_seqlens_q)
-      local ok, out = P.sh(("%s -c %s %s 2>&1"):format(py, P.shell_quote(NUMPY_CHECK), P.shell_quote(d)))
-      assert.is_true(ok, out)
-      assert.are.equal("ok\n", out)
-    end
-    os.execute("rm -rf " .. P.shell_quote(d))
-  end)
-end)
+-- The NumPy check of every format, each against its library's rule in
+-- NumPy, reads the files `maskinfo export` writes: tests/cli_export_spec.lua.

@@ -395,6 +395,9 @@ int maskinfo_write_safetensors(const char *const *names,
                                const maskinfo_array *const *arrays, int64_t n,
                                const char *path);
 
+/* len bytes of data as they are (the CLI's JSON export), atomically. */
+int maskinfo_write_bytes(const void *data, size_t len, const char *path);
+
 /* ---- block forms (blocks.c) */
 /* Block classes (the values of maskinfo_mask_block_classes' array). */
 typedef enum {

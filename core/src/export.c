@@ -1,5 +1,6 @@
 /*
- * export.c - arrays to files: NumPy .npy and safetensors.
+ * export.c - arrays to files: NumPy .npy and safetensors; a text (the CLI's
+ * JSON) as it is.
  *
  * Files are written atomically: a temporary file beside the target, fsync,
  * rename, so a reader never sees a half-written file and a failure leaves an
@@ -76,6 +77,16 @@ static int write_atomic(const char *path, const out_seg *segs, int64_t nsegs)
 {
     seg_list l = {segs, nsegs};
     return maskinfo__write_atomic(path, fill_segs, &l);
+}
+
+/* ------------------------------------------------------------ bytes */
+
+int maskinfo_write_bytes(const void *data, size_t len, const char *path)
+{
+    if (path == NULL || (data == NULL && len > 0))
+        return MASKINFO_EINVAL;
+    out_seg seg = {data, (uint64_t)len, 1};
+    return write_atomic(path, &seg, 1);
 }
 
 static uint64_t data_bytes(const maskinfo_array *a)

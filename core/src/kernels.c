@@ -124,17 +124,20 @@ int maskinfo_mask_packbits(const maskinfo_mask *m, int64_t h, const uint8_t *q_v
             ck += !kv_valid || kv_valid[b * K + k];
         mp[b] = (int32_t)bytes, qp[b] = (int32_t)nq, kp[b] = (int32_t)nk;
         nq += cq, nk += ck;
-        if (ck > 0 && cq > INT64_MAX / ck)
-            st = MASKINFO_EOVERFLOW;
+        if (ck > 0 && cq > (INT64_MAX - 7) / ck - bytes / ck)
+            st = mi_why(why, whylen, MASKINFO_EOVERFLOW, "the packed mask's size overflows 64 bits");
         else
             bytes += mi_ceil_div(cq * ck, 8);
-        if (bytes > INT32_MAX || nq > INT32_MAX || nk > INT32_MAX)
-            st = MASKINFO_EOVERFLOW;
     }
-    if (!st) {
-        mp[B] = (int32_t)bytes, qp[B] = (int32_t)nq, kp[B] = (int32_t)nk;
+    /* the size first (the guard's refusal says it), then the int32 limit */
+    if (!st)
         st = mi_budget(lim, (uint64_t)bytes + (uint64_t)n1 * 12 + (uint64_t)K * 8, why, whylen);
-    }
+    if (!st && (bytes > INT32_MAX || nq > INT32_MAX || nk > INT32_MAX))
+        st = mi_why(why, whylen, MASKINFO_EOVERFLOW,
+                    "the packed mask is %lld bytes over %lld query and %lld key tokens, past the int32 "
+                    "indptr FlashInfer takes (2^31 - 1)", (long long)bytes, (long long)nq, (long long)nk);
+    if (!st)
+        mp[B] = (int32_t)bytes, qp[B] = (int32_t)nq, kp[B] = (int32_t)nk;
     if (!st)
         st = maskinfo_array_new(&out->packed, MASKINFO_UINT8, 1, &bytes, lim);
     int64_t *kidx = st ? NULL : mi_alloc(lim, K, sizeof *kidx, 0, &st);

@@ -380,6 +380,36 @@ static void test_write_failures(void)
     maskinfo_array_free(a);
 }
 
+/* ------------------------------------------------------------ bytes */
+
+static void test_bytes(void)
+{
+    char p[512];
+    const char text[] = "{\"a\":[1,2]}\n\0tail"; /* any bytes, a NUL included */
+    path_in(p, sizeof p, "x.json");
+    CHECK(maskinfo_write_bytes(text, sizeof text - 1, p) == MASKINFO_OK);
+    size_t len;
+    uint8_t *f = slurp(p, &len);
+    CHECK(f && len == sizeof text - 1 && memcmp(f, text, len) == 0);
+    free(f);
+    /* an empty text is an empty file */
+    CHECK(maskinfo_write_bytes(NULL, 0, p) == MASKINFO_OK);
+    f = slurp(p, &len);
+    CHECK(f && len == 0);
+    free(f);
+    CHECK(maskinfo_write_bytes(NULL, 3, p) == MASKINFO_EINVAL);
+    CHECK(maskinfo_write_bytes(text, 3, NULL) == MASKINFO_EINVAL);
+    /* a missing folder: EIO with errno, nothing left behind */
+    int before = dir_entries(tmpdir);
+    path_in(p, sizeof p, "nope/x.json");
+    errno = 0;
+    CHECK(maskinfo_write_bytes(text, 3, p) == MASKINFO_EIO);
+    CHECKF(errno == ENOENT, "bytes into a missing folder: errno %d, want ENOENT", errno);
+    CHECK(dir_entries(tmpdir) == before);
+    path_in(p, sizeof p, "x.json");
+    unlink(p);
+}
+
 /* ------------------------------------------------------------ uint8 dtype */
 
 static void test_uint8(void)
@@ -415,6 +445,7 @@ int main(void)
     test_npy();
     test_safetensors();
     test_write_failures();
+    test_bytes();
     /* clean up the scratch folder */
     DIR *d = opendir(tmpdir);
     if (d) {
