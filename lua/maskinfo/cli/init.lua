@@ -90,8 +90,8 @@ function C.parser(r, cmd_name)
   local render = command(p, "render", "Render a recipe to a PNG.", PARAM_EPILOG)
   recipe_args(render)
   render_cmd.add_command(render, opt, flag)
-  local export = command(p, "export", "Write a recipe's dense mask (.npy) or its mask, ids, positions and cu_seqlens "
-    .. "(.safetensors).", PARAM_EPILOG)
+  local export = command(p, "export", "Write a recipe's layer, or a mask in a .npy file, for another program: the "
+    .. "dense mask, one kernel's tables (--format) or the row intervals as JSON.", PARAM_EPILOG)
   recipe_args(export)
   export_cmd.add_command(export, opt, flag)
   local check = command(p, "check", "Check a recipe: parameters, defaults, its examples, and a brute-force dense "
@@ -174,7 +174,7 @@ end
 local function run(argv)
   local cmd, rname = prescan(argv)
   local r
-  if rname then
+  if rname and not (cmd == "export" and export_cmd.is_file(rname)) then
     local err, status
     r, err, status = require("maskinfo.recipes").load(rname)
     if not r and not wants_help(argv) then
