@@ -152,11 +152,19 @@ static int l_segments(lua_State *L) {
     return push_mask_result(L, box, st, m, "segments");
 }
 
+/* core.dense(a [, invert]) -> Mask: a 2-D (Q, K), 3-D (B, Q, K) or 4-D
+ * Array of any dtype read in place (non-zero allowed; disallowed if invert). */
 static int l_dense(lua_State *L) {
     maskinfo_array *a = mi_check_array(L, 1);
+    int invert = lua_toboolean(L, 2);
+    int nd = maskinfo_array_ndim(a);
+    const int64_t *s = maskinfo_array_shape(a);
+    if (nd < 2 || nd > 4)
+        return mi_argerror(L, 1, "dense", lua_pushfstring(L, "2-D, 3-D or 4-D mask expected, got %d-D", nd));
+    int64_t sh[4] = {nd == 4 ? s[0] : (nd == 3 ? s[0] : 1), nd == 4 ? s[1] : 1, s[nd - 2], s[nd - 1]};
     MaskBox *box = new_mask_box(L);
     maskinfo_mask *m = NULL;
-    int st = maskinfo_mask_from_array(&m, a, LIMITS(L));
+    int st = maskinfo_mask_from_array_as(&m, a, sh, invert, LIMITS(L));
     return push_mask_result(L, box, st, m, "dense");
 }
 

@@ -285,6 +285,14 @@ typedef enum {
  * pairwise rule is then applied to the reduced (B, Q, K) mask). */
 int maskinfo_mask_validity(const maskinfo_mask *m, maskinfo_head_mode head_mode,
                            uint8_t *q_valid, uint8_t *kv_valid, const maskinfo_limits *lim);
+/* Dense input (leaf_dense.c): a dense leaf of shape (B, H, Q, K) = shape read
+ * in place from the cells of a, which may have any rank and dtype but must
+ * hold B*H*Q*K elements (else MASKINFO_ESHAPE); non-zero is allowed, or
+ * disallowed when invert is set (the complement costs nothing extra).  The
+ * bit-packed leaf is the only copy made. */
+int maskinfo_mask_from_array_as(maskinfo_mask **out, const maskinfo_array *a,
+                                const int64_t shape[4], int invert,
+                                const maskinfo_limits *lim);
 /* Positions restarting at each segment; padding (id < 0) gets pad. */
 void maskinfo_positions_from_segments(const int32_t *ids, int64_t rows,
                                       int64_t len, int32_t pad, int32_t *out);

@@ -13,7 +13,7 @@ local R = require("maskinfo.arrays")
 local argerr, need = E.argerr, E.need
 local opt_table, check_int, check_dtype = args.opt_table, args.check_int, args.check_dtype
 local ids_arg, mask_arg, opt_bool = args.ids_arg, args.mask_arg, args.opt_bool
-local new_array, map_array = R.new_array, R.map_array
+local new_array = R.new_array
 
 local C = {}
 --- The public functions of this module (copied into `maskinfo`).
@@ -28,8 +28,9 @@ function C.split_kv_opts(kv, opts)
   return kv, opts, 3
 end
 
+-- 1 for a segment token, 0 for padding (-1), in C: no Lua loop over N.
 local function valid_of(ids, dtype)
-  return map_array(ids, dtype, function(x) return x > -1 and 1 or 0 end)
+  return (need("maskinfo", core.where(ids, "eq", -1, 0, 1, dtype)))
 end
 C.valid_of = valid_of
 
@@ -42,9 +43,10 @@ function C.four_d(a, fname)
   argerr(fname, 1, ("2-D, 3-D or 4-D mask expected, got %d-D"):format(#s))
 end
 
---- A compact Mask holding a 4-D Array (raises as fname when refused).
-function C.dense_mask(a, fname)
-  return (need(fname, core.dense(a)))
+--- A compact Mask of a 2-D, 3-D or 4-D Array, read in place (raises as
+-- fname when refused); invert makes zero cells the allowed ones.
+function C.dense_mask(a, fname, invert)
+  return (need(fname, core.dense(a, invert)))
 end
 
 --- The mask segment ids q and kv imply.
@@ -59,9 +61,11 @@ end
 -- @return q_ids, kv_ids (int32 Arrays)
 C.api.mask_to_segment_ids = T.func(nil, "mask_to_segment_ids", function(fname, mask, per_head)
   local a = mask_arg(fname, 1, mask, "mask")
-  local m4, nd = C.four_d(a, fname)
+  local nd = #a:shape()
+  if nd < 2 or nd > 4 then C.four_d(a, fname) end -- raises
   per_head = opt_bool(fname, 2, per_head, nil, false)
-  local q, kv = need(fname, C.dense_mask(m4, fname):segment_ids(per_head and nd == 4))
+  -- the Array is read in place: the bit-packed leaf is the only copy
+  local q, kv = need(fname, C.dense_mask(a, fname):segment_ids(per_head and nd == 4))
   if nd == 2 then
     q = q:reshape({ q:shape()[2] })
     kv = kv:reshape({ kv:shape()[2] })
