@@ -127,3 +127,50 @@ describe("segment_ids_to_qkv_masks validity in C", function()
     end
   end)
 end)
+
+describe("padding spans in C", function()
+  -- random (B, L) padding masks with runs, holes, empty and full rows
+  local function random_valid(B, L, seed)
+    local rows, s = {}, seed
+    for b = 1, B do
+      rows[b] = {}
+      for j = 1, L do
+        s = (s * 1103515245 + 12345) % 2147483648
+        rows[b][j] = (b % 3 ~= 0) and (s >> 16) % 3 ~= 0
+      end
+    end
+    return rows
+  end
+
+  it("qkv_masks_to_cu_seqlens gives each row's first and one-past-last valid token", function()
+    for _, L in ipairs({ 1, 5, 64, 77 }) do
+      local rows = random_valid(4, L, L)
+      local cu = maskinfo.qkv_masks_to_cu_seqlens(rows)
+      local want = {}
+      for b, r in ipairs(rows) do
+        local first, last
+        for j, v in ipairs(r) do
+          if v then first = first or j - 1; last = j end
+        end
+        want[2 * b - 1], want[2 * b] = first or 0, last or 0
+      end
+      assert.are.same(want, cu:totable())
+    end
+  end)
+
+  it("cu_seqlens_to_mask marks [start, end) in every dtype", function()
+    local cu = { 0, 3, 2, 2, 1, 5, 4, 6 }
+    for _, dt in ipairs({ "bool", "int32", "float32", "float16", "bfloat16" }) do
+      local m = maskinfo.cu_seqlens_to_mask(cu, 6, dt)
+      local one, zero = 1, 0
+      if dt == "bool" then one, zero = true, false end
+      local want = {}
+      for b = 1, 4 do
+        want[b] = {}
+        for j = 0, 5 do want[b][j + 1] = (j >= cu[2 * b - 1] and j < cu[2 * b]) and one or zero end
+      end
+      assert.are.equal(dt, m:dtype())
+      assert.are.same(want, m:totable())
+    end
+  end)
+end)

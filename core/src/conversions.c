@@ -620,3 +620,42 @@ void maskinfo_positions_from_segments(const int32_t *ids, int64_t rows,
         }
     }
 }
+
+/* ------------------------------------------------------------ spans */
+
+void maskinfo_valid_spans(const uint8_t *valid, int64_t rows, int64_t len, int32_t *out)
+{
+    if (valid == NULL || out == NULL || rows <= 0)
+        return;
+#pragma omp parallel for schedule(static) if (rows * len > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *v = valid + r * len;
+        int64_t first = 0, end = 0;
+        while (first < len && !v[first])
+            first++;
+        if (first < len) {
+            end = len;
+            while (!v[end - 1])
+                end--;
+        } else {
+            first = 0;
+        }
+        out[2 * r] = (int32_t)first;
+        out[2 * r + 1] = (int32_t)end;
+    }
+}
+
+void maskinfo_spans_to_valid(const int64_t *pairs, int64_t rows, int64_t len, uint8_t *out)
+{
+    if (pairs == NULL || out == NULL || rows <= 0 || len <= 0)
+        return;
+#pragma omp parallel for schedule(static) if (rows * len > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t lo = pairs[2 * r] < 0 ? 0 : pairs[2 * r];
+        int64_t hi = pairs[2 * r + 1] > len ? len : pairs[2 * r + 1];
+        uint8_t *o = out + r * len;
+        memset(o, 0, (size_t)len);
+        if (lo < hi)
+            memset(o + lo, 1, (size_t)(hi - lo));
+    }
+}
