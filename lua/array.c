@@ -525,16 +525,20 @@ static int nested_error(lua_State *L, const char *msg) {
 
 /*
  * core.from_nested(value, kind [, fname, n, what]) -> Array | nil, msg, status
- * kind: "int" (int32), "bool", "float" (float32).  An Array argument is
- * converted to the kind's dtype (bool: non-zero); a bool or float32 Array
- * of that kind is returned as it is (no copy).  Bad input raises as
+ * kind: "int" (int32), "bool", "float" (float32) or "cells" (bool, but an
+ * Array of any dtype is returned as it is once checked for NaN, for
+ * readers that take non-zero as allowed).  An Array argument is converted
+ * to the kind's dtype (bool: non-zero); a bool or float32 Array of that
+ * kind is returned as it is (no copy).  Bad input raises as
  * argument n of fname ("bad argument #n to 'fname' (what: ...)"); a guard
  * refusal returns nil, message, status.
  */
 static int l_from_nested(lua_State *L) {
-    static const char *const kinds[] = {"int", "bool", "float", NULL};
+    static const char *const kinds[] = {"int", "bool", "float", "cells", NULL};
     lua_settop(L, 5); /* what nested_error reads stays at 3..5 */
     int kind = luaL_checkoption(L, 2, NULL, kinds);
+    int cells = kind == 3; /* "cells": "bool", but any Array is kept as it is */
+    if (cells) kind = 1;
     maskinfo_dtype dt = kind == 0 ? MASKINFO_INT32 : kind == 1 ? MASKINFO_BOOL : MASKINFO_FLOAT32;
     maskinfo_array *src = mi_to_array(L, 1);
     if (src) {
@@ -561,6 +565,10 @@ static int l_from_nested(lua_State *L) {
         for (int64_t i = 0; kind == 1 && sd != MASKINFO_BOOL && sd != MASKINFO_INT32 && i < n; i++)
             if (isnan(maskinfo_array_get(src, i)))
                 return nested_error(L, lua_pushfstring(L, "NaN value in %s array", maskinfo_dtype_name(sd)));
+        if (cells) { /* checked, and read in place by the caller (core.dense) */
+            lua_settop(L, 1);
+            return 1;
+        }
         int st = maskinfo_array_astype(src, dt, &out, LIMITS(L));
         if (st) return array_refused(L, st, "from_nested", dt, (double)n, MI_RETURN_REFUSALS);
         mi_push_array(L, out);

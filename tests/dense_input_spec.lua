@@ -70,6 +70,13 @@ describe("dense Array input is read in place", function()
     local i = Array.new("int32", { 2 }, { 1, 0 })
     assert.is_false(rawequal(i, core.from_nested(i, "int")))
     assert.are.equal("bool", core.from_nested(f, "bool"):dtype())
+    -- "cells" keeps any dtype (non-zero is allowed) once checked for NaN
+    assert.is_true(rawequal(i, core.from_nested(i, "cells")))
+    assert.is_true(rawequal(f, core.from_nested(f, "cells")))
+    assert.are.equal("bool", core.from_nested({ { 1, 0 } }, "cells"):dtype())
+    local nan = Array.new("float32", { 1, 2 }, { 1, 0 / 0 })
+    assert.has_error(function() maskinfo.mask_to_segment_ids(nan) end,
+      "bad argument #1 to 'mask_to_segment_ids' (mask: NaN value in float32 array)")
   end)
 
   it("core.dense reads 2-D, 3-D and 4-D Arrays, plain or inverted", function()

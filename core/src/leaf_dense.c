@@ -8,6 +8,9 @@
 #include "node.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 static void dense_drop(maskinfo_mask *m) { free(m->u.dense.bits); }
 
@@ -40,6 +43,20 @@ static int dense_alloc(maskinfo_mask **out, int64_t B, int64_t H, int64_t Q,
     return MASKINFO_OK;
 }
 
+#if defined(__SSE2__)
+/* 64 cells (bytes) to 64 bits, byte i to bit i, any non-zero byte set:
+ * four 16-byte compares with zero (SSE2 is baseline on x86-64). */
+static inline uint64_t pack64(const uint8_t *c) {
+    const __m128i zero = _mm_setzero_si128();
+    uint64_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(c + 16 * i));
+        unsigned z = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, zero));
+        v |= (uint64_t)(~z & 0xFFFFu) << (16 * i);
+    }
+    return v;
+}
+#else
 /* 8 cells (bytes) to 8 bits, byte i to bit i, any non-zero byte set: the
  * high bit of each byte becomes "non-zero" and one multiply gathers them. */
 static inline uint64_t pack8(const uint8_t *c) {
@@ -50,16 +67,18 @@ static inline uint64_t pack8(const uint8_t *c) {
     return ((t >> 7) * UINT64_C(0x0102040810204080)) >> 56;
 }
 
+static inline uint64_t pack64(const uint8_t *c) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= pack8(c + 8 * i) << (8 * i);
+    return v;
+}
+#endif
+
 /* One row of K byte cells into bits; flip inverts every cell (the pad bits
  * past K stay clear). */
 static void pack_row(uint64_t *w, const uint8_t *c, int64_t K, uint64_t flip) {
     int64_t full = K / 64;
-    for (int64_t j = 0; j < full; j++) {
-        const uint8_t *p = c + j * 64;
-        uint64_t v = 0;
-        for (int i = 0; i < 8; i++) v |= pack8(p + 8 * i) << (8 * i);
-        w[j] = v ^ flip;
-    }
+    for (int64_t j = 0; j < full; j++) w[j] = pack64(c + j * 64) ^ flip;
     if (K % 64) {
         uint64_t v = 0;
         for (int64_t k = full * 64; k < K; k++)

@@ -59,11 +59,11 @@ end
 -- @tparam[opt=false] boolean per_head for 4-D masks, ids per head
 -- @return q_ids, kv_ids (int32 Arrays)
 C.api.mask_to_segment_ids = T.func(nil, "mask_to_segment_ids", function(fname, mask, per_head)
-  local a = mask_arg(fname, 1, mask, "mask")
+  -- an Array of any dtype is read in place: the bit-packed leaf is the only copy
+  local a = need(fname, core.from_nested(mask, "cells", fname, 1, "mask"))
   local nd = #a:shape()
   if nd < 2 or nd > 4 then C.four_d(a, fname) end -- raises
   per_head = opt_bool(fname, 2, per_head, nil, false)
-  -- the Array is read in place: the bit-packed leaf is the only copy
   local q, kv = need(fname, C.dense_mask(a, fname):segment_ids(per_head and nd == 4))
   if nd == 2 then
     q = q:reshape({ q:shape()[2] })
