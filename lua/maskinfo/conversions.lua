@@ -224,12 +224,16 @@ end)
 C.api.attention_mask_to_qkv_cu_seqlens = T.func(nil, "attention_mask_to_qkv_cu_seqlens", function(fname, mask, opts)
   opts = opt_table(fname, 2, opts, { reduce_heads = true })
   local mode = args.check_option(fname, 2, opts.reduce_heads, "reduce_heads", { "any", "all", "first" }, "any")
-  local a = mask_arg(fname, 1, mask, "attention_mask")
-  if #a:shape() == 2 then
+  -- an Array of any dtype is read in place (a 2-D padding mask is made bool)
+  local a = need(fname, core.from_nested(mask, "cells", fname, 1, "attention_mask"))
+  local nd = #a:shape()
+  if nd == 2 then
+    if a:dtype() ~= "bool" then a = need(fname, core.where(a, "nonzero", 0, 1, 0, "bool")) end
     local se = C.start_end(a) -- a padding mask: the same pairs for q and kv
     return se, se
   end
-  local qv, kv = need(fname, C.dense_mask(C.four_d(a, fname), fname):validity(mode))
+  if nd < 2 or nd > 4 then C.four_d(a, fname) end -- raises
+  local qv, kv = need(fname, C.dense_mask(a, fname):validity(mode))
   return C.start_end(qv), C.start_end(kv)
 end)
 
