@@ -176,7 +176,7 @@ static void test_segment_ids_vs_intervals(void)
     static const int64_t sizes[][4] = {
         { 1, 1, 1, 1 },   { 1, 1, 3, 5 },    { 2, 3, 9, 70 },   { 1, 1, 64, 64 },
         { 1, 2, 65, 63 }, { 2, 1, 130, 129 }, { 1, 1, 300, 200 }, { 1, 2, 257, 1000 },
-        { 3, 1, 40, 4100 },
+        { 3, 1, 40, 4100 }, { 1, 1, 0, 5 },    { 1, 1, 5, 0 },    { 2, 2, 0, 0 },
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         for (int rep = 0; rep < 3; rep++) {
@@ -191,6 +191,25 @@ static void test_segment_ids_vs_intervals(void)
             CHECK(ids_match(s[0], s[1], s[2], s[3], c));
             free(c);
         }
+}
+
+/* The guard sees the dense path's buffers: a refusal, never a crash. */
+static void test_segment_ids_guard(void)
+{
+    const int64_t Q = 300, K = 500;
+    uint8_t *c = malloc((size_t)(Q * K));
+    palette_cells(c, Q, K);
+    maskinfo_mask *m = NULL;
+    CHECK(maskinfo_mask_from_bytes(&m, 1, 1, Q, K, c, NULL) == MASKINFO_OK);
+    int32_t *q1 = malloc(Q * 4), *k1 = malloc(K * 4), *q2 = malloc(Q * 4), *k2 = malloc(K * 4);
+    maskinfo_limits tiny = { 64 }, roomy = { 1 << 24 };
+    CHECK(maskinfo_mask_segment_ids(m, 0, q1, k1, &tiny) == MASKINFO_ETOOBIG);
+    CHECK(maskinfo_mask_segment_ids(m, 0, q1, k1, &roomy) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(m, 0, q2, k2, NULL) == MASKINFO_OK);
+    CHECK(memcmp(q1, q2, Q * 4) == 0 && memcmp(k1, k2, K * 4) == 0);
+    free(q1); free(k1); free(q2); free(k2);
+    maskinfo_mask_unref(m);
+    free(c);
 }
 
 /* The same ids whatever the thread count (the hashes are sums mod 2^64). */
@@ -221,6 +240,7 @@ int main(void)
     test_pack_every_dtype();
     test_from_array_as_errors();
     test_segment_ids_vs_intervals();
+    test_segment_ids_guard();
     test_thread_invariance();
     return check_summary();
 }
