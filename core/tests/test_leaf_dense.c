@@ -193,23 +193,40 @@ static void test_segment_ids_vs_intervals(void)
         }
 }
 
+/* A dense Q x K palette mask and two pairs of id buffers for it. */
+typedef struct {
+    maskinfo_mask *m;
+    int32_t *q1, *k1, *q2, *k2;
+} ids_case;
+
+static ids_case ids_case_new(int64_t Q, int64_t K)
+{
+    ids_case t = { NULL, malloc(Q * 4), malloc(K * 4), malloc(Q * 4), malloc(K * 4) };
+    uint8_t *c = malloc((size_t)(Q * K));
+    palette_cells(c, Q, K);
+    CHECK(maskinfo_mask_from_bytes(&t.m, 1, 1, Q, K, c, NULL) == MASKINFO_OK);
+    free(c);
+    return t;
+}
+
+/* Both runs gave the same ids; frees the case. */
+static void ids_case_done(ids_case *t, int64_t Q, int64_t K)
+{
+    CHECK(memcmp(t->q1, t->q2, Q * 4) == 0 && memcmp(t->k1, t->k2, K * 4) == 0);
+    free(t->q1); free(t->k1); free(t->q2); free(t->k2);
+    maskinfo_mask_unref(t->m);
+}
+
 /* The guard sees the dense path's buffers: a refusal, never a crash. */
 static void test_segment_ids_guard(void)
 {
     const int64_t Q = 300, K = 500;
-    uint8_t *c = malloc((size_t)(Q * K));
-    palette_cells(c, Q, K);
-    maskinfo_mask *m = NULL;
-    CHECK(maskinfo_mask_from_bytes(&m, 1, 1, Q, K, c, NULL) == MASKINFO_OK);
-    int32_t *q1 = malloc(Q * 4), *k1 = malloc(K * 4), *q2 = malloc(Q * 4), *k2 = malloc(K * 4);
+    ids_case t = ids_case_new(Q, K);
     maskinfo_limits tiny = { 64 }, roomy = { 1 << 24 };
-    CHECK(maskinfo_mask_segment_ids(m, 0, q1, k1, &tiny) == MASKINFO_ETOOBIG);
-    CHECK(maskinfo_mask_segment_ids(m, 0, q1, k1, &roomy) == MASKINFO_OK);
-    CHECK(maskinfo_mask_segment_ids(m, 0, q2, k2, NULL) == MASKINFO_OK);
-    CHECK(memcmp(q1, q2, Q * 4) == 0 && memcmp(k1, k2, K * 4) == 0);
-    free(q1); free(k1); free(q2); free(k2);
-    maskinfo_mask_unref(m);
-    free(c);
+    CHECK(maskinfo_mask_segment_ids(t.m, 0, t.q1, t.k1, &tiny) == MASKINFO_ETOOBIG);
+    CHECK(maskinfo_mask_segment_ids(t.m, 0, t.q1, t.k1, &roomy) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(t.m, 0, t.q2, t.k2, NULL) == MASKINFO_OK);
+    ids_case_done(&t, Q, K);
 }
 
 /* The same ids whatever the thread count (the hashes are sums mod 2^64). */
@@ -217,21 +234,14 @@ static void test_thread_invariance(void)
 {
 #ifdef _OPENMP
     const int64_t Q = 700, K = 333;
-    uint8_t *c = malloc((size_t)(Q * K));
-    palette_cells(c, Q, K);
-    maskinfo_mask *m = NULL;
-    CHECK(maskinfo_mask_from_bytes(&m, 1, 1, Q, K, c, NULL) == MASKINFO_OK);
-    int32_t *q1 = malloc(Q * 4), *k1 = malloc(K * 4), *q2 = malloc(Q * 4), *k2 = malloc(K * 4);
+    ids_case t = ids_case_new(Q, K);
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
-    CHECK(maskinfo_mask_segment_ids(m, 0, q1, k1, NULL) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(t.m, 0, t.q1, t.k1, NULL) == MASKINFO_OK);
     omp_set_num_threads(3);
-    CHECK(maskinfo_mask_segment_ids(m, 0, q2, k2, NULL) == MASKINFO_OK);
+    CHECK(maskinfo_mask_segment_ids(t.m, 0, t.q2, t.k2, NULL) == MASKINFO_OK);
     omp_set_num_threads(saved);
-    CHECK(memcmp(q1, q2, Q * 4) == 0 && memcmp(k1, k2, K * 4) == 0);
-    free(q1); free(k1); free(q2); free(k2);
-    maskinfo_mask_unref(m);
-    free(c);
+    ids_case_done(&t, Q, K);
 #endif
 }
 
