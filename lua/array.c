@@ -5,6 +5,7 @@
  * functions that make Arrays from Lua values: core.from_nested,
  * core.array and core.positions.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,27 @@ maskinfo_array *mi_to_array(lua_State *L, int idx) {
     return box ? box->a : NULL;
 }
 
+/*
+ * The collector feels an Array's bytes.  An Array's cells live outside
+ * Lua's heap, so to the collector a 64 MiB Array looks like a small
+ * userdata, and unclosed Arrays piled up (issue 12, item 8).  Each new
+ * Array of MI_FELT_MIN bytes or more therefore adds its size, in KiB, to
+ * the collector's debt (LUA_GCSTEP), as if Lua had allocated those bytes:
+ * the collector paces itself as it would for a string of that size, and
+ * unreachable Arrays are finalized, freeing their cells, within about one
+ * cycle.  Smaller Arrays cost nothing (no call): their header and userdata
+ * are already a sizeable part of them.  A stopped collector stays stopped.
+ */
+#define MI_FELT_MIN 4096
+
+static void feel_array(lua_State *L, const maskinfo_array *a) {
+    if (a == NULL) return;
+    uint64_t bytes = (uint64_t)maskinfo_array_size(a) * maskinfo_dtype_size(maskinfo_array_dtype(a));
+    if (bytes < MI_FELT_MIN || !lua_gc(L, LUA_GCISRUNNING)) return;
+    uint64_t kib = (bytes + 1023) >> 10;
+    lua_gc(L, LUA_GCSTEP, (int)(kib < INT_MAX / 2 ? kib : INT_MAX / 2));
+}
+
 static int push_array_protected(lua_State *L) {
     maskinfo_array *a = lua_touserdata(L, 1);
     new_array_box(L)->a = a;
@@ -49,6 +71,7 @@ void mi_push_array(lua_State *L, maskinfo_array *a) {
         maskinfo_array_free(a);
         lua_error(L);
     }
+    feel_array(L, a);
 }
 
 void mi_share_array(lua_State *L, int idx) {
@@ -294,6 +317,7 @@ static int array_reshape(lua_State *L) {
     if (n > 0)
         memcpy(maskinfo_array_data(box->a), maskinfo_array_cdata(a),
                (size_t)n * maskinfo_dtype_size(maskinfo_array_dtype(a)));
+    feel_array(L, box->a);
     return 1;
 }
 
@@ -501,20 +525,32 @@ static int nested_error(lua_State *L, const char *msg) {
 
 /*
  * core.from_nested(value, kind [, fname, n, what]) -> Array | nil, msg, status
- * kind: "int" (int32), "bool", "float" (float32).  An Array argument is
- * converted to the kind's dtype (bool: non-zero).  Bad input raises as
+ * kind: "int" (int32), "bool", "float" (float32) or "cells" (bool, but an
+ * Array of any dtype is returned as it is once checked for NaN, for
+ * readers that take non-zero as allowed).  An Array argument is converted
+ * to the kind's dtype (bool: non-zero); a bool or float32 Array of that
+ * kind is returned as it is (no copy).  Bad input raises as
  * argument n of fname ("bad argument #n to 'fname' (what: ...)"); a guard
  * refusal returns nil, message, status.
  */
 static int l_from_nested(lua_State *L) {
-    static const char *const kinds[] = {"int", "bool", "float", NULL};
+    static const char *const kinds[] = {"int", "bool", "float", "cells", NULL};
     lua_settop(L, 5); /* what nested_error reads stays at 3..5 */
     int kind = luaL_checkoption(L, 2, NULL, kinds);
+    int cells = kind == 3; /* "cells": "bool", but any Array is kept as it is */
+    if (cells) kind = 1;
     maskinfo_dtype dt = kind == 0 ? MASKINFO_INT32 : kind == 1 ? MASKINFO_BOOL : MASKINFO_FLOAT32;
     maskinfo_array *src = mi_to_array(L, 1);
     if (src) {
         maskinfo_array *out;
         maskinfo_dtype sd = maskinfo_array_dtype(src);
+        /* dense input is read in place: an Array already of a bool or
+         * float kind's dtype is returned itself (Arrays are immutable);
+         * ids (int) are still copied, as the objects keep them */
+        if (sd == dt && kind != 0) {
+            lua_settop(L, 1);
+            return 1;
+        }
         int64_t n = maskinfo_array_size(src);
         if (kind == 0 && sd != MASKINFO_INT32 && sd != MASKINFO_BOOL) {
             for (int64_t i = 0; i < n; i++) {
@@ -529,6 +565,10 @@ static int l_from_nested(lua_State *L) {
         for (int64_t i = 0; kind == 1 && sd != MASKINFO_BOOL && sd != MASKINFO_INT32 && i < n; i++)
             if (isnan(maskinfo_array_get(src, i)))
                 return nested_error(L, lua_pushfstring(L, "NaN value in %s array", maskinfo_dtype_name(sd)));
+        if (cells) { /* checked, and read in place by the caller (core.dense) */
+            lua_settop(L, 1);
+            return 1;
+        }
         int st = maskinfo_array_astype(src, dt, &out, LIMITS(L));
         if (st) return array_refused(L, st, "from_nested", dt, (double)n, MI_RETURN_REFUSALS);
         mi_push_array(L, out);
@@ -573,6 +613,7 @@ static int l_array(lua_State *L) {
     int st = maskinfo_array_new(&box->a, dt, nd, shape, LIMITS(L));
     if (st) return array_refused(L, st, "array", dt, shape_count(nd, shape), MI_RETURN_REFUSALS);
     maskinfo_array *a = box->a;
+    feel_array(L, a);
     if (lua_type(L, 3) == LUA_TTABLE) {
         int64_t n = maskinfo_array_size(a);
         luaL_argcheck(L, (int64_t)luaL_len(L, 3) == n, 3, "wrong number of values");

@@ -152,12 +152,58 @@ static int l_segments(lua_State *L) {
     return push_mask_result(L, box, st, m, "segments");
 }
 
+/* core.dense(a [, invert]) -> Mask: a 2-D (Q, K), 3-D (B, Q, K) or 4-D
+ * Array of any dtype read in place (non-zero allowed; disallowed if invert). */
 static int l_dense(lua_State *L) {
     maskinfo_array *a = mi_check_array(L, 1);
+    int invert = lua_toboolean(L, 2);
+    int nd = maskinfo_array_ndim(a);
+    const int64_t *s = maskinfo_array_shape(a);
+    if (nd < 2 || nd > 4)
+        return mi_argerror(L, 1, "dense", lua_pushfstring(L, "2-D, 3-D or 4-D mask expected, got %d-D", nd));
+    int64_t sh[4] = {nd == 4 ? s[0] : (nd == 3 ? s[0] : 1), nd == 4 ? s[1] : 1, s[nd - 2], s[nd - 1]};
     MaskBox *box = new_mask_box(L);
     maskinfo_mask *m = NULL;
-    int st = maskinfo_mask_from_array(&m, a, LIMITS(L));
+    int st = maskinfo_mask_from_array_as(&m, a, sh, invert, LIMITS(L));
     return push_mask_result(L, box, st, m, "dense");
+}
+
+/* core.valid_spans(valid) -> int32 Array (2*B): the first and one past the
+ * last valid token of each row of a (B, L) bool Array; 0, 0 for none. */
+static int l_valid_spans(lua_State *L) {
+    maskinfo_array *a = mi_check_array(L, 1);
+    const int64_t *s = maskinfo_array_shape(a);
+    luaL_argcheck(L, maskinfo_array_dtype(a) == MASKINFO_BOOL && maskinfo_array_ndim(a) == 2 &&
+                     s[1] <= INT32_MAX, 1, "(batch, len) bool Array expected");
+    int64_t n = 2 * s[0];
+    maskinfo_array *out;
+    int st = maskinfo_array_new(&out, MASKINFO_INT32, 1, &n, LIMITS(L));
+    if (st) return mi_status(L, st, "valid_spans", NULL, MI_RETURN_REFUSALS);
+    mi_push_array(L, out);
+    maskinfo_valid_spans(maskinfo_array_cdata(a), s[0], s[1], maskinfo_array_data(out));
+    return 1;
+}
+
+/* core.spans_to_valid(pairs, B, L) -> (B, L) bool Array: 1 inside each
+ * row's [pairs[2b+1], pairs[2b+2]) (a flat Lua sequence, checked by the
+ * caller), or nil, msg, status when the guard refuses it. */
+static int l_spans_to_valid(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int64_t B = check_size(L, 2), len = check_size(L, 3);
+    luaL_argcheck(L, (int64_t)luaL_len(L, 1) == 2 * B, 1, "2 * B values expected");
+    int64_t *pairs = lua_newuserdatauv(L, (size_t)(2 * B + 1) * sizeof *pairs, 0); /* collected */
+    for (int64_t i = 0; i < 2 * B; i++) {
+        lua_geti(L, 1, (lua_Integer)(i + 1));
+        pairs[i] = (int64_t)luaL_checkinteger(L, -1);
+        lua_pop(L, 1);
+    }
+    int64_t shape[2] = {B, len};
+    maskinfo_array *out;
+    int st = maskinfo_array_new(&out, MASKINFO_BOOL, 2, shape, LIMITS(L));
+    if (st) return mi_status(L, st, "spans_to_valid", NULL, MI_RETURN_REFUSALS);
+    mi_push_array(L, out);
+    maskinfo_spans_to_valid(pairs, B, len, maskinfo_array_data(out));
+    return 1;
 }
 
 static int l_random(lua_State *L) {
@@ -505,6 +551,7 @@ const luaL_Reg mi_mask_meta[] = {
 
 const luaL_Reg mi_mask_funcs[] = {
     {"segments", l_segments}, {"dense", l_dense},         {"random", l_random},
+    {"valid_spans", l_valid_spans}, {"spans_to_valid", l_spans_to_valid},
     {"causal", l_causal},     {"window", l_window},       {"chunked", l_chunked},
     {"key_range", l_key_range}, {"intervals", l_intervals}, {"stack_heads", l_stack_heads},
     {NULL, NULL}};

@@ -66,3 +66,21 @@ describe("conformance: Array inputs", function()
     end
   end
 end)
+
+-- Dense masks given as Arrays of other dtypes are read in place (non-zero is allowed):
+-- the seed's results must not depend on the dtype.
+describe("conformance: dense Array inputs in other dtypes", function()
+  local DENSE = { mask_to_segment_ids = true, attention_mask_to_qkv_cu_seqlens = true }
+  for _, case in ipairs(C.load("module_functions.lua")) do
+    if DENSE[case.fn] then
+      for _, dt in ipairs({ "float32", "uint8", "int32" }) do
+        local c = C.arrayify_function_case(maskinfo, case)
+        if maskinfo.Array and type(c.args[1]) == "userdata" then
+          c.args[1] = c.args[1]:astype(dt)
+          c.name = case.name .. " (" .. dt .. " mask)"
+          C.function_case(it, maskinfo, "module_functions.lua (" .. dt .. " Array mask)", c)
+        end
+      end
+    end
+  end
+end)

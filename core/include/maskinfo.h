@@ -285,6 +285,21 @@ typedef enum {
  * pairwise rule is then applied to the reduced (B, Q, K) mask). */
 int maskinfo_mask_validity(const maskinfo_mask *m, maskinfo_head_mode head_mode,
                            uint8_t *q_valid, uint8_t *kv_valid, const maskinfo_limits *lim);
+/* Dense input (leaf_dense.c): a dense leaf of shape (B, H, Q, K) = shape read
+ * in place from the cells of a, which may have any rank and dtype but must
+ * hold B*H*Q*K elements (else MASKINFO_ESHAPE); non-zero is allowed, or
+ * disallowed when invert is set (the complement costs nothing extra).  The
+ * bit-packed leaf is the only copy made. */
+int maskinfo_mask_from_array_as(maskinfo_mask **out, const maskinfo_array *a,
+                                const int64_t shape[4], int invert,
+                                const maskinfo_limits *lim);
+/* Spans of valid tokens: out[2r], out[2r+1] are the first and one past the
+ * last non-zero byte of row r of a rows x len byte array (len fits int32);
+ * 0, 0 for a row with none. */
+void maskinfo_valid_spans(const uint8_t *valid, int64_t rows, int64_t len, int32_t *out);
+/* The padding mask of spans: row r of the rows x len bytes is 1 in
+ * [pairs[2r], pairs[2r+1]) clipped to [0, len), else 0. */
+void maskinfo_spans_to_valid(const int64_t *pairs, int64_t rows, int64_t len, uint8_t *out);
 /* Positions restarting at each segment; padding (id < 0) gets pad. */
 void maskinfo_positions_from_segments(const int32_t *ids, int64_t rows,
                                       int64_t len, int32_t pad, int32_t *out);

@@ -109,6 +109,19 @@ static void assign_ids(id_table *t, int64_t n, const uint64_t *h1,
     }
 }
 
+/* Defined in leaf_dense.c: row keys (and, if ch1, column keys) of plane
+ * (b, h) of a mask that is one dense leaf, hashed from its 64-bit words
+ * with the per-word keys kw* and per-64-row keys qw*.  (Its declaration
+ * belongs in node.h, which this change does not own.) */
+int maskinfo__dense_plane_hashes(const maskinfo_mask *m, int64_t b, int64_t h,
+                                 const uint64_t *kw1, const uint64_t *kw2,
+                                 const uint64_t *qw1, const uint64_t *qw2,
+                                 uint64_t *rh1, uint64_t *rh2, uint64_t *rc,
+                                 uint64_t *ch1, uint64_t *ch2, uint64_t *cc,
+                                 int nthreads, const maskinfo_limits *lim);
+/* 1 if m is one dense leaf (node.h is not included here). */
+int maskinfo__is_dense_leaf(const maskinfo_mask *m);
+
 /* Shared, read-only and per-thread state of a segment-id computation. */
 typedef struct {
     const maskinfo_mask *m;
@@ -120,6 +133,11 @@ typedef struct {
                                  thread 0's part ends up holding the column
                                  hashes and counts */
     int dirty;                /* difference arrays need clearing */
+    int dense;                /* m is one dense leaf: seg_plane reads bits */
+    uint64_t *wkeys;          /* dense: word keys (2 x words), then 64-row
+                                 keys (2 x groups) */
+    int64_t words, groups;
+    const maskinfo_limits *lim;
     maskinfo_scratch **scratch; /* one per thread */
     id_table table;
 } seg_ctx;
@@ -135,6 +153,7 @@ static void seg_ctx_free(seg_ctx *c)
         free(c->scratch);
     }
     free(c->table.slots);
+    free(c->wkeys);
 }
 
 static int seg_ctx_init(seg_ctx *c, const maskinfo_mask *m, int64_t Q,
@@ -145,6 +164,8 @@ static int seg_ctx_init(seg_ctx *c, const maskinfo_mask *m, int64_t Q,
     c->Q = Q;
     c->K = K;
     c->nthreads = mi_max_threads(Q);
+    c->dense = maskinfo__is_dense_leaf(m);
+    c->lim = lim;
     const int64_t T = c->nthreads;
     if (K + 1 > INT64_MAX / (T + 1))
         return MASKINFO_EOVERFLOW;
@@ -170,6 +191,22 @@ static int seg_ctx_init(seg_ctx *c, const maskinfo_mask *m, int64_t Q,
     int rc = table_init(&c->table, Q > K ? Q : K, lim);
     if (rc)
         return rc;
+    if (c->dense) {
+        c->words = K / 64 + (K % 64 != 0);
+        c->groups = Q / 64 + (Q % 64 != 0);
+        c->wkeys = mi_alloc(lim, 2 * (c->words + c->groups), sizeof *c->wkeys, 0, &st);
+        if (st)
+            return st;
+        uint64_t *qk = c->wkeys + 2 * c->words;
+        for (int64_t i = 0; i < c->words; i++) {
+            c->wkeys[i] = weight((uint64_t)i, 0);
+            c->wkeys[c->words + i] = weight((uint64_t)i, 1);
+        }
+        for (int64_t i = 0; i < c->groups; i++) {
+            qk[i] = weight((uint64_t)i, 2);
+            qk[c->groups + i] = weight((uint64_t)i, 3);
+        }
+    }
     uint64_t a = 0, b = 0;
     for (int64_t k = 0; k < K; k++) {
         a += weight((uint64_t)k, 0);
@@ -193,6 +230,20 @@ static int seg_plane(seg_ctx *c, int64_t b, int64_t h, int32_t *q_out,
     const int want_kv = kv_out != NULL;
     int err = MASKINFO_OK;
 
+    if (c->dense) { /* one dense leaf: hash its bits, 64x64 cells at a time */
+        const uint64_t *kw = c->wkeys, *qw = c->wkeys + 2 * c->words;
+        err = maskinfo__dense_plane_hashes(c->m, b, h, kw, kw + c->words, qw, qw + c->groups,
+                                           c->rh1, c->rh2, c->rc,
+                                           want_kv ? c->d1 : NULL, c->d2, c->dc,
+                                           T, c->lim);
+        if (err)
+            return err;
+        if (q_out)
+            assign_ids(&c->table, Q, c->rh1, c->rh2, c->rc, q_out);
+        if (want_kv)
+            assign_ids(&c->table, K, c->d1, c->d2, c->dc, kv_out);
+        return MASKINFO_OK;
+    }
     if (want_kv && c->dirty) { /* fresh arrays start clean */
         memset(c->d1, 0, (size_t)(T * K1) * sizeof *c->d1);
         memset(c->d2, 0, (size_t)(T * K1) * sizeof *c->d2);
@@ -567,5 +618,44 @@ void maskinfo_positions_from_segments(const int32_t *ids, int64_t rows,
             prev = id;
             o[i] = (int32_t)cnt;
         }
+    }
+}
+
+/* ------------------------------------------------------------ spans */
+
+void maskinfo_valid_spans(const uint8_t *valid, int64_t rows, int64_t len, int32_t *out)
+{
+    if (valid == NULL || out == NULL || rows <= 0)
+        return;
+#pragma omp parallel for schedule(static) if (rows * len > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *v = valid + r * len;
+        int64_t first = 0, end = 0;
+        while (first < len && !v[first])
+            first++;
+        if (first < len) {
+            end = len;
+            while (!v[end - 1])
+                end--;
+        } else {
+            first = 0;
+        }
+        out[2 * r] = (int32_t)first;
+        out[2 * r + 1] = (int32_t)end;
+    }
+}
+
+void maskinfo_spans_to_valid(const int64_t *pairs, int64_t rows, int64_t len, uint8_t *out)
+{
+    if (pairs == NULL || out == NULL || rows <= 0 || len <= 0)
+        return;
+#pragma omp parallel for schedule(static) if (rows * len > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t lo = pairs[2 * r] < 0 ? 0 : pairs[2 * r];
+        int64_t hi = pairs[2 * r + 1] > len ? len : pairs[2 * r + 1];
+        uint8_t *o = out + r * len;
+        memset(o, 0, (size_t)len);
+        if (lo < hi)
+            memset(o + lo, 1, (size_t)(hi - lo));
     }
 }

@@ -524,6 +524,48 @@ static void test_limits(void)
     maskinfo_mask_unref(m);
 }
 
+/* ------------------------------------------------------------ spans */
+
+/* valid_spans and spans_to_valid against a scan per row, over random rows
+ * (empty, full, one run, scattered) of lengths around the word sizes. */
+static void test_spans(void)
+{
+    for (int rep = 0; rep < 200; rep++) {
+        const int64_t rows = 1 + rndi(5), len = rndi(70);
+        uint8_t *v = malloc((size_t)(rows * len + 1));
+        int32_t *sp = malloc((size_t)rows * 2 * sizeof *sp);
+        for (int64_t i = 0; i < rows * len; i++)
+            v[i] = (uint8_t)(rndi(3) == 0 ? 0 : rndi(256) * (rep % 4 != 0));
+        maskinfo_valid_spans(v, rows, len, sp);
+        int ok = 1;
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t first = -1, last = -1;
+            for (int64_t j = 0; j < len; j++)
+                if (v[r * len + j]) {
+                    if (first < 0) first = j;
+                    last = j;
+                }
+            ok &= first < 0 ? sp[2 * r] == 0 && sp[2 * r + 1] == 0
+                            : sp[2 * r] == first && sp[2 * r + 1] == last + 1;
+        }
+        CHECKF(ok, "valid_spans rep %d", rep);
+        int64_t *pairs = malloc((size_t)rows * 2 * sizeof *pairs);
+        for (int64_t r = 0; r < rows; r++) {
+            pairs[2 * r] = rndi(len + 3) - 1; /* clipped at both ends */
+            pairs[2 * r + 1] = rndi(len + 3) - 1;
+        }
+        maskinfo_spans_to_valid(pairs, rows, len, v);
+        ok = 1;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < len; j++)
+                ok &= v[r * len + j] == (j >= pairs[2 * r] && j < pairs[2 * r + 1]);
+        CHECKF(ok, "spans_to_valid rep %d", rep);
+        free(pairs);
+        free(sp);
+        free(v);
+    }
+}
+
 int main(void)
 {
     test_seed_example();
@@ -534,6 +576,7 @@ int main(void)
     test_long_sequence();
     test_validity();
     test_positions();
+    test_spans();
     test_limits();
     return check_summary();
 }

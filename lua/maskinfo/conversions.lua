@@ -13,7 +13,6 @@ local R = require("maskinfo.arrays")
 local argerr, need = E.argerr, E.need
 local opt_table, check_int, check_dtype = args.opt_table, args.check_int, args.check_dtype
 local ids_arg, mask_arg, opt_bool = args.ids_arg, args.mask_arg, args.opt_bool
-local new_array, map_array = R.new_array, R.map_array
 
 local C = {}
 --- The public functions of this module (copied into `maskinfo`).
@@ -28,8 +27,9 @@ function C.split_kv_opts(kv, opts)
   return kv, opts, 3
 end
 
+-- 1 for a segment token, 0 for padding (-1), in C: no Lua loop over N.
 local function valid_of(ids, dtype)
-  return map_array(ids, dtype, function(x) return x > -1 and 1 or 0 end)
+  return (need("maskinfo", core.where(ids, "eq", -1, 0, 1, dtype)))
 end
 C.valid_of = valid_of
 
@@ -42,9 +42,10 @@ function C.four_d(a, fname)
   argerr(fname, 1, ("2-D, 3-D or 4-D mask expected, got %d-D"):format(#s))
 end
 
---- A compact Mask holding a 4-D Array (raises as fname when refused).
-function C.dense_mask(a, fname)
-  return (need(fname, core.dense(a)))
+--- A compact Mask of a 2-D, 3-D or 4-D Array, read in place (raises as
+-- fname when refused); invert makes zero cells the allowed ones.
+function C.dense_mask(a, fname, invert)
+  return (need(fname, core.dense(a, invert)))
 end
 
 --- The mask segment ids q and kv imply.
@@ -58,10 +59,12 @@ end
 -- @tparam[opt=false] boolean per_head for 4-D masks, ids per head
 -- @return q_ids, kv_ids (int32 Arrays)
 C.api.mask_to_segment_ids = T.func(nil, "mask_to_segment_ids", function(fname, mask, per_head)
-  local a = mask_arg(fname, 1, mask, "mask")
-  local m4, nd = C.four_d(a, fname)
+  -- an Array of any dtype is read in place: the bit-packed leaf is the only copy
+  local a = need(fname, core.from_nested(mask, "cells", fname, 1, "mask"))
+  local nd = #a:shape()
+  if nd < 2 or nd > 4 then C.four_d(a, fname) end -- raises
   per_head = opt_bool(fname, 2, per_head, nil, false)
-  local q, kv = need(fname, C.dense_mask(m4, fname):segment_ids(per_head and nd == 4))
+  local q, kv = need(fname, C.dense_mask(a, fname):segment_ids(per_head and nd == 4))
   if nd == 2 then
     q = q:reshape({ q:shape()[2] })
     kv = kv:reshape({ kv:shape()[2] })
@@ -102,23 +105,10 @@ C.api.segment_ids_to_qkv_masks = T.func(nil, "segment_ids_to_qkv_masks", functio
   return valid_of(qa, dtype), valid_of(ka, dtype), mask
 end)
 
---- Interleaved [start, end) of the first and last valid token per row.
+--- Interleaved [start, end) of the first and last valid token per row of
+-- a (B, L) bool Array (0, 0 for none), in C.
 function C.start_end(valid)
-  local s = valid:shape()
-  local B, L = s[1], s[2]
-  local flat, out = valid:flat(), {}
-  for b = 0, B - 1 do
-    local first, last = nil, nil
-    for j = 0, L - 1 do
-      if flat[b * L + j + 1] then
-        if not first then first = j end
-        last = j
-      end
-    end
-    out[2 * b + 1] = first or 0
-    out[2 * b + 2] = first and last + 1 or 0
-  end
-  return new_array("maskinfo", "int32", { 2 * B }, out)
+  return (need("maskinfo", core.valid_spans(valid)))
 end
 
 --- A 1-D or 2-D padding mask argument as a (B, L) bool Array.
@@ -162,17 +152,13 @@ function C.cu_arg(fname, n, cu, max_len, what)
   return a, flat
 end
 
+-- The (B, max_len) padding mask of checked (start, end) pairs, in C.
 local function cu_to_valid(flat, max_len, dtype, fname)
   local B = #flat // 2
-  G.guard(fname, B * 1.0 * max_len, 8, "a padding mask")
-  local out = {}
-  for b = 0, B - 1 do
-    local s, e = flat[2 * b + 1], flat[2 * b + 2]
-    for j = 0, max_len - 1 do
-      out[b * max_len + j + 1] = (j >= s and j < e) and 1 or 0
-    end
-  end
-  return new_array(fname, dtype, { B, max_len }, out)
+  G.guard_buffer(fname, B * 1.0 * max_len, core.dtype_size[dtype], "a padding mask")
+  local a = need(fname, core.spans_to_valid(flat, B, max_len))
+  if dtype ~= "bool" then a = need(fname, core.where(a, "nonzero", 0, 1, 0, dtype)) end
+  return a
 end
 
 --- Mask of the tokens inside each [start, end) pair.
@@ -216,11 +202,13 @@ end)
 
 --- The outer product of two padding masks as a Mask, and the ids (0 for
 -- valid tokens, -1 for padding) it is made of; a batch-1 side broadcasts.
-function C.outer_mask(qvalid, kvvalid, fname)
+-- invert makes the zero entries the valid ones.
+function C.outer_mask(qvalid, kvvalid, fname, invert)
   qvalid, kvvalid = R.broadcast_batch(fname, 2, qvalid, kvvalid)
   -- valid (non-zero) -> segment 0, padding -> -1, in C (no Lua loop over N)
-  local qi = need(fname, core.where(qvalid, "nonzero", 0, 0, -1, "int32"))
-  local ki = need(fname, core.where(kvvalid, "nonzero", 0, 0, -1, "int32"))
+  local test = invert and "eq" or "nonzero"
+  local qi = need(fname, core.where(qvalid, test, 0, 0, -1, "int32"))
+  local ki = need(fname, core.where(kvvalid, test, 0, 0, -1, "int32"))
   return C.seg_mask(qi, ki, fname), qi, ki
 end
 
@@ -236,12 +224,16 @@ end)
 C.api.attention_mask_to_qkv_cu_seqlens = T.func(nil, "attention_mask_to_qkv_cu_seqlens", function(fname, mask, opts)
   opts = opt_table(fname, 2, opts, { reduce_heads = true })
   local mode = args.check_option(fname, 2, opts.reduce_heads, "reduce_heads", { "any", "all", "first" }, "any")
-  local a = mask_arg(fname, 1, mask, "attention_mask")
-  if #a:shape() == 2 then
+  -- an Array of any dtype is read in place (a 2-D padding mask is made bool)
+  local a = need(fname, core.from_nested(mask, "cells", fname, 1, "attention_mask"))
+  local nd = #a:shape()
+  if nd == 2 then
+    if a:dtype() ~= "bool" then a = need(fname, core.where(a, "nonzero", 0, 1, 0, "bool")) end
     local se = C.start_end(a) -- a padding mask: the same pairs for q and kv
     return se, se
   end
-  local qv, kv = need(fname, C.dense_mask(C.four_d(a, fname), fname):validity(mode))
+  if nd < 2 or nd > 4 then C.four_d(a, fname) end -- raises
+  local qv, kv = need(fname, C.dense_mask(a, fname):validity(mode))
   return C.start_end(qv), C.start_end(kv)
 end)
 
