@@ -140,13 +140,13 @@ K.api.from_attention_mask = T.func("type", "from_attention_mask", function(fname
   opts = opt_table(fname, 2, opts, ctor_opts({ "mask_is_valid" }))
   local f = base_fields(opts, fname, 2)
   local a = args.mask_arg(fname, 1, mask, "attention_mask")
-  if not opt_bool(fname, 2, opts.mask_is_valid, "mask_is_valid", true) then
-    a = need("maskinfo", core.where(a, "nonzero", 0, 0, 1, "bool"))
-  end
+  -- the complement is built inside the core, reading a in place
+  local invert = not opt_bool(fname, 2, opts.mask_is_valid, "mask_is_valid", true)
   if #a:shape() == 2 then
-    f.mask, f.q_ids, f.kv_ids = C.outer_mask(a, a, fname)
+    f.mask, f.q_ids, f.kv_ids = C.outer_mask(a, a, fname, invert)
   else
-    local m = C.dense_mask(C.four_d(a, fname), fname)
+    if #a:shape() < 3 or #a:shape() > 4 then C.four_d(a, fname) end -- raises
+    local m = C.dense_mask(a, fname, invert)
     local qv, kv = need(fname, m:validity("any"))
     f.mask, f.q_ids, f.kv_ids = m, valid_ids(qv), valid_ids(kv)
   end

@@ -101,9 +101,10 @@ local function replacement(fname, f, k, key, v)
   if key == "mask" then
     -- an Array keeps its dtype (the seed stores what it is given); nested
     -- tables are bool; either way non-zero cells are allowed
-    local a = args.mask_arg(fname, 1, v, k) -- refuses NaN
-    if core.is_array(v) then a = v end
-    return C.dense_mask((C.four_d(a, fname)), fname), a:dtype()
+    local a = E.need(fname, core.from_nested(v, "cells", fname, 1, k)) -- refuses NaN; keeps an Array
+    local nd = #a:shape()
+    if nd < 2 or nd > 4 then C.four_d(a, fname) end -- raises
+    return C.dense_mask(a, fname), a:dtype()
   elseif key == "q_ids" or key == "kv_ids" then
     return args.ids_arg(fname, 1, v, k, { allow3 = true })
   elseif key == "cu_q" or key == "cu_kv" or key == "q_pos" or key == "kv_pos" then
