@@ -38,7 +38,8 @@ maskinfo_array *mi_to_array(lua_State *L, int idx) {
  * The collector feels an Array's bytes.  An Array's cells live outside
  * Lua's heap, so to the collector a 64 MiB Array looks like a small
  * userdata, and unclosed Arrays piled up (issue 12, item 8).  Each new
- * Array of MI_FELT_MIN bytes or more therefore adds its size, in KiB, to
+ * Array (and each new dense-bit mask, lua/mask.c) of MI_FELT_MIN bytes or
+ * more therefore adds its size, in KiB, to
  * the collector's debt (LUA_GCSTEP), as if Lua had allocated those bytes:
  * the collector paces itself as it would for a string of that size, and
  * unreachable Arrays are finalized, freeing their cells, within about one
@@ -47,12 +48,14 @@ maskinfo_array *mi_to_array(lua_State *L, int idx) {
  */
 #define MI_FELT_MIN 4096
 
-static void feel_array(lua_State *L, const maskinfo_array *a) {
-    if (a == NULL) return;
-    uint64_t bytes = (uint64_t)maskinfo_array_size(a) * maskinfo_dtype_size(maskinfo_array_dtype(a));
-    if (bytes < MI_FELT_MIN || !lua_gc(L, LUA_GCISRUNNING)) return;
+void mi_gc_feel(lua_State *L, uint64_t bytes) {
+    if (bytes < MI_FELT_MIN || bytes == UINT64_MAX || !lua_gc(L, LUA_GCISRUNNING)) return;
     uint64_t kib = (bytes + 1023) >> 10;
     lua_gc(L, LUA_GCSTEP, (int)(kib < INT_MAX / 2 ? kib : INT_MAX / 2));
+}
+
+static void feel_array(lua_State *L, const maskinfo_array *a) {
+    if (a) mi_gc_feel(L, (uint64_t)maskinfo_array_size(a) * maskinfo_dtype_size(maskinfo_array_dtype(a)));
 }
 
 static int push_array_protected(lua_State *L) {

@@ -75,6 +75,9 @@ maskinfo_dtype mi_check_dtype(lua_State *L, int idx, const char *fname, int n, i
 /* Push a new Array owning a.  Leak-free: if the box cannot be made (out
  * of memory), a is freed before the error propagates. */
 void mi_push_array(lua_State *L, maskinfo_array *a);
+/* Tell the collector that a new object holds bytes outside Lua's heap
+ * (array.c explains the rule; below 4 KiB it does nothing). */
+void mi_gc_feel(lua_State *L, uint64_t bytes);
 maskinfo_array *mi_check_array(lua_State *L, int idx);
 maskinfo_array *mi_to_array(lua_State *L, int idx);
 /* Mark the Array at idx shared (see ArrayBox); anything else is ignored. */

@@ -165,6 +165,7 @@ static int l_dense(lua_State *L) {
     MaskBox *box = new_mask_box(L);
     maskinfo_mask *m = NULL;
     int st = maskinfo_mask_from_array_as(&m, a, sh, invert, LIMITS(L));
+    if (!st) mi_gc_feel(L, maskinfo_mask_bytes(m)); /* the bits live outside Lua */
     return push_mask_result(L, box, st, m, "dense");
 }
 
@@ -213,6 +214,7 @@ static int l_random(lua_State *L) {
     MaskBox *box = new_mask_box(L);
     maskinfo_mask *m = NULL;
     int st = maskinfo_mask_random(&m, B, H, Q, K, p, (uint64_t)seed, LIMITS(L));
+    if (!st) mi_gc_feel(L, maskinfo_mask_bytes(m)); /* the bits live outside Lua */
     return push_mask_result(L, box, st, m, "random");
 }
 

@@ -47,6 +47,16 @@ describe("the collector feels Arrays", function()
     assert.is_true(alive(weak) <= N // 2, ("%d of %d Arrays still alive"):format(alive(weak), N))
   end)
 
+  it("dense-bit masks are felt too (from_random, from_attention_mask)", function()
+    collectgarbage("collect")
+    local weak = setmetatable({}, { __mode = "v" })
+    local N = 64
+    for i = 1, N do
+      weak[i] = maskinfo.from_random(1, 2048, 2048, 0.5, i) -- 512 KiB of bits each, dropped at once
+    end
+    assert.is_true(alive(weak) <= N // 2, ("%d of %d masks still alive"):format(alive(weak), N))
+  end)
+
   it("a stopped collector stays stopped", function()
     collectgarbage("collect")
     collectgarbage("stop")
