@@ -103,10 +103,44 @@ static void test_where(void)
     }
 }
 
+/* min, replace and cut against naive loops, in place and not, over random
+ * (B, inner, len) ids with padding and lengths past the row */
+static void test_min_replace_cut(void)
+{
+    for (int trial = 0; trial < 30; trial++) {
+        int64_t B = 1 + rndi(3), inner = 1 + rndi(3), len = rndi(40), n = B * inner * len;
+        int32_t *ids = malloc((size_t)(n + 1) * sizeof *ids), *out = malloc((size_t)(n + 1) * sizeof *out);
+        int64_t lens[3];
+        random_ids(ids, n, 5);
+        if (n && trial % 3 == 0) ids[rndi(n)] = INT32_MIN;
+        int32_t mn = INT32_MAX;
+        for (int64_t i = 0; i < n; i++) mn = ids[i] < mn ? ids[i] : mn;
+        CHECK(maskinfo_ids_min(ids, n) == mn);
+        int32_t from = (int32_t)rndr(-1, 2), to = (int32_t)rndr(-3, 3);
+        maskinfo_ids_replace(ids, n, from, to, out);
+        int ok = 1;
+        for (int64_t i = 0; i < n; i++) ok &= out[i] == (ids[i] == from ? to : ids[i]);
+        CHECKF(ok, "ids_replace trial %d", trial);
+        for (int64_t b = 0; b < B; b++) lens[b] = rndi(len + 5);
+        maskinfo_ids_cut(ids, B, inner, len, lens, out);
+        ok = 1;
+        for (int64_t i = 0; i < n; i++) ok &= out[i] == (i % len < lens[i / (inner * len)] ? ids[i] : -1);
+        CHECKF(ok, "ids_cut trial %d", trial);
+        memcpy(out, ids, (size_t)n * sizeof *ids);
+        maskinfo_ids_cut(out, B, inner, len, lens, out); /* in place */
+        for (int64_t i = 0; i < n; i++) ok &= out[i] == (i % len < lens[i / (inner * len)] ? ids[i] : -1);
+        CHECKF(ok, "ids_cut in place, trial %d", trial);
+        free(ids);
+        free(out);
+    }
+    CHECK(maskinfo_ids_min(NULL, 0) == INT32_MAX);
+}
+
 int main(void)
 {
     test_counts();
     test_chunk();
     test_where();
+    test_min_replace_cut();
     return check_summary();
 }

@@ -99,14 +99,23 @@ end
 
 --- Integer ids as an int32 Array of shape (B, L) (a flat sequence is batch
 -- 1).  opts.min (default -1, false for none) bounds the values; opts.allow3
--- accepts (B, H, L); opts.flat wants a 1-D vector.
+-- accepts (B, H, L); opts.flat wants a 1-D vector.  Returns the Array and
+-- its smallest value (nil when empty).
 function A.ids_arg(fname, n, v, what, opts)
   opts = opts or {}
-  local a = E.need(fname, core.from_nested(v, "int", fname, n, what))
+  -- plain tables of integers take the fast path (which gives the minimum
+  -- too, and a flat sequence as one row); anything else, and every error,
+  -- goes through from_nested
+  local a, lo = nil, nil
+  if type(v) == "table" then a, lo = core.ids_read(v, not opts.flat) end
+  if not a then
+    a = E.need(fname, core.from_nested(v, "int", fname, n, what))
+    lo = core.ids_min(a)
+  end
   local s = a:shape()
   if opts.flat then
     if #s ~= 1 then A.argerr(fname, n, ("%s: 1-D sequence expected, got %d-D"):format(what, #s)) end
-    return a
+    return a, lo
   end
   if #s == 1 then
     a = a:reshape({ 1, s[1] })
@@ -118,12 +127,11 @@ function A.ids_arg(fname, n, v, what, opts)
   local min = opts.min
   if min == nil then min = -1 end
   if min then
-    local lo = a:minmax()
     if lo and lo < min then
       A.argerr(fname, n, ("%s must be >= %d (-1 marks padding), got %d"):format(what, min, lo))
     end
   end
-  return a
+  return a, lo
 end
 
 --- A mask (nested booleans or 0/1, or an Array) as a bool Array.

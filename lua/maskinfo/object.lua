@@ -196,15 +196,31 @@ function O.derive(f, changes)
   return O.new(g)
 end
 
+-- Segment leaves by their ids (q Array -> kv Array -> Mask), weak in both
+-- keys.  Arrays are immutable and derived MaskInfos (replace{}, the ops)
+-- keep the same id Arrays, so they all share one leaf.
+local seg_leaves = setmetatable({}, { __mode = "k" })
+
+--- The segment-equality mask of int32 id Arrays q and kv, built once per
+-- pair of Arrays.
+function O.seg_leaf(q, kv, fname)
+  local by_q = seg_leaves[q]
+  local m = by_q and by_q[kv]
+  if not m then
+    m = E.need(fname, core.segments_i32(q, kv))
+    if not by_q then
+      by_q = setmetatable({}, { __mode = "k" })
+      seg_leaves[q] = by_q
+    end
+    by_q[kv] = m
+  end
+  return m
+end
+
 --- The logical mask: the stored one, or the one the segment ids imply.
 function O.logical(f, fname)
   if f.mask then return f.mask end
-  if f.cache_seg_mask then return f.cache_seg_mask end
-  if f.q_ids and f.kv_ids then
-    local m = E.need(fname, core.segments(f.q_ids, f.kv_ids))
-    f.cache_seg_mask = m
-    return m
-  end
+  if f.q_ids and f.kv_ids then return O.seg_leaf(f.q_ids, f.kv_ids, fname) end
   E.fail(fname, "MaskInfo is empty (no attention mask and no segment ids)")
 end
 
