@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "pages.h"
+
 /* ------------------------------------------------------------ constant */
 
 int maskinfo_mask_constant(maskinfo_mask **out, int64_t B, int64_t H,
@@ -24,8 +26,13 @@ int maskinfo_mask_constant(maskinfo_mask **out, int64_t B, int64_t H,
 
 /* ------------------------------------------------------------ segment leaf */
 
+/* bytes of the widened query ids (pages.h memory: written whole at once) */
+static size_t seg_qv_bytes(const maskinfo_mask *m) {
+    return (size_t)(m->B * m->u.seg.hq * m->Q) * sizeof(int64_t);
+}
+
 static void seg_drop(maskinfo_mask *m) {
-    free(m->u.seg.qv);
+    maskinfo__pages_free(m->u.seg.qv, seg_qv_bytes(m));
     free(m->u.seg.run_off);
     free(m->u.seg.run_id);
     free(m->u.seg.run_lo);
@@ -38,15 +45,48 @@ typedef struct {
     const int64_t *v64;
     const int32_t *v32;
     maskinfo_ids_mode mode;
-    int64_t nomatch;
 } seg_src;
 
-static inline int64_t seg_at(const seg_src *s, int64_t i) {
-    if (s->v64) return s->v64[i];
-    int32_t x = s->v32[i];
-    if ((s->mode == MASKINFO_IDS_SEGMENT && x < 0) || (s->mode == MASKINFO_IDS_NONZERO && x == 0))
-        return s->nomatch;
-    return x;
+static inline int off32(maskinfo_ids_mode mode, int32_t x) {
+    return (mode == MASKINFO_IDS_SEGMENT && x < 0) || (mode == MASKINFO_IDS_NONZERO && x == 0);
+}
+
+/*
+ * The runs of equal id of one plane of K kv ids, in key order, written to
+ * id/lo/hi (only counted when id is NULL); *sorted is cleared when an id
+ * is smaller than the one before.  Ids that never match start no run.  Raw
+ * equality cuts the same runs as equality of the widened values, since a
+ * value that matches widens to itself and nothing else widens to it.
+ */
+#define SEG_RUNS(name, T, OFF)                                                 \
+    static int64_t name(const T *row, int64_t K, maskinfo_ids_mode mode,       \
+                        int64_t *id, int64_t *lo, int64_t *hi, int *sorted) {  \
+        int64_t r = 0;                                                         \
+        (void)mode;                                                            \
+        for (int64_t k = 0; k < K;) {                                          \
+            T v = row[k];                                                      \
+            int64_t e = k + 1;                                                 \
+            while (e < K && row[e] == v) e++;                                  \
+            if (!(OFF)) {                                                      \
+                if (id) {                                                      \
+                    if (r > 0 && id[r - 1] > v) *sorted = 0;                   \
+                    id[r] = v;                                                 \
+                    lo[r] = k;                                                 \
+                    hi[r] = e;                                                 \
+                }                                                              \
+                r++;                                                           \
+            }                                                                  \
+            k = e;                                                             \
+        }                                                                      \
+        return r;                                                              \
+    }
+SEG_RUNS(runs_i32, int32_t, off32(mode, v))
+SEG_RUNS(runs_i64, int64_t, v == MASKINFO_NOMATCH_KV)
+
+static int64_t plane_runs(const seg_src *s, int64_t p, int64_t K, int64_t *id,
+                          int64_t *lo, int64_t *hi, int *sorted) {
+    return s->v64 ? runs_i64(s->v64 + p * K, K, s->mode, id, lo, hi, sorted)
+                  : runs_i32(s->v32 + p * K, K, s->mode, id, lo, hi, sorted);
 }
 
 /* Stable LSD radix sort of the runs [0, n) by id, 8 bits a pass over the
@@ -107,20 +147,28 @@ static int seg_build(maskinfo_mask **out, int64_t B, int64_t Hq, int64_t Hk,
     int64_t nplanes = B * Hk, nq = B * Hq * Q;
     int64_t *tmp = NULL;
     /* the kv ids live on only as runs: rows need nothing else */
-    g->qv = maskinfo__node_i64(m, qs->v64, nq);
+    g->qv = maskinfo__pages_alloc(seg_qv_bytes(m));
     g->run_off = maskinfo__node_i64(m, NULL, nplanes + 1);
     if (!g->qv || !g->run_off) goto oom;
-    if (!qs->v64)
-        for (int64_t i = 0; i < nq; i++) g->qv[i] = seg_at(qs, i);
+    m->bytes += (uint64_t)(nq > 0 ? nq : 1) * sizeof(int64_t); /* as node_i64 counts */
+    maskinfo__pages_dense(g->qv, seg_qv_bytes(m));
+    if (qs->v64) {
+        memcpy(g->qv, qs->v64, seg_qv_bytes(m));
+    } else {
+        const int32_t *v = qs->v32;
+        int64_t *w = g->qv;
+        /* one loop per mode, so each is a plain vector loop */
+        if (qs->mode == MASKINFO_IDS_SEGMENT)
+            for (int64_t i = 0; i < nq; i++) w[i] = v[i] < 0 ? MASKINFO_NOMATCH_Q : v[i];
+        else if (qs->mode == MASKINFO_IDS_NONZERO)
+            for (int64_t i = 0; i < nq; i++) w[i] = v[i] == 0 ? MASKINFO_NOMATCH_Q : v[i];
+        else
+            for (int64_t i = 0; i < nq; i++) w[i] = v[i];
+    }
     int64_t total = 0;
     for (int64_t p = 0; p < nplanes; p++) {
         g->run_off[p] = total;
-        int64_t prev = 0;
-        for (int64_t k = 0; k < K; k++) {
-            int64_t v = seg_at(ks, p * K + k);
-            if (v != MASKINFO_NOMATCH_KV && (k == 0 || v != prev)) total++;
-            prev = v;
-        }
+        total += plane_runs(ks, p, K, NULL, NULL, NULL, NULL);
     }
     g->run_off[nplanes] = total;
     g->run_id = maskinfo__node_i64(m, NULL, total);
@@ -128,23 +176,12 @@ static int seg_build(maskinfo_mask **out, int64_t B, int64_t Hq, int64_t Hk,
     g->run_hi = maskinfo__node_i64(m, NULL, total);
     if (!g->run_id || !g->run_lo || !g->run_hi) goto oom;
     for (int64_t p = 0; p < nplanes; p++) {
-        int64_t r0 = g->run_off[p], r = r0;
+        int64_t r0 = g->run_off[p];
         int sorted = 1;
-        for (int64_t k = 0; k < K;) {
-            int64_t v = seg_at(ks, p * K + k), e = k + 1;
-            while (e < K && seg_at(ks, p * K + e) == v) e++;
-            if (v != MASKINFO_NOMATCH_KV) {
-                if (r > r0 && g->run_id[r - 1] > v) sorted = 0;
-                g->run_id[r] = v;
-                g->run_lo[r] = k;
-                g->run_hi[r] = e;
-                r++;
-            }
-            k = e;
-        }
+        int64_t n = plane_runs(ks, p, K, g->run_id + r0, g->run_lo + r0, g->run_hi + r0, &sorted);
         if (!sorted) {
             if (!tmp && !(tmp = malloc((size_t)total * 5 * sizeof *tmp))) goto oom;
-            sort_runs(g->run_id + r0, g->run_lo + r0, g->run_hi + r0, r - r0, tmp);
+            sort_runs(g->run_id + r0, g->run_lo + r0, g->run_hi + r0, n, tmp);
         }
     }
     free(tmp);
@@ -159,8 +196,8 @@ oom:
 int maskinfo_mask_segments(maskinfo_mask **out, int64_t B, int64_t Hq,
                            int64_t Hk, int64_t Q, int64_t K,
                            const int64_t *qv, const int64_t *kv) {
-    seg_src qs = {qv, NULL, MASKINFO_IDS_ALL, MASKINFO_NOMATCH_Q};
-    seg_src ks = {kv, NULL, MASKINFO_IDS_ALL, MASKINFO_NOMATCH_KV};
+    seg_src qs = {qv, NULL, MASKINFO_IDS_ALL};
+    seg_src ks = {kv, NULL, MASKINFO_IDS_ALL};
     return seg_build(out, B, Hq, Hk, Q, K, &qs, &ks);
 }
 
@@ -170,8 +207,8 @@ int maskinfo_mask_segments_i32(maskinfo_mask **out, int64_t B, int64_t Hq,
                                const int32_t *kv, maskinfo_ids_mode kvmode) {
     if ((unsigned)qmode > MASKINFO_IDS_ALL || (unsigned)kvmode > MASKINFO_IDS_ALL)
         return MASKINFO_EINVAL;
-    seg_src qs = {NULL, qv, qmode, MASKINFO_NOMATCH_Q};
-    seg_src ks = {NULL, kv, kvmode, MASKINFO_NOMATCH_KV};
+    seg_src qs = {NULL, qv, qmode};
+    seg_src ks = {NULL, kv, kvmode};
     return seg_build(out, B, Hq, Hk, Q, K, &qs, &ks);
 }
 
