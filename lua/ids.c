@@ -68,8 +68,9 @@ static int read_row(lua_State *L, int idx, int64_t n, int32_t *d, int32_t *lo) {
 
 /* A table without a metatable, and its raw length (-1 otherwise). */
 static int64_t plain_len(lua_State *L, int idx) {
-    if (lua_type(L, idx) != LUA_TTABLE || lua_getmetatable(L, idx)) {
-        if (lua_type(L, idx) == LUA_TTABLE) lua_pop(L, 1);
+    if (lua_type(L, idx) != LUA_TTABLE) return -1;
+    if (lua_getmetatable(L, idx)) {
+        lua_pop(L, 1);
         return -1;
     }
     return (int64_t)lua_rawlen(L, idx);
@@ -94,9 +95,10 @@ static int l_ids_read(lua_State *L) {
     int64_t len = nested ? plain_len(L, -1) : n1;
     lua_pop(L, 1);
     if (len <= 0) return 0;
-    int64_t shape[2] = {nested || as_rows ? (nested ? n1 : 1) : len, len};
+    int nd = nested || as_rows ? 2 : 1;
+    int64_t shape[2] = {nested ? n1 : 1, len};
     maskinfo_array *a = NULL;
-    if (maskinfo_array_new(&a, MASKINFO_INT32, nested || as_rows ? 2 : 1, shape, LIMITS(L)))
+    if (maskinfo_array_new(&a, MASKINFO_INT32, nd, nd == 2 ? shape : shape + 1, LIMITS(L)))
         return 0;
     mi_push_array(L, a); /* 2: owned by Lua from here on */
     int32_t *d = maskinfo_array_data(a), lo = INT32_MAX;
