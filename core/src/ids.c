@@ -51,14 +51,20 @@ int maskinfo_ids_bincount(const int32_t *ids, int64_t n, int64_t nbins,
 {
     if (nbins < 0 || n < 0) return MASKINFO_EINVAL;
     if (nbins > 0) memset(counts, 0, (size_t)nbins * sizeof *counts);
-    for (int64_t i = 0; i < n; i++) {
+    /* a run at a time: segment ids come in runs, and counting each element
+     * into the same bin waits on the store before */
+    for (int64_t i = 0; i < n;) {
         int32_t v = ids[i];
-        if (v < 0) continue;
-        if (v >= nbins) {
-            if (bad) *bad = v;
-            return MASKINFO_EINVAL;
+        int64_t e = i + 1;
+        while (e < n && ids[e] == v) e++;
+        if (v >= 0) {
+            if (v >= nbins) {
+                if (bad) *bad = v;
+                return MASKINFO_EINVAL;
+            }
+            counts[v] += (int32_t)(e - i);
         }
-        counts[v]++;
+        i = e;
     }
     return MASKINFO_OK;
 }

@@ -49,6 +49,25 @@ static void test_counts(void)
     CHECK(ok);
 }
 
+/* ids in runs (documents, padding, ids that come back), as bincount counts
+ * them a run at a time, against a naive count; the first id past the bins
+ * in flat order is named, also inside a run */
+static void test_bincount_runs(void)
+{
+    enum { N = 3000, MS = 40 };
+    static int32_t ids[N], cnt[MS], ref[MS];
+    for (int i = 0; i < N; i++) ids[i] = (i / 37) % 9 == 4 ? -1 : (int32_t)((i / 37 * 5) % MS);
+    int64_t bad = -7;
+    CHECK(maskinfo_ids_bincount(ids, N, MS, cnt, &bad) == MASKINFO_OK);
+    memset(ref, 0, sizeof ref);
+    for (int i = 0; i < N; i++)
+        if (ids[i] >= 0) ref[ids[i]]++;
+    CHECK(memcmp(cnt, ref, sizeof cnt) == 0);
+    ids[100] = ids[101] = MS + 3;
+    ids[2000] = MS + 1;
+    CHECK(maskinfo_ids_bincount(ids, N, MS, cnt, &bad) == MASKINFO_EINVAL && bad == MS + 3);
+}
+
 static void test_chunk(void)
 {
     enum { R = 2, L = 37 };
@@ -139,6 +158,7 @@ static void test_min_replace_cut(void)
 int main(void)
 {
     test_counts();
+    test_bincount_runs();
     test_chunk();
     test_where();
     test_min_replace_cut();

@@ -245,7 +245,12 @@ function O.positions(f, fname)
   local qp, kp = f.q_pos, f.kv_pos
   if qp and kp then return qp, kp end
   local q, kv = O.seg_ids(f, false, fname)
-  return qp or (E.need(fname, core.positions(q, -1))), kp or (E.need(fname, core.positions(kv, O.INT32_MAX)))
+  qp = qp or E.need(fname, core.positions(q, -1))
+  if not kp and rawequal(q, kv) and not f.q_pos then
+    -- the same ids: only the padding value differs (positions are >= 0)
+    kp = E.need(fname, core.ids_replace(qp, -1, O.INT32_MAX))
+  end
+  return qp, kp or (E.need(fname, core.positions(kv, O.INT32_MAX)))
 end
 
 --- Nil when masks a and b have the same shape (heads may broadcast when

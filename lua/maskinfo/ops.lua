@@ -177,8 +177,9 @@ method("apply_chunked", "call", function(_, f, fname, chunk_size, offset, opts)
   local function chunk_ids(ids)
     return (need(fname, core.ids_chunk(ids, chunk)))
   end
+  local qc = chunk_ids(q)
   local ch = { mask = band(fname, logical(f, fname), rule), mask_dtype = "bool",
-    q_ids = chunk_ids(q), kv_ids = chunk_ids(kv), chunked = true }
+    q_ids = qc, kv_ids = rawequal(q, kv) and qc or chunk_ids(kv), chunked = true }
   if keep then
     local all = {}
     for b = 1, B do all[b] = 0 end
