@@ -504,6 +504,23 @@ describe("methods: lengths and positions", function()
     assert.are.equal(4, cu[129])
   end)
 
+  it("q and kv cu_seqlens and positions of shared ids are separate Arrays", function()
+    local ck
+    do
+      local cq <close>, k = m:get_or_compute_qkv_cu_seqlens()
+      assert.is_true(cq == k)
+      ck = k
+    end -- closing one leaves the other
+    assert.are.same({ 0, 2, 4, 4 }, { table.unpack(ck:totable(), 1, 4) })
+    local kp
+    do
+      local qp <close>, k = m:get_or_compute_positions()
+      assert.are.same({ { 0, 1, 0, 1, -1 } }, qp:totable())
+      kp = k
+    end
+    assert.are.same({ { 0, 1, 0, 1, 2147483647 } }, kp:totable())
+  end)
+
   it("cu_seqlens_kv likewise", function()
     local cu = m:cu_seqlens_kv():totable()
     assert.are.equal(129, #cu)
