@@ -153,7 +153,7 @@ static int seg_build(maskinfo_mask **out, int64_t B, int64_t Hq, int64_t Hk,
     m->bytes += (uint64_t)(nq > 0 ? nq : 1) * sizeof(int64_t); /* as node_i64 counts */
     maskinfo__pages_dense(g->qv, seg_qv_bytes(m));
     if (qs->v64) {
-        memcpy(g->qv, qs->v64, seg_qv_bytes(m));
+        if (nq > 0) memcpy(g->qv, qs->v64, seg_qv_bytes(m));
     } else {
         const int32_t *v = qs->v32;
         int64_t *w = g->qv;
