@@ -206,10 +206,24 @@ describe("from_segments", function()
     local leaf = O.logical(O.fields(a), "test")
     assert.is_true(rawequal(leaf, O.logical(O.fields(a:replace {}), "test")))
     assert.is_true(rawequal(leaf, O.logical(O.fields(a:materialize_segment_ids()), "test")))
-    -- equal ids in another Array are another leaf, with the same cells
+    -- equal ids from another table are another leaf, with the same cells
     local b = maskinfo.from_segments({ { 0, 0, 1, -1 } })
     assert.is_false(rawequal(leaf, O.logical(O.fields(b), "test")))
     assert.is_true(a:attention_mask() == b:attention_mask())
+    -- one Array given twice is one leaf (Arrays are immutable)
+    local ids = maskinfo.from_segments({ { 2, 2, 0, -1, 0 } }):q_segment_ids()
+    local c1, c2 = maskinfo.from_segments(ids), maskinfo.from_segments(ids, ids)
+    assert.is_true(rawequal(O.logical(O.fields(c1), "test"), O.logical(O.fields(c2), "test")))
+    assert.is_true(c1:q_segment_ids() == ids)
+  end)
+
+  it("an id Array closed after use is refused, as a fresh one would be", function()
+    local ids = maskinfo.from_segments({ { 0, 1 } }):get_or_compute_positions() -- not stored: closable
+    local m = maskinfo.from_segments(ids)
+    do local _ <close> = ids end
+    assert_error(function() maskinfo.from_segments(ids) end,
+      "bad argument #1 to 'from_segments' (segment ids: table or Array expected, got userdata)")
+    assert.are.same({ { 0, 0 } }, m:q_segment_ids():totable())
   end)
 
   it("keeps the default axis names of the seed", function()

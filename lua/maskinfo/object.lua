@@ -196,23 +196,31 @@ function O.derive(f, changes)
   return O.new(g)
 end
 
--- Segment leaves by their ids (q Array -> kv Array -> Mask), weak in both
--- keys.  Arrays are immutable and derived MaskInfos (replace{}, the ops)
--- keep the same id Arrays, so they all share one leaf.
+-- Segment leaves by their ids (q Array -> kv Array -> modes -> Mask), weak
+-- in both Arrays.  Arrays are immutable and derived MaskInfos (replace{},
+-- the ops) keep the same id Arrays, so they all share one leaf.
 local seg_leaves = setmetatable({}, { __mode = "k" })
 
---- The segment-equality mask of int32 id Arrays q and kv, built once per
--- pair of Arrays.
-function O.seg_leaf(q, kv, fname)
+--- The segment-equality mask of int32 id Arrays q and kv, read through
+-- core.segments_i32's modes (default "segment"), built once per pair of
+-- Arrays and modes.
+function O.seg_leaf(q, kv, fname, qmode, kvmode)
+  qmode, kvmode = qmode or "segment", kvmode or "segment"
   local by_q = seg_leaves[q]
-  local m = by_q and by_q[kv]
+  if not by_q then
+    by_q = setmetatable({}, { __mode = "k" })
+    seg_leaves[q] = by_q
+  end
+  local by_kv = by_q[kv]
+  if not by_kv then
+    by_kv = {}
+    by_q[kv] = by_kv
+  end
+  local key = qmode .. "/" .. kvmode
+  local m = by_kv[key]
   if not m then
-    m = E.need(fname, core.segments_i32(q, kv))
-    if not by_q then
-      by_q = setmetatable({}, { __mode = "k" })
-      seg_leaves[q] = by_q
-    end
-    by_q[kv] = m
+    m = E.need(fname, core.segments_i32(q, kv, qmode, kvmode))
+    by_kv[key] = m
   end
   return m
 end

@@ -188,7 +188,7 @@ method("apply_chunked", "call", function(_, f, fname, chunk_size, offset, opts)
   return derive(f, ch)
 end)
 
--- zero_policy -> how core.segments_i32 reads the query and key types: a zero
+-- zero_policy -> how O.seg_leaf (core.segments_i32) reads the query and key types: a zero
 -- type is disabled ("nonzero") or matches like any other ("all").
 local POLICY = { q = { "nonzero", "all" }, kv = { "all", "nonzero" }, both = { "nonzero", "nonzero" },
   none = { "all", "all" } }
@@ -217,7 +217,7 @@ method("apply_token_type_ids", "call", function(_, f, fname, types, opts)
   if qs[2] ~= Q then argerr(fname, 1, ("token types have length %d, the mask has %d queries"):format(qs[2], Q)) end
   if ks[2] ~= K then argerr(fname, 2, ("kv token types have length %d, the mask has %d keys"):format(ks[2], K)) end
   local p = POLICY[policy]
-  local eq = need(fname, core.segments_i32(qt, kt, p[1], p[2]))
+  local eq = O.seg_leaf(qt, kt, fname, p[1], p[2])
   local new_mask
   if combine == "union" then
     new_mask = need(fname, logical(f, fname):or_(eq))
