@@ -40,10 +40,94 @@ static int refused(lua_State *L, int st, maskinfo_dtype dt, int nd, const int64_
     return mi_refuse(L, st, "array", lua_tostring(L, -1), n * (double)maskinfo_dtype_size(dt), MI_RETURN_REFUSALS);
 }
 
+/* One plain row: n integers of table idx into d (rawgeti: no metatable is
+ * consulted, the caller checked there is none); 0 at the first value that
+ * is not a number with an int32 integer value.  Values are pushed a batch
+ * at a time: one stack reset per batch instead of one per value. */
+#define READ_BATCH 64
+static int read_row(lua_State *L, int idx, int64_t n, int32_t *d, int32_t *lo) {
+    int32_t mn = *lo;
+    int top = lua_gettop(L);
+    for (int64_t i0 = 0; i0 < n; i0 += READ_BATCH) {
+        int m = n - i0 < READ_BATCH ? (int)(n - i0) : READ_BATCH, bad = 0;
+        for (int j = 0; j < m; j++)
+            bad |= lua_rawgeti(L, idx, (lua_Integer)(i0 + j + 1)) != LUA_TNUMBER;
+        for (int j = 0; j < m && !bad; j++) {
+            int ok;
+            lua_Integer v = lua_tointegerx(L, top + 1 + j, &ok);
+            if (!ok || v < INT32_MIN || v > INT32_MAX) bad = 1;
+            d[i0 + j] = (int32_t)v;
+            if (d[i0 + j] < mn) mn = d[i0 + j];
+        }
+        lua_settop(L, top);
+        if (bad) return 0;
+    }
+    *lo = mn;
+    return 1;
+}
+
+/* A table without a metatable, and its raw length (-1 otherwise). */
+static int64_t plain_len(lua_State *L, int idx) {
+    if (lua_type(L, idx) != LUA_TTABLE) return -1;
+    if (lua_getmetatable(L, idx)) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    return (int64_t)lua_rawlen(L, idx);
+}
+
+/*
+ * core.ids_read(t, as_rows) -> int32 Array, min | nil.  The fast path of
+ * core.from_nested(t, "int") for what ids usually are: a non-empty plain
+ * sequence of Lua integers (shape (n), or (1, n) with as_rows), or of equal
+ * non-empty plain sequences (B, n).  nil for anything else (metatables,
+ * floats, strings, ragged rows, deeper nesting, a refused size): from_nested
+ * then reads it and words any error.
+ */
+static int l_ids_read(lua_State *L) {
+    int as_rows = lua_toboolean(L, 2);
+    lua_settop(L, 1);
+    luaL_checkstack(L, READ_BATCH + 4, "ids_read");
+    int64_t n1 = plain_len(L, 1);
+    if (n1 <= 0) return 0;
+    lua_rawgeti(L, 1, 1);
+    int nested = lua_type(L, -1) == LUA_TTABLE;
+    int64_t len = nested ? plain_len(L, -1) : n1;
+    lua_pop(L, 1);
+    if (len <= 0) return 0;
+    int nd = nested || as_rows ? 2 : 1;
+    int64_t shape[2] = {nested ? n1 : 1, len};
+    maskinfo_array *a = NULL;
+    if (maskinfo_array_new(&a, MASKINFO_INT32, nd, nd == 2 ? shape : shape + 1, LIMITS(L)))
+        return 0;
+    mi_push_array(L, a); /* 2: owned by Lua from here on */
+    int32_t *d = maskinfo_array_data(a), lo = INT32_MAX;
+    if (!nested) {
+        if (!read_row(L, 1, len, d, &lo)) return 0;
+    } else {
+        for (int64_t r = 0; r < n1; r++) {
+            lua_rawgeti(L, 1, (lua_Integer)(r + 1)); /* 3 */
+            if (plain_len(L, 3) != len || !read_row(L, 3, len, d + r * len, &lo)) return 0;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pushinteger(L, lo);
+    return 2;
+}
+
 /* core.ids_max(ids) -> max(-1, largest id) */
 static int l_ids_max(lua_State *L) {
     maskinfo_array *a = check_ids(L, 1);
     lua_pushinteger(L, maskinfo_ids_max(maskinfo_array_cdata(a), maskinfo_array_size(a)));
+    return 1;
+}
+
+/* core.ids_min(ids) -> the smallest id, nil when there is none */
+static int l_ids_min(lua_State *L) {
+    maskinfo_array *a = check_ids(L, 1);
+    int64_t n = maskinfo_array_size(a);
+    if (n == 0) return 0;
+    lua_pushinteger(L, maskinfo_ids_min(maskinfo_array_cdata(a), n));
     return 1;
 }
 
@@ -113,6 +197,45 @@ static int l_ids_chunk(lua_State *L) {
     return 1;
 }
 
+/* core.ids_replace(ids, from, to) -> int32 of ids' shape: from -> to */
+static int l_ids_replace(lua_State *L) {
+    maskinfo_array *a = check_ids(L, 1);
+    lua_Integer from = luaL_checkinteger(L, 2), to = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, from >= INT32_MIN && from <= INT32_MAX, 2, "int32 value expected");
+    luaL_argcheck(L, to >= INT32_MIN && to <= INT32_MAX, 3, "int32 value expected");
+    int st, nd = maskinfo_array_ndim(a);
+    maskinfo_array *out = new_i32(L, nd, maskinfo_array_shape(a), &st);
+    if (!out) return refused(L, st, MASKINFO_INT32, nd, maskinfo_array_shape(a));
+    maskinfo_ids_replace(maskinfo_array_cdata(a), maskinfo_array_size(a), (int32_t)from,
+                         (int32_t)to, maskinfo_array_data(out));
+    return 1;
+}
+
+/* core.ids_cut(ids, lens) -> int32 of ids' shape (B, L) or (B, H, L): the
+ * columns at or past lens[b] (a sequence of B integers) become -1 */
+static int l_ids_cut(lua_State *L) {
+    maskinfo_array *a = check_ids(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    int nd = maskinfo_array_ndim(a);
+    luaL_argcheck(L, nd == 2 || nd == 3, 1, "2-D or 3-D ids expected");
+    const int64_t *sh = maskinfo_array_shape(a);
+    int64_t B = sh[0], inner = nd == 3 ? sh[1] : 1, len = sh[nd - 1];
+    luaL_argcheck(L, (int64_t)luaL_len(L, 2) == B, 2, "one length per batch row expected");
+    int64_t *lens = lua_newuserdatauv(L, (size_t)(B > 0 ? B : 1) * sizeof *lens, 0); /* 3 */
+    for (int64_t b = 0; b < B; b++) {
+        lua_geti(L, 2, (lua_Integer)(b + 1));
+        int ok;
+        lens[b] = (int64_t)lua_tointegerx(L, -1, &ok);
+        luaL_argcheck(L, ok, 2, "integers expected");
+        lua_pop(L, 1);
+    }
+    int st;
+    maskinfo_array *out = new_i32(L, nd, sh, &st);
+    if (!out) return refused(L, st, MASKINFO_INT32, nd, sh);
+    maskinfo_ids_cut(maskinfo_array_cdata(a), B, inner, len, lens, maskinfo_array_data(out));
+    return 1;
+}
+
 /* core.where(a, test, c, yes, no, dtype) -> Array of a's shape:
  * test(a[i], c) ? yes : no; test is "nonzero", "eq" or "abs_ge". */
 static int l_where(lua_State *L) {
@@ -130,11 +253,43 @@ static int l_where(lua_State *L) {
     return 1;
 }
 
+/* core.segments_i32(q_ids, kv_ids [, qmode, kvmode]): core.segments without
+ * the int64 copies of the ids (maskinfo_mask_segments_i32).  Int32 arrays
+ * of shape (B, L) or (B, H, L); modes "segment" (default: an id < 0 never
+ * matches), "nonzero" (token types, 0 disabled) or "all". */
+static int l_segments_i32(lua_State *L) {
+    static const char *const modes[] = {"segment", "nonzero", "all", NULL};
+    maskinfo_array *q = check_ids(L, 1), *kv = check_ids(L, 2);
+    maskinfo_ids_mode qmode = (maskinfo_ids_mode)luaL_checkoption(L, 3, "segment", modes);
+    maskinfo_ids_mode kvmode = (maskinfo_ids_mode)luaL_checkoption(L, 4, "segment", modes);
+    int nq = maskinfo_array_ndim(q), nk = maskinfo_array_ndim(kv);
+    luaL_argcheck(L, nq == 2 || nq == 3, 1, "2-D or 3-D ids expected");
+    luaL_argcheck(L, nk == 2 || nk == 3, 2, "2-D or 3-D ids expected");
+    const int64_t *qs = maskinfo_array_shape(q), *ks = maskinfo_array_shape(kv);
+    int64_t B = qs[0], Hq = nq == 3 ? qs[1] : 1, Hk = nk == 3 ? ks[1] : 1;
+    if (ks[0] != B)
+        return mi_argerror(L, 2, "segments", lua_pushfstring(L, "batch sizes differ (%I and %I)",
+                                                             (lua_Integer)B, (lua_Integer)ks[0]));
+    MaskBox *box = lua_newuserdatauv(L, sizeof *box, 0); /* the box before the payload */
+    box->m = NULL;
+    luaL_setmetatable(L, MASK_T);
+    int st = maskinfo_mask_segments_i32(&box->m, B, Hq, Hk, qs[nq - 1], ks[nk - 1],
+                                        maskinfo_array_cdata(q), qmode,
+                                        maskinfo_array_cdata(kv), kvmode);
+    if (st) {
+        lua_pop(L, 1); /* the empty box */
+        return mi_status(L, st, "segments", NULL, MI_RETURN_REFUSALS);
+    }
+    return 1;
+}
+
 void mi_ids_open(lua_State *L, int limits) {
     static const luaL_Reg funcs[] = {
-        {"ids_max", l_ids_max},           {"ids_cu_seqlens", l_ids_cu_seqlens},
+        {"ids_max", l_ids_max},           {"ids_min", l_ids_min},           {"ids_cu_seqlens", l_ids_cu_seqlens},
         {"ids_bincount", l_ids_bincount}, {"ids_valid_per_row", l_ids_valid_per_row},
         {"ids_chunk", l_ids_chunk},       {"where", l_where},
+        {"ids_read", l_ids_read},         {"ids_replace", l_ids_replace},
+        {"ids_cut", l_ids_cut},       {"segments_i32", l_segments_i32},
         {NULL, NULL}};
     lua_pushvalue(L, limits);
     luaL_setfuncs(L, funcs, 1);

@@ -166,6 +166,66 @@ describe("from_segments", function()
     assert.are.same({ { { { T, F }, { T, F }, { F, F } } } }, m:attention_mask():totable())
   end)
 
+  it("reads ids alike from plain tables, proxies, integral floats and Arrays", function()
+    -- ids that come back after others, padding anywhere, batch 2
+    local rows = { {}, {} }
+    for b = 1, 2 do
+      for i = 1, 300 do rows[b][i] = (i * 7 + b) % 5 == 0 and -1 or ((i // 13) * 3 + b) % 7 end
+    end
+    local flat = {}
+    for i, v in ipairs(rows[1]) do flat[i] = v + 0.0 end
+    local function proxy(t)
+      return setmetatable({}, { __index = function(_, i) return t[i] end, __len = function() return #t end })
+    end
+    local want = maskinfo.from_segments(maskinfo.from_segments(rows):q_segment_ids())
+    for _, input in ipairs({ rows, { proxy(rows[1]), rows[2] }, proxy(rows), { flat, rows[2] } }) do
+      local m = maskinfo.from_segments(input)
+      assert.is_true(m:q_segment_ids() == want:q_segment_ids())
+      assert.is_true(m:attention_mask() == want:attention_mask())
+      assert.are.equal(want:count(), m:count())
+    end
+    local one = maskinfo.from_segments(rows[1])
+    assert.are.same({ 1, 300 }, one:q_segment_ids():shape())
+    assert.are.same(rows[1], one:q_segment_ids():totable()[1])
+  end)
+
+  it("names a bad id in any row, after rows that read fine", function()
+    assert_error(function() maskinfo.from_segments({ { 0, 1, 1 }, { 0, 1, "1" } }) end,
+      "bad argument #1 to 'from_segments' (segment ids: integer expected at [2][3], got string)")
+    assert_error(function() maskinfo.from_segments({ { 0 }, { 1 }, { 0.5 } }) end,
+      "bad argument #1 to 'from_segments' (segment ids: non-integer at [3][1])")
+    assert_error(function() maskinfo.from_segments({ { 0, 1 }, { 0, -3 } }) end,
+      "bad argument #1 to 'from_segments' (segment ids must be >= -1 (-1 marks padding), got -3)")
+    assert_error(function() maskinfo.from_segments({ { 0, 0 } }):apply_token_type_ids({ { 0, 1 << 31 } }) end,
+      "bad argument #1 to 'apply_token_type_ids' (token_type_ids: value at [1][2] does not fit int32)")
+  end)
+
+  it("MaskInfos made from one another share one segment leaf", function()
+    local O = require("maskinfo.object")
+    local a = maskinfo.from_segments({ { 0, 0, 1, -1 } })
+    local leaf = O.logical(O.fields(a), "test")
+    assert.is_true(rawequal(leaf, O.logical(O.fields(a:replace {}), "test")))
+    assert.is_true(rawequal(leaf, O.logical(O.fields(a:materialize_segment_ids()), "test")))
+    -- equal ids from another table are another leaf, with the same cells
+    local b = maskinfo.from_segments({ { 0, 0, 1, -1 } })
+    assert.is_false(rawequal(leaf, O.logical(O.fields(b), "test")))
+    assert.is_true(a:attention_mask() == b:attention_mask())
+    -- one Array given twice is one leaf (Arrays are immutable)
+    local ids = maskinfo.from_segments({ { 2, 2, 0, -1, 0 } }):q_segment_ids()
+    local c1, c2 = maskinfo.from_segments(ids), maskinfo.from_segments(ids, ids)
+    assert.is_true(rawequal(O.logical(O.fields(c1), "test"), O.logical(O.fields(c2), "test")))
+    assert.is_true(c1:q_segment_ids() == ids)
+  end)
+
+  it("an id Array closed after use is refused, as a fresh one would be", function()
+    local ids = maskinfo.from_segments({ { 0, 1 } }):get_or_compute_positions() -- not stored: closable
+    local m = maskinfo.from_segments(ids)
+    do local _ <close> = ids end
+    assert_error(function() maskinfo.from_segments(ids) end,
+      "bad argument #1 to 'from_segments' (segment ids: table or Array expected, got userdata)")
+    assert.are.same({ { 0, 0 } }, m:q_segment_ids():totable())
+  end)
+
   it("keeps the default axis names of the seed", function()
     local s = maskinfo.from_segments({ { 0, 0 }, { 0, 0 } }):get_shardings{
       mesh = { dp = 2, fsdp = 1, tp = 1, sp = 2 }, sequence_parallel = true }
@@ -456,6 +516,23 @@ describe("methods: lengths and positions", function()
     assert.are.equal(129, #cu)
     assert.are.same({ 0, 2, 4, 4 }, { cu[1], cu[2], cu[3], cu[4] })
     assert.are.equal(4, cu[129])
+  end)
+
+  it("q and kv cu_seqlens and positions of shared ids are separate Arrays", function()
+    local ck
+    do
+      local cq <close>, k = m:get_or_compute_qkv_cu_seqlens()
+      assert.is_true(cq == k)
+      ck = k
+    end -- closing one leaves the other
+    assert.are.same({ 0, 2, 4, 4 }, { table.unpack(ck:totable(), 1, 4) })
+    local kp
+    do
+      local qp <close>, k = m:get_or_compute_positions()
+      assert.are.same({ { 0, 1, 0, 1, -1 } }, qp:totable())
+      kp = k
+    end
+    assert.are.same({ { 0, 1, 0, 1, 2147483647 } }, kp:totable())
   end)
 
   it("cu_seqlens_kv likewise", function()

@@ -670,6 +670,22 @@ describe("slicing of ids and positions", function()
     raises("bad argument #2 to 'apply_kv_lengths' (end_index must be >= 0, got -1)",
       function() mi:apply_kv_lengths(4, { q_len = 1, end_index = -1 }) end)
   end)
+  it("apply_kv_lengths with end_index cuts stored per-head (3-D) key ids per batch row", function()
+    local per_head = { { { 0, 0, 1, 1, 2 }, { 0, 1, 1, 2, 2 } }, { { 3, 3, 3, -1, 4 }, { 5, -1, 3, 3, 3 } } }
+    local ph = maskinfo.from_segments({ { 0, 0, 1, 1, 2 }, { 3, 3, 3, -1, 4 } })
+      :apply_sliding_window({ { 1, 0 }, { 2, 0 } }):replace { kv_segment_ids = per_head }
+    local kv = ph:kv_segment_ids()
+    assert.are.same({ 2, 2, 5 }, kv:shape())
+    local lens = { 3, 6 }
+    local d = ph:apply_kv_lengths(lens, { q_len = 1, end_index = { 5, 5 } })
+    local want = kv:totable()
+    for b = 1, 2 do
+      for h = 1, 2 do
+        for k = 1, 5 do if k > lens[b] then want[b][h][k] = -1 end end
+      end
+    end
+    assert.are.same(want, d:kv_segment_ids():totable())
+  end)
   it("apply_kv_lengths with q_len = 0 gives an empty query dimension", function()
     local mi = maskinfo.from_segments({ { 0, 0, 0 } }):apply_kv_lengths(2, { q_len = 0 })
     assert.are.same({ 1, 1, 0, 3 }, mi:attention_mask():shape())

@@ -165,6 +165,21 @@ int maskinfo_mask_constant(maskinfo_mask **out, int64_t B, int64_t H, int64_t Q,
 int maskinfo_mask_segments(maskinfo_mask **out, int64_t B, int64_t Hq,
                            int64_t Hk, int64_t Q, int64_t K,
                            const int64_t *qv, const int64_t *kv);
+/* How maskinfo_mask_segments_i32 reads an int32 id: as a segment (< 0 never
+ * matches), as a token type with 0 disabled, or as any value that matches
+ * its equal. */
+typedef enum {
+    MASKINFO_IDS_SEGMENT,
+    MASKINFO_IDS_NONZERO,
+    MASKINFO_IDS_ALL
+} maskinfo_ids_mode;
+/* maskinfo_mask_segments from int32 ids read through the modes: the same
+ * mask as widening them to int64 with the no-match values first, without
+ * the copies (the kv ids are only read). */
+int maskinfo_mask_segments_i32(maskinfo_mask **out, int64_t B, int64_t Hq,
+                               int64_t Hk, int64_t Q, int64_t K,
+                               const int32_t *qv, maskinfo_ids_mode qmode,
+                               const int32_t *kv, maskinfo_ids_mode kvmode);
 
 /* Dense leaf from bytes (nonzero = allowed), shape (B, H, Q, K). */
 int maskinfo_mask_from_bytes(maskinfo_mask **out, int64_t B, int64_t H,
@@ -608,6 +623,15 @@ int maskinfo_mask_tree(maskinfo_mask **out, const int64_t *parents, int64_t n,
 
 /* max(-1, largest id); -1 when n == 0. */
 int32_t maskinfo_ids_max(const int32_t *ids, int64_t n);
+/* The smallest id; INT32_MAX when n == 0. */
+int32_t maskinfo_ids_min(const int32_t *ids, int64_t n);
+/* out[i] = ids[i] == from ? to : ids[i] (out may be ids). */
+void maskinfo_ids_replace(const int32_t *ids, int64_t n, int32_t from, int32_t to,
+                          int32_t *out);
+/* Ids of shape (B, inner, len) with the columns at or past len_of[b] of
+ * every row of batch b set to -1 (out may be ids). */
+void maskinfo_ids_cut(const int32_t *ids, int64_t B, int64_t inner, int64_t len,
+                      const int64_t *len_of, int32_t *out);
 /* counts[v] = number of ids equal to v, for 0 <= v < nbins; negative ids
  * are skipped.  EINVAL with *bad = the first id >= nbins (flat order). */
 int maskinfo_ids_bincount(const int32_t *ids, int64_t n, int64_t nbins,

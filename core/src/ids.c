@@ -18,19 +18,53 @@ int32_t maskinfo_ids_max(const int32_t *ids, int64_t n)
     return mx;
 }
 
+int32_t maskinfo_ids_min(const int32_t *ids, int64_t n)
+{
+    int32_t mn = INT32_MAX;
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < mn) mn = ids[i];
+    return mn;
+}
+
+void maskinfo_ids_replace(const int32_t *ids, int64_t n, int32_t from, int32_t to,
+                          int32_t *out)
+{
+    for (int64_t i = 0; i < n; i++) out[i] = ids[i] == from ? to : ids[i];
+}
+
+void maskinfo_ids_cut(const int32_t *ids, int64_t B, int64_t inner, int64_t len,
+                      const int64_t *len_of, int32_t *out)
+{
+    for (int64_t b = 0; b < B; b++) {
+        int64_t keep = mi_max64(0, mi_min64(len_of[b], len));
+        for (int64_t r = b * inner; r < (b + 1) * inner; r++) {
+            const int32_t *row = ids + r * len;
+            int32_t *o = out + r * len;
+            if (o != row) memcpy(o, row, (size_t)keep * sizeof *o);
+            for (int64_t k = keep; k < len; k++) o[k] = -1;
+        }
+    }
+}
+
 int maskinfo_ids_bincount(const int32_t *ids, int64_t n, int64_t nbins,
                           int32_t *counts, int64_t *bad)
 {
     if (nbins < 0 || n < 0) return MASKINFO_EINVAL;
     if (nbins > 0) memset(counts, 0, (size_t)nbins * sizeof *counts);
-    for (int64_t i = 0; i < n; i++) {
+    /* a run at a time: segment ids come in runs, and counting each element
+     * into the same bin waits on the store before */
+    for (int64_t i = 0; i < n;) {
         int32_t v = ids[i];
-        if (v < 0) continue;
-        if (v >= nbins) {
-            if (bad) *bad = v;
-            return MASKINFO_EINVAL;
+        int64_t e = i + 1;
+        while (e < n && ids[e] == v) e++;
+        if (v >= 0) {
+            if (v >= nbins) {
+                if (bad) *bad = v;
+                return MASKINFO_EINVAL;
+            }
+            counts[v] += (int32_t)(e - i);
         }
-        counts[v]++;
+        i = e;
     }
     return MASKINFO_OK;
 }

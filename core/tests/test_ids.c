@@ -49,6 +49,25 @@ static void test_counts(void)
     CHECK(ok);
 }
 
+/* ids in runs (documents, padding, ids that come back), as bincount counts
+ * them a run at a time, against a naive count; the first id past the bins
+ * in flat order is named, also inside a run */
+static void test_bincount_runs(void)
+{
+    enum { N = 3000, MS = 40 };
+    static int32_t ids[N], cnt[MS], ref[MS];
+    for (int i = 0; i < N; i++) ids[i] = (i / 37) % 9 == 4 ? -1 : (int32_t)((i / 37 * 5) % MS);
+    int64_t bad = -7;
+    CHECK(maskinfo_ids_bincount(ids, N, MS, cnt, &bad) == MASKINFO_OK);
+    memset(ref, 0, sizeof ref);
+    for (int i = 0; i < N; i++)
+        if (ids[i] >= 0) ref[ids[i]]++;
+    CHECK(memcmp(cnt, ref, sizeof cnt) == 0);
+    ids[100] = ids[101] = MS + 3;
+    ids[2000] = MS + 1;
+    CHECK(maskinfo_ids_bincount(ids, N, MS, cnt, &bad) == MASKINFO_EINVAL && bad == MS + 3);
+}
+
 static void test_chunk(void)
 {
     enum { R = 2, L = 37 };
@@ -103,10 +122,45 @@ static void test_where(void)
     }
 }
 
+/* min, replace and cut against naive loops, in place and not, over random
+ * (B, inner, len) ids with padding and lengths past the row */
+static void test_min_replace_cut(void)
+{
+    for (int trial = 0; trial < 30; trial++) {
+        int64_t B = 1 + rndi(3), inner = 1 + rndi(3), len = rndi(40), n = B * inner * len;
+        int32_t *ids = malloc((size_t)(n + 1) * sizeof *ids), *out = malloc((size_t)(n + 1) * sizeof *out);
+        int64_t lens[3];
+        random_ids(ids, n, 5);
+        if (n && trial % 3 == 0) ids[rndi(n)] = INT32_MIN;
+        int32_t mn = INT32_MAX;
+        for (int64_t i = 0; i < n; i++) mn = ids[i] < mn ? ids[i] : mn;
+        CHECK(maskinfo_ids_min(ids, n) == mn);
+        int32_t from = (int32_t)rndr(-1, 2), to = (int32_t)rndr(-3, 3);
+        maskinfo_ids_replace(ids, n, from, to, out);
+        int ok = 1;
+        for (int64_t i = 0; i < n; i++) ok &= out[i] == (ids[i] == from ? to : ids[i]);
+        CHECKF(ok, "ids_replace trial %d", trial);
+        for (int64_t b = 0; b < B; b++) lens[b] = rndi(len + 5);
+        maskinfo_ids_cut(ids, B, inner, len, lens, out);
+        ok = 1;
+        for (int64_t i = 0; i < n; i++) ok &= out[i] == (i % len < lens[i / (inner * len)] ? ids[i] : -1);
+        CHECKF(ok, "ids_cut trial %d", trial);
+        memcpy(out, ids, (size_t)n * sizeof *ids);
+        maskinfo_ids_cut(out, B, inner, len, lens, out); /* in place */
+        for (int64_t i = 0; i < n; i++) ok &= out[i] == (i % len < lens[i / (inner * len)] ? ids[i] : -1);
+        CHECKF(ok, "ids_cut in place, trial %d", trial);
+        free(ids);
+        free(out);
+    }
+    CHECK(maskinfo_ids_min(NULL, 0) == INT32_MAX);
+}
+
 int main(void)
 {
     test_counts();
+    test_bincount_runs();
     test_chunk();
     test_where();
+    test_min_replace_cut();
     return check_summary();
 }

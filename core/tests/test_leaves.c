@@ -185,6 +185,113 @@ static void test_segments(void)
     CHECK(m == NULL);
 }
 
+/* int32 ids read through a mode, widened as the int64 path wants them */
+static int64_t widen_id(int32_t x, maskinfo_ids_mode mode, int64_t nomatch)
+{
+    if ((mode == MASKINFO_IDS_SEGMENT && x < 0) || (mode == MASKINFO_IDS_NONZERO && x == 0))
+        return nomatch;
+    return x;
+}
+
+/* 1 when rows of a and b give the same interval lists */
+static int same_rows(const maskinfo_mask *a, const maskinfo_mask *b)
+{
+    int64_t sa[4], sb[4];
+    maskinfo_mask_shape(a, sa);
+    maskinfo_mask_shape(b, sb);
+    if (memcmp(sa, sb, sizeof sa)) return 0;
+    maskinfo_scratch *s1 = maskinfo_scratch_new(), *s2 = maskinfo_scratch_new();
+    int ok = s1 && s2;
+    for (int64_t r = 0; ok && r < sa[0] * sa[1] * sa[2]; r++) {
+        int64_t b_ = r / (sa[1] * sa[2]), h = r / sa[2] % sa[1], q = r % sa[2];
+        const int64_t *i1, *i2;
+        int64_t n1, n2;
+        ok = maskinfo_mask_row(a, b_, h, q, s1, &i1, &n1) == MASKINFO_OK &&
+             maskinfo_mask_row(b, b_, h, q, s2, &i2, &n2) == MASKINFO_OK && n1 == n2 &&
+             (n1 == 0 || !memcmp(i1, i2, (size_t)(2 * n1) * sizeof *i1));
+    }
+    maskinfo_scratch_free(s1);
+    maskinfo_scratch_free(s2);
+    return ok;
+}
+
+/* The int32 leaf against the int64 one built from the widened ids and the
+ * cell-by-cell reference: padding, ids that come back after others (runs
+ * out of order, so the radix sort runs), extreme values, every mode and
+ * head layout, batches > 1. */
+static void test_segments_i32(void)
+{
+    static const int32_t alphabet[] = {0, 1, -1, 7, 3, INT32_MAX, INT32_MIN, -5, 2, 300000};
+    static const int64_t layouts[][2] = {{1, 1}, {3, 1}, {1, 3}, {3, 3}, {2, 2}};
+    for (int trial = 0; trial < 60; trial++) {
+        int64_t Hq = layouts[trial % 5][0], Hk = layouts[trial % 5][1];
+        int64_t B = 1 + rndi(3), Q = rndi(24), K = rndi(90);
+        int64_t na = 3 + rndi(8);
+        maskinfo_ids_mode qm = (maskinfo_ids_mode)rndi(3), km = (maskinfo_ids_mode)rndi(3);
+        int64_t nq = B * Hq * Q, nk = B * Hk * K;
+        int32_t *q32 = malloc((size_t)(nq + 1) * sizeof *q32);
+        int32_t *k32 = malloc((size_t)(nk + 1) * sizeof *k32);
+        int64_t *q64 = malloc((size_t)(nq + 1) * sizeof *q64);
+        int64_t *k64 = malloc((size_t)(nk + 1) * sizeof *k64);
+        for (int64_t i = 0; i < nq; i++) q32[i] = alphabet[rndi(na)];
+        for (int64_t i = 0; i < nk; i++)
+            k32[i] = (i > 0 && rndi(4)) ? k32[i - 1] : alphabet[rndi(na)];
+        if (trial % 4 == 0) /* sorted documents then padding, the common case */
+            for (int64_t i = 0; i < nk; i++) {
+                int64_t j = i % K; /* nk > 0 only when K > 0 */
+                k32[i] = j * 8 >= 7 * K ? -1 : (int32_t)(j * 3 / K);
+            }
+        for (int64_t i = 0; i < nq; i++) q64[i] = widen_id(q32[i], qm, MASKINFO_NOMATCH_Q);
+        for (int64_t i = 0; i < nk; i++) k64[i] = widen_id(k32[i], km, MASKINFO_NOMATCH_KV);
+        maskinfo_mask *m = NULL, *old = NULL;
+        CHECK(maskinfo_mask_segments_i32(&m, B, Hq, Hk, Q, K, q32, qm, k32, km) == MASKINFO_OK);
+        CHECK(maskinfo_mask_segments(&old, B, Hq, Hk, Q, K, q64, k64) == MASKINFO_OK);
+        if (m && old) {
+            char label[64];
+            uint8_t *ref = seg_ref(B, Hq, Hk, Q, K, q64, k64);
+            snprintf(label, sizeof label, "segments_i32 trial %d (modes %d %d)", trial, qm, km);
+            CHECK(mask_matches_cells(m, ref, B, Hq > Hk ? Hq : Hk, Q, K, label));
+            CHECKF(same_rows(m, old), "segments_i32 trial %d: rows differ from the int64 leaf", trial);
+            CHECK(maskinfo_mask_bytes(m) == maskinfo_mask_bytes(old));
+            free(ref);
+        }
+        maskinfo_mask_unref(m);
+        maskinfo_mask_unref(old);
+        free(q32);
+        free(k32);
+        free(q64);
+        free(k64);
+    }
+    /* many short runs whose ids come back: one long unsorted plane */
+    {
+        int64_t K = 1500;
+        int32_t *ids = malloc((size_t)K * sizeof *ids);
+        int64_t *wide = malloc((size_t)K * sizeof *wide), *wkv = malloc((size_t)K * sizeof *wkv);
+        for (int64_t i = 0; i < K; i++) {
+            ids[i] = (int32_t)((i / 3 * 7919) % 1009) - (i % 97 == 0);
+            wide[i] = widen_id(ids[i], MASKINFO_IDS_SEGMENT, MASKINFO_NOMATCH_Q);
+            wkv[i] = widen_id(ids[i], MASKINFO_IDS_SEGMENT, MASKINFO_NOMATCH_KV);
+        }
+        maskinfo_mask *m = NULL;
+        CHECK(maskinfo_mask_segments_i32(&m, 1, 1, 1, K, K, ids, MASKINFO_IDS_SEGMENT, ids,
+                                         MASKINFO_IDS_SEGMENT) == MASKINFO_OK);
+        uint8_t *ref = seg_ref(1, 1, 1, K, K, wide, wkv);
+        CHECK(m && mask_matches_cells(m, ref, 1, 1, K, K, "segments_i32 long unsorted plane"));
+        free(ref);
+        maskinfo_mask_unref(m);
+        free(ids);
+        free(wide);
+        free(wkv);
+    }
+    int32_t ids[8] = {0};
+    maskinfo_mask *m = NULL;
+    CHECK(maskinfo_mask_segments_i32(&m, 1, 2, 3, 2, 2, ids, MASKINFO_IDS_SEGMENT, ids,
+                                     MASKINFO_IDS_SEGMENT) == MASKINFO_ESHAPE);
+    CHECK(maskinfo_mask_segments_i32(&m, 1, 1, 1, 2, 2, ids, (maskinfo_ids_mode)7, ids,
+                                     MASKINFO_IDS_SEGMENT) == MASKINFO_EINVAL);
+    CHECK(m == NULL);
+}
+
 /* ---------------------------------------------------------------- dense leaves */
 static void test_dense(void)
 {
@@ -488,6 +595,7 @@ int main(void)
 {
     test_constant();
     test_segments();
+    test_segments_i32();
     test_dense();
     test_random();
     test_intervals();

@@ -97,33 +97,54 @@ function A.check_option(fname, n, v, what, list, dflt)
   A.argerr(fname, n, ("%s must be one of '%s', got '%s'"):format(what, table.concat(list, "', '"), E.label(v)))
 end
 
+-- The int32 copy ids_arg made of an Array argument (and its minimum), by
+-- that Array, weak: Arrays are immutable, so the same Array gives the same
+-- copy, and MaskInfos made from it share one segment leaf (O.seg_leaf).
+local copies = setmetatable({}, { __mode = "k" })
+
 --- Integer ids as an int32 Array of shape (B, L) (a flat sequence is batch
 -- 1).  opts.min (default -1, false for none) bounds the values; opts.allow3
--- accepts (B, H, L); opts.flat wants a 1-D vector.
+-- accepts (B, H, L); opts.flat wants a 1-D vector.  Returns the Array and
+-- its smallest value (nil when empty).
 function A.ids_arg(fname, n, v, what, opts)
   opts = opts or {}
-  local a = E.need(fname, core.from_nested(v, "int", fname, n, what))
+  local is_arr = not opts.flat and core.is_array(v) -- false once closed
+  local c = is_arr and copies[v]
+  if c and core.is_array(c[1]) then return A.check_ids(fname, n, c[1], c[2], what, opts) end
+  -- plain tables of integers take the fast path (which gives the minimum
+  -- too, and a flat sequence as one row); anything else, and every error,
+  -- goes through from_nested
+  local a, lo = nil, nil
+  if type(v) == "table" then a, lo = core.ids_read(v, not opts.flat) end
+  if not a then
+    a = E.need(fname, core.from_nested(v, "int", fname, n, what))
+    lo = core.ids_min(a)
+  end
   local s = a:shape()
   if opts.flat then
     if #s ~= 1 then A.argerr(fname, n, ("%s: 1-D sequence expected, got %d-D"):format(what, #s)) end
-    return a
+    return a, lo
   end
-  if #s == 1 then
-    a = a:reshape({ 1, s[1] })
-    s = a:shape()
-  end
+  if #s == 1 then a = a:reshape({ 1, s[1] }) end
+  if is_arr then copies[v] = { a, lo } end
+  return A.check_ids(fname, n, a, lo, what, opts)
+end
+
+--- The shape and minimum checks of ids_arg on a (B, L) or (B, H, L) int32
+-- Array a whose smallest value is lo; returns a, lo.
+function A.check_ids(fname, n, a, lo, what, opts)
+  local s = a:shape()
   if not (#s == 2 or (opts.allow3 and #s == 3)) then
     A.argerr(fname, n, ("%s: 2-D (batch, len) expected, got %d-D"):format(what, #s))
   end
   local min = opts.min
   if min == nil then min = -1 end
   if min then
-    local lo = a:minmax()
     if lo and lo < min then
       A.argerr(fname, n, ("%s must be >= %d (-1 marks padding), got %d"):format(what, min, lo))
     end
   end
-  return a
+  return a, lo
 end
 
 --- A mask (nested booleans or 0/1, or an Array) as a bool Array.

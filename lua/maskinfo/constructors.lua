@@ -219,9 +219,8 @@ K.api.dynamic_init = T.func("type", "dynamic_init", function(fname, t)
       argerr(fname, 1, "one of mask_info, attention_mask, input_ids, inputs_embeds, or batch_size and seq_len expected")
     end
     G.guard(fname, B * 1.0 * L, 8, "an all-ones padding mask")
-    local ones = {}
-    for i = 1, B * L do ones[i] = 1 end
-    return K.api.from_segments(R.new_array(fname, "bool", { B, L }, ones), { is_attn_mask = true })
+    local ones = need(fname, core.where(R.new_array(fname, "bool", { B, L }), "eq", 0, 1, 1, "bool"))
+    return K.api.from_segments(ones, { is_attn_mask = true })
   end
   local a = core.is_array(am) and am or args.mask_arg(fname, 1, am, "attention_mask", "float")
   if a:dtype() ~= "bool" then

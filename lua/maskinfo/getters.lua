@@ -102,7 +102,10 @@ local function qkv_cu(f, max_segments, fname)
   if f.cu_q then return f.cu_q, f.cu_q end
   if f.cu_kv then return f.cu_kv, f.cu_kv end
   if f.q_ids and f.kv_ids then
-    return fa_cu_seqlens(head0(f.q_ids), max_segments, fname), fa_cu_seqlens(head0(f.kv_ids), max_segments, fname)
+    local q = fa_cu_seqlens(head0(f.q_ids), max_segments, fname)
+    -- the same ids: a copy (each caller owns what it gets), not a second pass
+    if rawequal(f.q_ids, f.kv_ids) then return q, q:astype("int32") end
+    return q, fa_cu_seqlens(head0(f.kv_ids), max_segments, fname)
   end
   local qv, kv = need(fname, logical(f, fname):validity("any"))
   return C.start_end(qv), C.start_end(kv)

@@ -196,15 +196,39 @@ function O.derive(f, changes)
   return O.new(g)
 end
 
+-- Segment leaves by their ids (q Array -> kv Array -> modes -> Mask), weak
+-- in both Arrays.  Arrays are immutable and derived MaskInfos (replace{},
+-- the ops) keep the same id Arrays, so they all share one leaf.
+local seg_leaves = setmetatable({}, { __mode = "k" })
+
+--- The segment-equality mask of int32 id Arrays q and kv, read through
+-- core.segments_i32's modes (default "segment"), built once per pair of
+-- Arrays and modes.
+function O.seg_leaf(q, kv, fname, qmode, kvmode)
+  qmode, kvmode = qmode or "segment", kvmode or "segment"
+  local by_q = seg_leaves[q]
+  if not by_q then
+    by_q = setmetatable({}, { __mode = "k" })
+    seg_leaves[q] = by_q
+  end
+  local by_kv = by_q[kv]
+  if not by_kv then
+    by_kv = {}
+    by_q[kv] = by_kv
+  end
+  local key = qmode .. "/" .. kvmode
+  local m = by_kv[key]
+  if not m then
+    m = E.need(fname, core.segments_i32(q, kv, qmode, kvmode))
+    by_kv[key] = m
+  end
+  return m
+end
+
 --- The logical mask: the stored one, or the one the segment ids imply.
 function O.logical(f, fname)
   if f.mask then return f.mask end
-  if f.cache_seg_mask then return f.cache_seg_mask end
-  if f.q_ids and f.kv_ids then
-    local m = E.need(fname, core.segments(f.q_ids, f.kv_ids))
-    f.cache_seg_mask = m
-    return m
-  end
+  if f.q_ids and f.kv_ids then return O.seg_leaf(f.q_ids, f.kv_ids, fname) end
   E.fail(fname, "MaskInfo is empty (no attention mask and no segment ids)")
 end
 
@@ -229,7 +253,12 @@ function O.positions(f, fname)
   local qp, kp = f.q_pos, f.kv_pos
   if qp and kp then return qp, kp end
   local q, kv = O.seg_ids(f, false, fname)
-  return qp or (E.need(fname, core.positions(q, -1))), kp or (E.need(fname, core.positions(kv, O.INT32_MAX)))
+  qp = qp or E.need(fname, core.positions(q, -1))
+  if not kp and rawequal(q, kv) and not f.q_pos then
+    -- the same ids: only the padding value differs (positions are >= 0)
+    kp = E.need(fname, core.ids_replace(qp, -1, O.INT32_MAX))
+  end
+  return qp, kp or (E.need(fname, core.positions(kv, O.INT32_MAX)))
 end
 
 --- Nil when masks a and b have the same shape (heads may broadcast when

@@ -13,7 +13,7 @@ local arrays = require("maskinfo.arrays")
 local argerr, fail, need = E.argerr, E.fail, E.need
 local check_int, opt_table = args.check_int, args.opt_table
 local method, derive, logical, seg_ids = O.method, O.derive, O.logical, O.seg_ids
-local slice_last, map_array = arrays.slice_last, arrays.map_array
+local slice_last = arrays.slice_last
 
 local function dims(f, fname)
   local B, H, Q, K = logical(f, fname):shape()
@@ -177,8 +177,9 @@ method("apply_chunked", "call", function(_, f, fname, chunk_size, offset, opts)
   local function chunk_ids(ids)
     return (need(fname, core.ids_chunk(ids, chunk)))
   end
+  local qc = chunk_ids(q)
   local ch = { mask = band(fname, logical(f, fname), rule), mask_dtype = "bool",
-    q_ids = chunk_ids(q), kv_ids = chunk_ids(kv), chunked = true }
+    q_ids = qc, kv_ids = rawequal(q, kv) and qc or chunk_ids(kv), chunked = true }
   if keep then
     local all = {}
     for b = 1, B do all[b] = 0 end
@@ -187,7 +188,7 @@ method("apply_chunked", "call", function(_, f, fname, chunk_size, offset, opts)
   return derive(f, ch)
 end)
 
--- zero_policy -> how core.segments reads the query and key types: a zero
+-- zero_policy -> how O.seg_leaf (core.segments_i32) reads the query and key types: a zero
 -- type is disabled ("nonzero") or matches like any other ("all").
 local POLICY = { q = { "nonzero", "all" }, kv = { "all", "nonzero" }, both = { "nonzero", "nonzero" },
   none = { "all", "all" } }
@@ -200,9 +201,11 @@ method("apply_token_type_ids", "call", function(_, f, fname, types, opts)
     update_segment_ids = true })
   local combine = args.check_option(fname, 2, opts.combine, "combine", { "union", "intersect", "replace" }, "union")
   local policy = args.check_option(fname, 2, opts.zero_policy, "zero_policy", { "q", "kv", "both", "none" }, "q")
-  local qt = args.ids_arg(fname, 1, types, "token_type_ids", { min = false })
-  local kt = opts.kv_token_type_ids ~= nil and
-    args.ids_arg(fname, 2, opts.kv_token_type_ids, "kv_token_type_ids", { min = false }) or qt
+  local qt, qlo = args.ids_arg(fname, 1, types, "token_type_ids", { min = false })
+  local kt, klo = qt, qlo
+  if opts.kv_token_type_ids ~= nil then
+    kt, klo = args.ids_arg(fname, 2, opts.kv_token_type_ids, "kv_token_type_ids", { min = false })
+  end
   local B, _, Q, K = dims(f, fname)
   local qs, ks = qt:shape(), kt:shape()
   if qs[1] ~= ks[1] then
@@ -214,7 +217,7 @@ method("apply_token_type_ids", "call", function(_, f, fname, types, opts)
   if qs[2] ~= Q then argerr(fname, 1, ("token types have length %d, the mask has %d queries"):format(qs[2], Q)) end
   if ks[2] ~= K then argerr(fname, 2, ("kv token types have length %d, the mask has %d keys"):format(ks[2], K)) end
   local p = POLICY[policy]
-  local eq = need(fname, core.segments(qt, kt, p[1], p[2]))
+  local eq = O.seg_leaf(qt, kt, fname, p[1], p[2])
   local new_mask
   if combine == "union" then
     new_mask = need(fname, logical(f, fname):or_(eq))
@@ -227,15 +230,14 @@ method("apply_token_type_ids", "call", function(_, f, fname, types, opts)
   local ch = { mask = new_mask, mask_dtype = "bool", token_type_ids = true }
   if update then
     -- the types become segment ids, which must be >= -1
-    for _, t in ipairs({ qt, kt }) do
-      local lo = t:minmax()
+    for _, lo in ipairs({ qlo or false, klo or false }) do
       if lo and lo < -1 then
         argerr(fname, 1, ("token types must be >= -1 when they become segment ids, got %d"):format(lo))
       end
     end
-    local function zero_pad(x) return x == 0 and -1 or x end
-    ch.q_ids = map_array(qt, "int32", zero_pad)
-    ch.kv_ids = map_array(kt, "int32", zero_pad)
+    -- type 0 (text) becomes padding
+    ch.q_ids = need(fname, core.ids_replace(qt, 0, -1))
+    ch.kv_ids = kt == qt and ch.q_ids or need(fname, core.ids_replace(kt, 0, -1))
   end
   return derive(f, ch)
 end)
@@ -274,14 +276,7 @@ method("apply_kv_lengths", "call", function(_, f, fname, kv_lengths, opts)
   local kv_ids = f.kv_ids
   if opts.end_index ~= nil and kv_ids then
     -- upstream masks the stored key ids past each length
-    local s = kv_ids:shape()
-    local L, inner = s[#s], #s == 3 and s[2] or 1
-    local i = 0
-    kv_ids = map_array(kv_ids, "int32", function(x)
-      local b, k = i // (inner * L), i % L
-      i = i + 1
-      return k < lens[b + 1] and x or -1
-    end)
+    kv_ids = need(fname, core.ids_cut(kv_ids, lens))
     ch.kv_ids = kv_ids
   end
   if f.q_ids then ch.q_ids = slice_last(f.q_ids, qs, q_len) end
