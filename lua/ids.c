@@ -253,11 +253,11 @@ static int l_where(lua_State *L) {
     return 1;
 }
 
-/* core.segments_i32(q_ids, kv_ids [, qmode, kvmode]): core.segments without
- * the int64 copies of the ids (maskinfo_mask_segments_i32).  Int32 arrays
+/* core.segments(q_ids, kv_ids [, qmode, kvmode]): the segment leaf, reading
+ * the ids in place (maskinfo_mask_segments_i32).  Int32 arrays
  * of shape (B, L) or (B, H, L); modes "segment" (default: an id < 0 never
  * matches), "nonzero" (token types, 0 disabled) or "all". */
-static int l_segments_i32(lua_State *L) {
+static int l_segments(lua_State *L) {
     static const char *const modes[] = {"segment", "nonzero", "all", NULL};
     maskinfo_array *q = check_ids(L, 1), *kv = check_ids(L, 2);
     maskinfo_ids_mode qmode = (maskinfo_ids_mode)luaL_checkoption(L, 3, "segment", modes);
@@ -289,7 +289,7 @@ void mi_ids_open(lua_State *L, int limits) {
         {"ids_bincount", l_ids_bincount}, {"ids_valid_per_row", l_ids_valid_per_row},
         {"ids_chunk", l_ids_chunk},       {"where", l_where},
         {"ids_read", l_ids_read},         {"ids_replace", l_ids_replace},
-        {"ids_cut", l_ids_cut},       {"segments_i32", l_segments_i32},
+        {"ids_cut", l_ids_cut},       {"segments", l_segments},
         {NULL, NULL}};
     lua_pushvalue(L, limits);
     luaL_setfuncs(L, funcs, 1);

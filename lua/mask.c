@@ -110,48 +110,6 @@ static int64_t check_size(lua_State *L, int idx) {
     return (int64_t)v;
 }
 
-/* How core.segments reads ids: "segment" (an id < 0 never matches),
- * "nonzero" (token types with 0 disabled) or "all" (every value matches). */
-enum { IDS_SEGMENT, IDS_NONZERO, IDS_ALL };
-static const char *const ids_modes[] = {"segment", "nonzero", "all", NULL};
-
-/* ids -> int64 values with the no-match sentinel where mode says so. */
-static int64_t *ids_to_values(lua_State *L, maskinfo_array *a, int mode, int64_t nomatch) {
-    int64_t n = maskinfo_array_size(a);
-    int64_t *v = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *v, 0);
-    const int32_t *d = maskinfo_array_cdata(a);
-    for (int64_t i = 0; i < n; i++) {
-        int32_t x = d[i];
-        v[i] = (mode == IDS_SEGMENT && x < 0) || (mode == IDS_NONZERO && x == 0) ? nomatch : x;
-    }
-    return v;
-}
-
-/* core.segments(q_ids, kv_ids [, qmode, kvmode]) with int32 arrays of shape
- * (B, L) or (B, H, L); modes are names of ids_modes (default "segment"). */
-static int l_segments(lua_State *L) {
-    maskinfo_array *q = mi_check_array(L, 1), *kv = mi_check_array(L, 2);
-    int qmode = luaL_checkoption(L, 3, "segment", ids_modes);
-    int kvmode = luaL_checkoption(L, 4, "segment", ids_modes);
-    luaL_argcheck(L, maskinfo_array_dtype(q) == MASKINFO_INT32, 1, "int32 array expected");
-    luaL_argcheck(L, maskinfo_array_dtype(kv) == MASKINFO_INT32, 2, "int32 array expected");
-    int nq = maskinfo_array_ndim(q), nk = maskinfo_array_ndim(kv);
-    luaL_argcheck(L, nq == 2 || nq == 3, 1, "2-D or 3-D ids expected");
-    luaL_argcheck(L, nk == 2 || nk == 3, 2, "2-D or 3-D ids expected");
-    const int64_t *qs = maskinfo_array_shape(q), *ks = maskinfo_array_shape(kv);
-    int64_t B = qs[0], Hq = nq == 3 ? qs[1] : 1, Hk = nk == 3 ? ks[1] : 1;
-    int64_t Q = qs[nq - 1], K = ks[nk - 1];
-    if (ks[0] != B)
-        return mi_argerror(L, 2, "segments", lua_pushfstring(L, "batch sizes differ (%I and %I)",
-                                                             (lua_Integer)B, (lua_Integer)ks[0]));
-    int64_t *qv = ids_to_values(L, q, qmode, MASKINFO_NOMATCH_Q);
-    int64_t *kvv = ids_to_values(L, kv, kvmode, MASKINFO_NOMATCH_KV);
-    MaskBox *box = new_mask_box(L);
-    maskinfo_mask *m = NULL;
-    int st = maskinfo_mask_segments(&m, B, Hq, Hk, Q, K, qv, kvv);
-    return push_mask_result(L, box, st, m, "segments");
-}
-
 /* core.dense(a [, invert]) -> Mask: a 2-D (Q, K), 3-D (B, Q, K) or 4-D
  * Array of any dtype read in place (non-zero allowed; disallowed if invert). */
 static int l_dense(lua_State *L) {
@@ -552,7 +510,7 @@ const luaL_Reg mi_mask_meta[] = {
     {"__gc", mask_gc}, {"__close", mask_gc}, {"__tostring", mask_tostring}, {NULL, NULL}};
 
 const luaL_Reg mi_mask_funcs[] = {
-    {"segments", l_segments}, {"dense", l_dense},         {"random", l_random},
+    {"dense", l_dense},         {"random", l_random},
     {"valid_spans", l_valid_spans}, {"spans_to_valid", l_spans_to_valid},
     {"causal", l_causal},     {"window", l_window},       {"chunked", l_chunked},
     {"key_range", l_key_range}, {"intervals", l_intervals}, {"stack_heads", l_stack_heads},

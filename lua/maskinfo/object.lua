@@ -202,7 +202,7 @@ end
 local seg_leaves = setmetatable({}, { __mode = "k" })
 
 --- The segment-equality mask of int32 id Arrays q and kv, read through
--- core.segments_i32's modes (default "segment"), built once per pair of
+-- core.segments's modes (default "segment"), built once per pair of
 -- Arrays and modes.
 function O.seg_leaf(q, kv, fname, qmode, kvmode)
   qmode, kvmode = qmode or "segment", kvmode or "segment"
@@ -219,7 +219,7 @@ function O.seg_leaf(q, kv, fname, qmode, kvmode)
   local key = qmode .. "/" .. kvmode
   local m = by_kv[key]
   if not m then
-    m = E.need(fname, core.segments_i32(q, kv, qmode, kvmode))
+    m = E.need(fname, core.segments(q, kv, qmode, kvmode))
     by_kv[key] = m
   end
   return m

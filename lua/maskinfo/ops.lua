@@ -188,7 +188,7 @@ method("apply_chunked", "call", function(_, f, fname, chunk_size, offset, opts)
   return derive(f, ch)
 end)
 
--- zero_policy -> how O.seg_leaf (core.segments_i32) reads the query and key types: a zero
+-- zero_policy -> how O.seg_leaf (core.segments) reads the query and key types: a zero
 -- type is disabled ("nonzero") or matches like any other ("all").
 local POLICY = { q = { "nonzero", "all" }, kv = { "all", "nonzero" }, both = { "nonzero", "nonzero" },
   none = { "all", "all" } }
