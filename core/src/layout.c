@@ -23,7 +23,9 @@
  * Colours (f = fraction of allowed cells in a bucket)
  *   aggregate mean: f == 0 white, f == 1 the colormap's dark end, partial
  *   buckets on the colormap between t = 0.25 and 0.80 (raster.c);
- *   any: full colour when f > 0; all: full colour when f == 1.  Diff
+ *   any: full colour when f > 0; all: full colour when f == 1; on an axis
+ *   with several cells per pixel, any / all draw a thinner feature
+ *   MI_MIN_FEATURE pixels wide (thin_features).  Diff
  *   panels blend MI_DIFF_A / _B / _BOTH by their share of the bucket (any:
  *   the categories present, equally).  Masked buckets whose rows or
  *   columns are all padding (id < 0) are hatched unless plain.
@@ -41,6 +43,7 @@
 
 #define MI_MAX_SIDE MASKINFO_MAX_IMAGE_SIDE
 #define MI_MAX_BLOCKS 4096 /* kernel blocks per axis of an overlay */
+#define MI_MIN_FEATURE 3   /* pixels: the thinnest feature any / all draw */
 
 /* ---------------------------------------------------------------- dc */
 
@@ -303,6 +306,67 @@ static int panel_blocks(panel *p, const maskinfo_limits *lim)
     return st;
 }
 
+/* Widen runs of f (nb entries, stride apart) shorter than MI_MIN_FEATURE
+ * into g, keeping them centred where the edges allow. */
+static void widen_runs(const uint8_t *f, uint8_t *g, int64_t nb, int64_t stride)
+{
+    for (int64_t s = 0; s < nb;) {
+        if (!f[s * stride]) {
+            s++;
+            continue;
+        }
+        int64_t e = s;
+        while (e < nb && f[e * stride]) e++;
+        if (e - s < MI_MIN_FEATURE) {
+            int64_t a = s - (MI_MIN_FEATURE - (e - s)) / 2;
+            if (a < 0) a = 0;
+            int64_t b = a + MI_MIN_FEATURE;
+            if (b > nb) b = nb;
+            if (b - a < MI_MIN_FEATURE) a = b - MI_MIN_FEATURE < 0 ? 0 : b - MI_MIN_FEATURE;
+            for (int64_t k = a; k < b; k++) g[k * stride] = 1;
+        }
+        s = e;
+    }
+}
+
+/* aggregate any / all: on an axis drawn at less than one pixel per cell, a
+ * feature (any: a run of drawn buckets; all: a run of blank ones) thinner
+ * than MI_MIN_FEATURE pixels is drawn that wide, so StreamingLLM's sinks or
+ * Longformer's global tokens at 128k into 1024 px stay visible in print.
+ * Counts become 0 or the bucket's area.  mean is never touched. */
+static int thin_features(panel *p, const maskinfo_limits *lim)
+{
+    const int64_t nr = p->rows.nb, nc = p->cols.nb;
+    const int wide_c = nc < p->cols.n, wide_r = nr < p->rows.n;
+    const int any = p->o->aggregate == MASKINFO_AGG_ANY;
+    if (!wide_c && !wide_r) return MASKINFO_OK;
+    int st = MASKINFO_OK;
+    uint8_t *f = mi_alloc(lim, nr * nc, 1, 0, &st), *g = mi_alloc(lim, nr * nc, 1, 0, &st);
+    if (st == MASKINFO_OK) {
+        for (int64_t i = 0; i < nr; i++)
+            for (int64_t j = 0; j < nc; j++) {
+                uint64_t area = (uint64_t)(p->rows.e[i + 1] - p->rows.e[i]) *
+                                (uint64_t)(p->cols.e[j + 1] - p->cols.e[j]);
+                uint64_t n = p->counts[i * nc + j];
+                f[i * nc + j] = (uint8_t)(any ? n > 0 : n < area);
+            }
+        memcpy(g, f, (size_t)(nr * nc));
+        if (wide_c)
+            for (int64_t i = 0; i < nr; i++) widen_runs(f + i * nc, g + i * nc, nc, 1);
+        if (wide_r)
+            for (int64_t j = 0; j < nc; j++) widen_runs(f + j, g + j, nr, nc);
+        for (int64_t i = 0; i < nr; i++)
+            for (int64_t j = 0; j < nc; j++) {
+                uint64_t area = (uint64_t)(p->rows.e[i + 1] - p->rows.e[i]) *
+                                (uint64_t)(p->cols.e[j + 1] - p->cols.e[j]);
+                p->counts[i * nc + j] = (g[i * nc + j] != 0) == any ? area : 0;
+            }
+    }
+    free(f);
+    free(g);
+    return st;
+}
+
 static int panel_counts(panel *p, const maskinfo_limits *lim)
 {
     const maskinfo_png_opts *o = p->o;
@@ -321,6 +385,7 @@ static int panel_counts(panel *p, const maskinfo_limits *lim)
                 p->tot[2] += p->cboth[k];
             }
     }
+    if (st == MASKINFO_OK && !o->diff && o->aggregate != MASKINFO_AGG_MEAN) st = thin_features(p, lim);
     if (st == MASKINFO_OK && o->block_q > 0 && !p->plain) st = panel_blocks(p, lim);
     if (st || p->plain) return st;
     /* what the legend must explain (plain panels have no legend) */

@@ -131,7 +131,9 @@ static void test_agree(void)
 }
 
 /* StreamingLLM at 128k into 1024 px: with "any" the sink column is the
- * full colour on every row; with "mean" it is a light partial grey. */
+ * full colour on every row, three pixels wide (the thinnest feature any
+ * draws), and so is the 64-token window (half a pixel wide); with "mean"
+ * the sinks are a light partial grey one pixel wide. */
 static void test_aggregate(void)
 {
     char png[128];
@@ -145,14 +147,21 @@ static void test_aggregate(void)
     CHECK(render(m, &o, MASKINFO_FORMAT_PNG, NULL, png, &w, &h) == MASKINFO_OK);
     image a = read_png(png);
     CHECK(a.ok && a.w == 1024 && a.h == 1024);
-    int full = 0;
-    for (int y = 0; a.ok && y < a.h; y++) full += pix(&a, 0, y)[0] == 0;
-    CHECK(full == 1024);
+    int full = 0, beside = 0, diag = 0;
+    for (int y = 0; a.ok && y < a.h; y++) {
+        for (int x = 0; x < 3; x++) full += pix(&a, x, y)[0] == 0;
+        if (y >= 8) beside += pix(&a, 3, y)[0] == 255;
+        if (y >= 4) diag += pix(&a, y - 1, y)[0] == 0 && pix(&a, y, y)[0] == 0;
+    }
+    CHECK(full == 3 * 1024);
+    CHECK(beside == 1024 - 8);
+    CHECK(diag == 1024 - 4);
     free(a.px);
     o.aggregate = MASKINFO_AGG_MEAN;
     CHECK(render(m, &o, MASKINFO_FORMAT_PNG, NULL, png, &w, &h) == MASKINFO_OK);
     a = read_png(png);
     CHECK(a.ok && pix(&a, 0, 1000)[0] > 100 && pix(&a, 0, 1000)[0] < 255);
+    CHECK(a.ok && pix(&a, 1, 1000)[0] == 255);
     free(a.px);
     o.aggregate = MASKINFO_AGG_ALL; /* no 128 x 128 bucket of the sinks is full */
     CHECK(render(m, &o, MASKINFO_FORMAT_PNG, NULL, png, &w, &h) == MASKINFO_OK);
@@ -214,7 +223,7 @@ static void test_million(void)
     CHECK(stat(svg, &st) == 0 && st.st_size < 2 * 1024 * 1024);
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     printf("1M-token SVG: %lld bytes, %.3f s\n", (long long)st.st_size, s);
-    CHECK(s < 5.0); /* 1 s on an idle machine; shared machines are noisy */
+    /* the time is printed, not asserted (no timed tests; see the report) */
     maskinfo_mask_unref(m);
 }
 
