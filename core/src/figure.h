@@ -81,6 +81,7 @@ typedef struct {
     const type_sizes *ts;
     const maskinfo_limits *lim;
     int status;           /* first failure of a backend (SVG heatmap images) */
+    int png_level;        /* DC_SVG: the embedded heatmap's zlib level */
 } dc;
 
 void maskinfo__dc_init(dc *d, dc_kind kind);
@@ -132,7 +133,7 @@ void maskinfo__svg_begin(maskinfo__strbuf *sb, int64_t w, int64_t h);
 void maskinfo__svg_end(maskinfo__strbuf *sb);
 int maskinfo__write_text_file(const char *path, const char *s, size_t len);
 /* The PNG encoding of an RGB canvas in memory (malloc'd, *len bytes). */
-int maskinfo__encode_png_mem(const uint8_t *px, int64_t w, int64_t h, uint8_t **out,
+int maskinfo__encode_png_mem(const uint8_t *px, int64_t w, int64_t h, int level, uint8_t **out,
                              size_t *len);
 
 #endif

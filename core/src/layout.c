@@ -468,27 +468,42 @@ static type_sizes sizes_for(const panel *ps, int64_t n, const maskinfo_figure_op
 }
 
 typedef struct {
-    int64_t W, H, L, T, cw, ch, cols, gap, margin, title_h, legend_y, legend_x, grid_w;
+    int64_t W, H, L, cw, cols, gap, margin, title_h, legend_y, legend_x, grid_w;
     int all_plain;
 } arrangement;
 
-/* Measure every panel, the figure title and the legend; cells as large as
- * the largest panel, heatmap origins aligned. */
+/* The extent of grid row r: decorations above the heatmap origins (*top)
+ * and everything below them (*bottom), from the measured panel boxes. */
+static void row_extent(const panel *ps, int64_t n, int64_t cols, int64_t r, int64_t *top, int64_t *bottom)
+{
+    *top = *bottom = 0;
+    for (int64_t i = r * cols; i < n && i < (r + 1) * cols; i++) {
+        if (-ps[i].y0 > *top) *top = -ps[i].y0;
+        if (ps[i].y1 > *bottom) *bottom = ps[i].y1;
+    }
+}
+
+/* Measure every panel, the figure title and the legend; columns as wide
+ * as the widest panel, each row as tall as its tallest (so a short panel
+ * under a tall one leaves no empty band), heatmap origins aligned along
+ * rows and columns. */
 static void arrange(panel *ps, int64_t n, int64_t columns, const maskinfo_figure_opts *fig,
                     const type_sizes *ts, arrangement *a)
 {
     memset(a, 0, sizeof *a);
-    int64_t R = 0, B = 0;
+    int64_t R = 0;
     a->all_plain = 1;
     for (int64_t i = 0; i < n; i++) {
         dc d;
         maskinfo__dc_init(&d, DC_MEASURE);
         d.ts = ts;
         maskinfo__draw_panel(&d, &ps[i]);
+        ps[i].x0 = d.x0;
+        ps[i].y0 = d.y0;
+        ps[i].x1 = d.x1;
+        ps[i].y1 = d.y1;
         if (-d.x0 > a->L) a->L = -d.x0;
-        if (-d.y0 > a->T) a->T = -d.y0;
         if (d.x1 > R) R = d.x1;
-        if (d.y1 > B) B = d.y1;
         if (!ps[i].plain) a->all_plain = 0;
     }
     a->cols = columns == 0 || columns > n ? n : columns;
@@ -496,9 +511,13 @@ static void arrange(panel *ps, int64_t n, int64_t columns, const maskinfo_figure
     a->margin = a->all_plain ? 0 : (int64_t)(ts->tick + 0.5);
     a->gap = a->all_plain ? 4 : (int64_t)(ts->tick * 1.5 + 0.5);
     a->cw = a->L + R;
-    a->ch = a->T + B;
     a->grid_w = a->cols * a->cw + (a->cols - 1) * a->gap;
-    int64_t grid_h = nrow * a->ch + (nrow - 1) * a->gap, W = a->grid_w, extra = 0;
+    int64_t grid_h = (nrow - 1) * a->gap, W = a->grid_w, extra = 0;
+    for (int64_t r = 0; r < nrow; r++) {
+        int64_t T, B;
+        row_extent(ps, n, a->cols, r, &T, &B);
+        grid_h += T + B;
+    }
     if (fig->title && fig->title[0]) {
         dc d;
         maskinfo__dc_init(&d, DC_MEASURE);
@@ -536,10 +555,16 @@ static void draw_figure(dc *base, panel *ps, int64_t n, const maskinfo_figure_op
         int64_t wrap = a->W - 2 * a->margin;
         maskinfo__text_block(&d, 0, 0, wrap, fig->title, d.ts->fig_title, 1, mk_rgb(0, 0, 0));
     }
-    for (int64_t i = 0; i < n; i++) {
-        d.ox = x0 + (i % a->cols) * (a->cw + a->gap) + a->L;
-        d.oy = a->margin + a->title_h + (i / a->cols) * (a->ch + a->gap) + a->T;
-        maskinfo__draw_panel(&d, &ps[i]);
+    int64_t y = a->margin + a->title_h;
+    for (int64_t r = 0; r * a->cols < n; r++) {
+        int64_t T, B;
+        row_extent(ps, n, a->cols, r, &T, &B);
+        for (int64_t i = r * a->cols; i < n && i < (r + 1) * a->cols; i++) {
+            d.ox = x0 + (i % a->cols) * (a->cw + a->gap) + a->L;
+            d.oy = y + T;
+            maskinfo__draw_panel(&d, &ps[i]);
+        }
+        y += T + B + a->gap;
     }
     if (a->legend_y >= 0) {
         d.ox = a->margin + a->legend_x;
@@ -560,6 +585,7 @@ static int write_figure(panel *ps, int64_t n, const maskinfo_figure_opts *fig, c
         d.sb = &sb;
         d.ts = ts;
         d.lim = lim;
+        d.png_level = fig->png_level;
         maskinfo__svg_begin(&sb, a->W, a->H);
         draw_figure(&d, ps, n, fig, a);
         maskinfo__svg_end(&sb);
@@ -582,7 +608,7 @@ static int write_figure(panel *ps, int64_t n, const maskinfo_figure_opts *fig, c
     d.ts = ts;
     d.lim = lim;
     draw_figure(&d, ps, n, fig, a);
-    st = maskinfo__write_png(path, px, a->W, a->H);
+    st = maskinfo__write_png(path, px, a->W, a->H, fig->png_level);
     free(px);
     return st;
 }
@@ -598,6 +624,7 @@ int maskinfo_render_figure(const maskinfo_mask *const *ms, const maskinfo_png_op
     if (fig->format != MASKINFO_FORMAT_PNG && fig->format != MASKINFO_FORMAT_SVG) return MASKINFO_EINVAL;
     if (!(fig->dpi >= 0) || !(fig->font_scale >= 0) || fig->dpi > 10000 || fig->font_scale > 100)
         return MASKINFO_EINVAL;
+    if (fig->png_level < 0 || fig->png_level > 9) return MASKINFO_EINVAL;
     if (n > MI_MAX_SIDE) return MASKINFO_EIMAGE; /* a renderer limit, like a side */
     int st = MASKINFO_OK;
     panel *ps = mi_alloc(lim, n, sizeof *ps, 1, &st);

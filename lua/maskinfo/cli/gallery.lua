@@ -23,6 +23,9 @@ G.DIR = "gallery"
 local ANY_ABOVE = 1024
 -- The side of a square panel, in pixels.
 local PANEL_SIDE = 512
+-- Committed pictures: zlib level 9 with row filters, about half the
+-- bytes of the fast default.
+local PNG_LEVEL = 9
 -- At most this many panels per picture (layers x heads x batch rows).
 local MAX_PANELS = 16
 -- The long pictures: this many tokens, at most this many panels.
@@ -181,12 +184,12 @@ function G.page(entries)
   local out = { HEAD, "Recipes: " .. table.concat(links, " · ") .. "\n" }
   for _, e in ipairs(entries) do out[#out + 1] = section(e) end
   out[#out + 1] = "## Beyond the recipes\n"
-  for _, x in ipairs(EXTRAS) do
+  for _, x in ipairs(G.EXTRAS) do
     out[#out + 1] = ("%s\n\n![%s](%s/%s.png)\n"):format(x.text, x.caption, G.DIR, x.name)
   end
   out[#out + 1] = ("The same figures as SVG: %s.\n"):format(table.concat((function()
     local t = {}
-    for i, x in ipairs(EXTRAS) do t[i] = ("[%s.svg](%s/%s.svg)"):format(x.name, G.DIR, x.name) end
+    for i, x in ipairs(G.EXTRAS) do t[i] = ("[%s.svg](%s/%s.svg)"):format(x.name, G.DIR, x.name) end
     return t
   end)(), ", "))
   return table.concat(out, "\n")
@@ -201,12 +204,26 @@ function G.render(e, path, long)
     masks[i], titles[i], heads[i], batches[i] = pn.mask, pn.title, pn.head, pn.batch
   end
   local n, square = longest(e)
-  local opts = { heads = heads, batches = batches, columns = math.min(#list, 4),
+  local opts = { heads = heads, batches = batches,
     aggregate = n > ANY_ABOVE and "any" or "mean",
-    figure_title = long and ("%s, %s tokens"):format(e.name, G.tokens_str(n)) or e.name }
-  -- square panels at PANEL_SIDE keep the files small; others keep the
-  -- renderer's default size, which keeps a short axis readable
-  if square then opts.width, opts.height = PANEL_SIDE, PANEL_SIDE end
+    figure_title = long and ("%s, %s tokens"):format(e.name, G.tokens_str(n)) or e.name, png_level = PNG_LEVEL }
+  -- Panels PANEL_SIDE wide keep the files small and the grid compact;
+  -- thin ones (a decode step, T5's cross-attention at 128k) and tall ones
+  -- keep the renderer's default size, which keeps a short axis readable,
+  -- and go one or two to a row.
+  local wide_ok, thin, all_thin = true, false, true
+  for _, pn in ipairs(list) do
+    local _, _, Q, K = dims(pn.mask)
+    local t = K >= 4 * Q
+    thin, all_thin = thin or t, all_thin and t
+    wide_ok = wide_ok and K >= Q and PANEL_SIDE * Q // K >= 48
+  end
+  if square then
+    opts.width, opts.height = PANEL_SIDE, PANEL_SIDE
+  elseif wide_ok then
+    opts.width = PANEL_SIDE
+  end
+  opts.columns = math.min(#list, (wide_ok or not thin) and 4 or all_thin and 1 or 2)
   if #list > 1 then opts.titles = titles end
   return mi.render_grid(path, masks, opts)
 end
@@ -230,7 +247,7 @@ local EXTRAS = {
       local m = mi.stack_heads{ c:apply_sliding_window({ 63, 0 }), c:apply_sliding_window({ 255, 0 }),
         c:apply_sliding_window({ 1023, 0 }), c }
       return m:render(path, { heads = "all", columns = 2, width = 384, height = 384,
-        title = "4 heads: windows of 64, 256, 1024 tokens and global" })
+        title = "4 heads: windows of 64, 256, 1024 tokens and global", png_level = PNG_LEVEL })
     end },
   { name = "decode-1M", caption = "a decode step at position 1,000,000",
     text = "A decode step at position 1,000,000: `apply_sliding_window({4095, 0}, {mode = \"decode\", "
@@ -241,7 +258,7 @@ local EXTRAS = {
       local m = mi.causal(K):apply_sliding_window({ 4095, 0 }, { mode = "decode", index = K - 1 })
       local _, _, Ks = m:shape()
       return m:render(path, { q_offset = K - 1, kv_offset = K - Ks,
-        title = "decode step at position 1,000,000 (window 4096)" })
+        title = "decode step at position 1,000,000 (window 4096)", png_level = PNG_LEVEL })
     end },
   { name = "diff-windows", caption = "a diff of two windows",
     text = "`render_diff` of causal sliding windows of 1024 and 768 tokens (4096 tokens): cells "
@@ -250,7 +267,7 @@ local EXTRAS = {
     draw = function(path)
       local c = causal(4096)
       return mi.render_diff(path, c:apply_sliding_window({ 1023, 0 }), c:apply_sliding_window({ 767, 0 }),
-        { title = "window 1024 vs window 768", width = 512 })
+        { title = "window 1024 vs window 768", width = 512, png_level = PNG_LEVEL })
     end },
 }
 G.EXTRAS = EXTRAS

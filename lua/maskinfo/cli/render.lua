@@ -99,7 +99,7 @@ local function fig_opts(args)
     q_range = range_opt(args, "q_range"), kv_range = range_opt(args, "kv_range"),
     q_offset = cmd.int_opt(args, "q_offset", 0), kv_offset = cmd.int_opt(args, "kv_offset", 0),
     block_size = block_opt(args), tokens = tokens_opt(args), bands = args.bands or nil,
-    show_segments = args.no_segments and false or nil, legend = args.no_colorbar and false or nil }
+    show_segments = not args.no_segments, legend = not args.no_colorbar }
 end
 
 -- Call a library renderer; its argument errors come from this command
