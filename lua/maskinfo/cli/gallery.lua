@@ -116,8 +116,9 @@ local function section(e)
   add(("![%s: every layer, head and batch row](%s/%s.png)"):format(e.name, G.DIR, e.name))
   add("")
   local lp = G.long_params(e.recipe)
-  add(("At 128k tokens (%s, `aggregate = \"any\"`, at most %d panels)%s:"):format(
-    param_str(lp), LONG_PANELS, LONG_PARAMS[e.name] and "; " .. LONG_PARAMS[e.name].why or ""))
+  local x = LONG_PARAMS[e.name]
+  add(("%s (%s, `aggregate = \"any\"`, at most %d panels)%s:"):format(x and "Long" or "At 128k tokens",
+    param_str(lp), LONG_PANELS, x and "; " .. x.why or ""))
   add("")
   add(("![%s at 128k tokens](%s/%s-128k.png)"):format(e.name, G.DIR, e.name))
   add("")
@@ -163,7 +164,12 @@ local HEAD = [[
 Every built-in recipe (`lua/maskinfo/recipes/`, `maskinfo list`) at its real
 default parameters: its description, its parameters, the shape of its masks,
 where the defaults come from, and one picture of every layer, head and batch
-row. Black cells are allowed, white ones masked, grey pixels partly allowed.
+row; then a picture at 128k tokens. Black cells are allowed, white ones
+masked, grey pixels partly allowed, hatched ones padding. With
+`aggregate = "any"` a pixel is black when any cell it covers is, and a
+feature thinner than 3 pixels (sinks, global tokens) is drawn 3 pixels
+wide. [Beyond the recipes](#beyond-the-recipes): every head of a 4-head
+mask, a decode step at position 1,000,000 and a diff of two windows.
 [recipes.md](recipes.md) explains how to write a recipe;
 `maskinfo render NAME out.png --layers all --heads all` draws one yourself
 ([cli.md](cli.md)).
