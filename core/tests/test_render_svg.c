@@ -168,6 +168,25 @@ static void test_aggregate(void)
     a = read_png(png);
     CHECK(a.ok && pix(&a, 0, 1000)[0] == 255);
     free(a.px);
+    /* "all" widens thin masked features the same way: keys [1000, 1004)
+     * masked on every row of a full 131072^2 mask (under a pixel at 1024
+     * px) come out 3 pixels white; "mean" draws one light pixel. */
+    maskinfo_mask *gap = NULL;
+    int64_t lo = 1000, hi = 1004;
+    CHECK(maskinfo_mask_key_range(&gap, 1, 131072, 131072, &lo, &hi) == MASKINFO_OK);
+    maskinfo_mask *hole = NULL;
+    CHECK(maskinfo_mask_not(&hole, gap) == MASKINFO_OK);
+    CHECK(render(hole, &o, MASKINFO_FORMAT_PNG, NULL, png, &w, &h) == MASKINFO_OK);
+    a = read_png(png);
+    int white = 0, black = 0;
+    for (int x = 0; a.ok && x < a.w; x++) {
+        white += pix(&a, x, 500)[0] == 255;
+        black += pix(&a, x, 500)[0] == 0;
+    }
+    CHECK(white == 3 && black == 1021);
+    free(a.px);
+    maskinfo_mask_unref(gap);
+    maskinfo_mask_unref(hole);
     o.aggregate = (maskinfo_aggregate)7;
     CHECK(render(m, &o, MASKINFO_FORMAT_PNG, NULL, png, &w, &h) == MASKINFO_EINVAL);
     maskinfo_mask_unref(m);
