@@ -60,7 +60,7 @@ describe("the gallery page", function()
       local section = text:match("\n## " .. n .. "\n(.-)\n## ")
       assert.truthy(section, n)
       -- at 131072 tokens, or other params and the reason after "; "
-      local at = section:find("At 128k tokens (`len = 131072`, `aggregate", 1, true)
+      local at = section:find("At 128k tokens (`len = 131072`", 1, true)
       local other = section:find("Long %(`len = " .. p.len .. "`[^\n]*panels%); %S", 1)
       assert.truthy(at or other, n)
     end

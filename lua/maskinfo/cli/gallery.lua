@@ -96,11 +96,24 @@ local function param_str(p)
   return table.concat(t, ", ")
 end
 
---- The params recipe r is drawn with at 128k tokens (over its defaults).
+--- The params recipe r is drawn with at 128k tokens (over its defaults):
+-- len = G.LONG, and a `lengths` list (batch rows, documents) scaled by the
+-- same factor as len, so the rows keep their proportions instead of
+-- turning into padding.
 function G.long_params(r)
   local x = LONG_PARAMS[r.name]
   if x then return x.params end
-  return { len = G.LONG }
+  local p, dlen, lengths = { len = G.LONG }, nil, nil
+  for _, s in ipairs(r.params) do
+    if s.name == "len" then dlen = s.default end
+    if s.name == "lengths" and s.type == "string" then lengths = s.default end
+  end
+  if dlen and lengths then
+    local t = {}
+    for v in lengths:gmatch("%d+") do t[#t + 1] = tostring(tonumber(v) * G.LONG // dlen) end
+    p.lengths = table.concat(t, ",")
+  end
+  return p
 end
 
 local function shape_str(m) return ("(%d, %d, %d, %d)"):format(dims(m)) end
@@ -164,7 +177,8 @@ local HEAD = [[
 Every built-in recipe (`lua/maskinfo/recipes/`, `maskinfo list`) at its real
 default parameters: its description, its parameters, the shape of its masks,
 where the defaults come from, and one picture of every layer, head and batch
-row; then a picture at 128k tokens. Black cells are allowed, white ones
+row; then a picture at 128k tokens (a `lengths` list of batch rows or
+documents scales with `len`). Black cells are allowed, white ones
 masked, grey pixels partly allowed, hatched ones padding. With
 `aggregate = "any"` a pixel is black when any cell it covers is, and a
 feature thinner than 3 pixels (sinks, global tokens) is drawn 3 pixels
@@ -229,7 +243,9 @@ function G.render(e, path, long)
   elseif wide_ok then
     opts.width = PANEL_SIDE
   end
-  opts.columns = math.min(#list, (wide_ok or not thin) and 4 or all_thin and 1 or 2)
+  -- at most 4 to a row, rows as even as they go (5 panels: 3 + 2)
+  local most = (wide_ok or not thin) and 4 or all_thin and 1 or 2
+  opts.columns = -(-#list // -(-#list // most))
   if #list > 1 then opts.titles = titles end
   return mi.render_grid(path, masks, opts)
 end

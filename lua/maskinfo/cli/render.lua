@@ -30,7 +30,7 @@ function M.add_command(c, opt, flag)
   opt(c, "--colormap", "grey, viridis or magma.", "<name>"):choices({ "grey", "viridis", "magma" })
   opt(c, "--aggregate", "A pixel of several cells: mean (the allowed fraction, default), any (drawn if any "
     .. "cell is allowed; thin features at least 3 pixels) or all.", "<how>"):choices({ "mean", "any", "all" })
-  opt(c, "--columns", "Panels per row when several are rendered (default 4).", "<n>")
+  opt(c, "--columns", "Panels per row when several are rendered (default: at most 4, rows as even as they go).", "<n>")
   opt(c, "--font-scale", "Multiply every text size (default 1).", "<f>")
   opt(c, "--dpi", "Size the text in points at this many pixels per inch (default: the heatmap spans "
     .. "3.2 inches).", "<dpi>")
@@ -124,7 +124,8 @@ local function render_panels(path, fmt, list, opts, columns, title)
   end
   local masks, titles, heads = {}, {}, {}
   for i, pn in ipairs(list) do masks[i], titles[i], heads[i] = pn.mask, pn.title, pn.head end
-  local g = { titles = titles, heads = heads, columns = math.min(columns or 4, #list), figure_title = title }
+  -- default: at most 4 to a row, rows as even as they go (5 panels: 3 + 2)
+  local g = { titles = titles, heads = heads, columns = columns or -(-#list // -(-#list // 4)), figure_title = title }
   for k, v in pairs(opts) do
     if k == "batch" then
       g.batches = {}
@@ -233,7 +234,7 @@ local function gallery(dir, small, opts)
       end
     end
     local path = dir .. "/" .. n .. ".png"
-    local w, h = render_panels(path, "png", list, { colormap = opts.colormap, scale = opts.scale }, 4, n)
+    local w, h = render_panels(path, "png", list, { colormap = opts.colormap, scale = opts.scale }, nil, n)
     print(("wrote %s (%dx%d)"):format(path, w, h))
     firsts[#firsts + 1], titles[#titles + 1] = layers[1].mask, n
   end
