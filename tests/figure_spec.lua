@@ -143,11 +143,16 @@ describe("figures", function()
     assert.is_true(has(t, "only a") and has(t, "only b") and has(t, "both"))
   end)
 
-  it("prints the kernel-block sparsity", function()
+  it("prints the kernel-block counts and sparsity, and names the block tints in the legend", function()
     local c = causal(64)
     c:render(dir .. "/b.svg", { block_size = 16 })
     local t = texts(slurp(dir .. "/b.svg"))
-    assert.is_true(has(t, "blocks 16x16: 6 full, 4 partial, 6 empty; sparsity 37.50%"))
+    assert.is_true(has(t, "blocks 16x16: 6 full, 4 partial, 6 empty"))
+    assert.is_true(has(t, "sparsity 37.50%"))
+    -- the legend names the tints
+    assert.is_true(has(t, "full block") and has(t, "partial block"))
+    c:render(dir .. "/n.svg")
+    assert.is_false(has(texts(slurp(dir .. "/n.svg")), "full block"))
     assert.has_error(function() causal(100000):render(dir .. "/x.svg", { block_size = 1 }) end)
   end)
 

@@ -350,7 +350,7 @@ typedef struct {
     const char *title;        /* over all panels, or NULL */
     double dpi;               /* text is sized in points at this many pixels
                                  per inch; 0 = the largest heatmap's long
-                                 side spans 3.2 inches (at least 96 dpi) */
+                                 side spans 2.7 inches (at least 96 dpi) */
     double font_scale;        /* multiplies every text size; 0 = 1 */
     const char *font;         /* TrueType file; NULL = $MASKINFO_FONT, else
                                  DejaVu Sans; the bitmap font if it fails */

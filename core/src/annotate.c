@@ -250,16 +250,27 @@ static int64_t draw_segments(dc *d, const panel *p, const axis *a, const int32_t
 
 /* ---------------------------------------------------------------- blocks */
 
+/* Block tints by class (empty, partial, full) and their opacity. */
+static const int BLOCK_ALPHA[3] = {0, 80, 70};
+static const uint8_t BLOCK_TINT[3][3] = {{255, 255, 255}, {240, 170, 0}, {0, 158, 115}};
+
+/* The overlay is drawn when blocks are >= 3 pixels. */
+static int blocks_shown(const panel *p)
+{
+    const maskinfo_png_opts *o = p->o;
+    return p->blocks && o->block_q * p->hm_h / p->rows.n >= 3 && o->block_kv * p->hm_w / p->cols.n >= 3;
+}
+
 /* Kernel blocks: full ones tinted green, partial ones amber, empty ones
- * left alone, with their boundaries, when blocks are >= 3 pixels. */
+ * left alone, with their boundaries. */
 static void draw_blocks(dc *d, const panel *p)
 {
     const maskinfo_png_opts *o = p->o;
     int64_t bq = o->block_q, bk = o->block_kv;
-    int64_t minq = bq * p->hm_h / p->rows.n, mink = bk * p->hm_w / p->cols.n;
-    if (minq < 3 || mink < 3) return;
-    static const int alpha[3] = {0, 80, 70};
-    const rgb tint[3] = {mk_rgb(255, 255, 255), mk_rgb(240, 170, 0), mk_rgb(0, 158, 115)};
+    if (!blocks_shown(p)) return;
+    const int *alpha = BLOCK_ALPHA;
+    rgb tint[3];
+    for (int k = 0; k < 3; k++) tint[k] = mk_rgb(BLOCK_TINT[k][0], BLOCK_TINT[k][1], BLOCK_TINT[k][2]);
     for (int64_t i = 0; i < p->bnr; i++) {
         int64_t y0 = maskinfo__axis_pixel(&p->rows, i * bq);
         int64_t y1 = maskinfo__axis_pixel(&p->rows, (i + 1) * bq < p->rows.n ? (i + 1) * bq : p->rows.n);
@@ -346,7 +357,8 @@ void maskinfo__draw_panel(dc *d, const panel *p)
     char b[200];
     if (p->blocks) {
         uint64_t nb = p->bcount[0] + p->bcount[1] + p->bcount[2];
-        snprintf(b, sizeof b, "blocks %lldx%lld: %llu full, %llu partial, %llu empty; sparsity %.2f%%",
+        /* two lines: the counts, then the sparsity as BlockMask prints it */
+        snprintf(b, sizeof b, "blocks %lldx%lld: %llu full, %llu partial, %llu empty\nsparsity %.2f%%",
                  (long long)o->block_q, (long long)o->block_kv, (unsigned long long)p->bcount[2],
                  (unsigned long long)p->bcount[1], (unsigned long long)p->bcount[0],
                  nb ? 100.0 * (double)p->bcount[0] / (double)nb : 0.0);
@@ -401,6 +413,17 @@ void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n)
         x = swatch(d, x, sz, MI_DIFF_BOTH, 0, "both", size);
     }
     if (hatched) x = swatch(d, x, sz, pal->empty, 1, "padding", size);
+    int blocks = 0;
+    for (int64_t i = 0; i < n; i++) blocks |= blocks_shown(&ps[i]);
+    if (blocks) {
+        /* the tints as they look over a masked (white) cell */
+        static const char *const name[3] = {NULL, "partial block", "full block"};
+        for (int k = 2; k >= 1; k--) {
+            int c[3];
+            for (int j = 0; j < 3; j++) c[j] = 255 + ((BLOCK_TINT[k][j] - 255) * BLOCK_ALPHA[k] + 127) / 255;
+            x = swatch(d, x, sz, mk_rgb(c[0], c[1], c[2]), 0, name[k], size);
+        }
+    }
     if (fractional && plainpanel) {
         /* the partial ramp, from just above 0% to just below 100% allowed */
         int64_t lh = maskinfo__line_height(size), bw = ipx(size * 8), y = (lh - sz) / 2;

@@ -33,7 +33,7 @@ function M.add_command(c, opt, flag)
   opt(c, "--columns", "Panels per row when several are rendered (default: at most 4, rows as even as they go).", "<n>")
   opt(c, "--font-scale", "Multiply every text size (default 1).", "<f>")
   opt(c, "--dpi", "Size the text in points at this many pixels per inch (default: the heatmap spans "
-    .. "3.2 inches).", "<dpi>")
+    .. "2.7 inches).", "<dpi>")
   opt(c, "--q-range", "Show queries LO..HI-1 only (LO:HI, half-open).", "<lo:hi>")
   opt(c, "--kv-range", "Show keys LO..HI-1 only (LO:HI, half-open).", "<lo:hi>")
   opt(c, "--q-offset", "Add N to the query labels (absolute positions of a decode or prefill mask).", "<n>")
