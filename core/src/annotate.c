@@ -31,30 +31,55 @@ static void line_out(dc *d, int64_t x, int64_t y, const char *s, size_t len, dou
     maskinfo__dc_text(d, centre ? x - w / 2 : x, y, s, len, size, 0, c);
 }
 
+/* Greedy word wrap of one paragraph (s, plen) to maxw pixels; draws the
+ * lines from y when d is not NULL; returns the number of lines. */
+static int64_t wrap_para(dc *d, int64_t x, int64_t y, int64_t maxw, const char *s, size_t plen,
+                         double size, int centre, rgb c)
+{
+    int64_t lh = maskinfo__line_height(size), n = 0;
+    size_t a = 0;
+    while (a < plen) {
+        size_t k = a, end = a;
+        int have = 0;
+        while (k < plen) { /* add words while the line fits */
+            size_t we = k;
+            while (we < plen && s[we] != ' ') we++;
+            if (have && maskinfo__text_width(s + a, we - a, size) > maxw) break;
+            end = we;
+            have = 1;
+            k = we;
+            while (k < plen && s[k] == ' ') k++;
+        }
+        if (d) line_out(d, x, y + n * lh, s + a, end - a, size, centre, c);
+        n++;
+        a = k;
+    }
+    return n;
+}
+
 int64_t maskinfo__text_block(dc *d, int64_t x, int64_t y, int64_t maxw, const char *s,
                              double size, int centre, rgb c)
 {
     int64_t lh = maskinfo__line_height(size), y0 = y;
     for (;;) {
         const char *nl = strchr(s, '\n');
-        size_t plen = nl ? (size_t)(nl - s) : strlen(s), a = 0;
-        if (plen == 0) y += lh;
-        while (a < plen) {
-            size_t k = a, end = a;
-            int have = 0;
-            while (k < plen) { /* add words while the line fits */
-                size_t we = k;
-                while (we < plen && s[we] != ' ') we++;
-                if (have && maskinfo__text_width(s + a, we - a, size) > maxw) break;
-                end = we;
-                have = 1;
-                k = we;
-                while (k < plen && s[k] == ' ') k++;
+        size_t plen = nl ? (size_t)(nl - s) : strlen(s);
+        int64_t n = wrap_para(NULL, 0, 0, maxw, s, plen, size, centre, c);
+        /* balanced: the narrowest width that keeps the same number of
+         * lines, so a wrapped title has no one-word last line */
+        int64_t w = maxw;
+        if (n > 1) {
+            int64_t lo = 1;
+            while (lo < w) {
+                int64_t mid = lo + (w - lo) / 2;
+                if (wrap_para(NULL, 0, 0, mid, s, plen, size, centre, c) <= n)
+                    w = mid;
+                else
+                    lo = mid + 1;
             }
-            line_out(d, x, y, s + a, end - a, size, centre, c);
-            y += lh;
-            a = k;
         }
+        wrap_para(d, x, y, w, s, plen, size, centre, c);
+        y += (n > 0 ? n : 1) * lh;
         if (!nl) break;
         s = nl + 1;
     }
@@ -298,6 +323,20 @@ static void grid_lines(dc *d, const panel *p)
     for (int64_t j = 1; j < p->cols.nb; j++) maskinfo__dc_fill(d, p->cols.p[j], 0, 1, p->hm_h, g, 128);
 }
 
+#define NBSP "\xc2\xa0" /* U+00A0 in UTF-8 */
+
+/* v with thousands separators ("2,851,200"); out holds >= 27 bytes. */
+static void grouped(char *out, uint64_t v)
+{
+    char t[24];
+    int n = snprintf(t, sizeof t, "%llu", (unsigned long long)v), o = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0) out[o++] = ',';
+        out[o++] = t[i];
+    }
+    out[o] = 0;
+}
+
 void maskinfo__draw_panel(dc *d, const panel *p)
 {
     const maskinfo_png_opts *o = p->o;
@@ -365,8 +404,11 @@ void maskinfo__draw_panel(dc *d, const panel *p)
         y += maskinfo__text_block(d, 0, y, W > ipx(ts->tick * 20) ? W : ipx(ts->tick * 20), b, ts->tick, 0, INK);
     }
     if (o->diff) {
-        snprintf(b, sizeof b, "only a: %llu   only b: %llu   both: %llu cells",
-                 (unsigned long long)p->tot[0], (unsigned long long)p->tot[1], (unsigned long long)p->tot[2]);
+        char n[3][32];
+        for (int k = 0; k < 3; k++) grouped(n[k], p->tot[k]);
+        /* no-break spaces inside an item: a wrap falls between items */
+        snprintf(b, sizeof b, "only" NBSP "a:" NBSP "%s   only" NBSP "b:" NBSP "%s   both:" NBSP "%s" NBSP "cells", n[0], n[1],
+                 n[2]);
         maskinfo__text_block(d, 0, y, W > ipx(ts->tick * 20) ? W : ipx(ts->tick * 20), b, ts->tick, 0, INK);
     }
 }

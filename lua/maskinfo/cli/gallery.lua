@@ -283,13 +283,14 @@ local EXTRAS = {
         title = "decode step at position 1,000,000 (window 4096)", png_level = PNG_LEVEL })
     end },
   { name = "diff-windows", caption = "a diff of two windows",
-    text = "`render_diff` of causal sliding windows of 1024 and 768 tokens (4096 tokens): cells "
-      .. "allowed only in the first (orange), only in the second (purple) and in both (grey), "
-      .. "with the counts.",
+    text = "`render_diff` of a causal sliding window of 1024 tokens and a two-sided window of 768 "
+      .. "(384 keys either side; 4096 tokens): cells allowed only in the first (orange), only in the "
+      .. "second (purple) and in both (grey), with the counts.",
     draw = function(path)
       local c = causal(4096)
-      return mi.render_diff(path, c:apply_sliding_window({ 1023, 0 }), c:apply_sliding_window({ 767, 0 }),
-        { title = "window 1024 vs window 768", width = 512, png_level = PNG_LEVEL })
+      local two = mi.from_segments({ mi.util.fill(4096, 0) }):apply_sliding_window({ 383, 384 })
+      return mi.render_diff(path, c:apply_sliding_window({ 1023, 0 }), two,
+        { title = "causal window 1024 vs two-sided window 768", width = 512, png_level = PNG_LEVEL })
     end },
 }
 G.EXTRAS = EXTRAS
