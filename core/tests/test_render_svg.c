@@ -117,6 +117,15 @@ static void test_agree(void)
     CHECK(render(r, &o, MASKINFO_FORMAT_SVG, NULL, svg, &w, &h) == MASKINFO_OK);
     CHECK(render(r, &o, MASKINFO_FORMAT_PNG, NULL, png, &w2, &h2) == MASKINFO_OK);
     same_as_png(svg, png, "image");
+    /* 128k into 1024 px with "any": the widened sinks and window agree too */
+    maskinfo_mask *big = sinks(131072);
+    o.scale = 0;
+    o.width = o.height = 1024;
+    o.aggregate = MASKINFO_AGG_ANY;
+    CHECK(render(big, &o, MASKINFO_FORMAT_SVG, NULL, svg, &w, &h) == MASKINFO_OK);
+    CHECK(render(big, &o, MASKINFO_FORMAT_PNG, NULL, png, &w2, &h2) == MASKINFO_OK);
+    same_as_png(svg, png, "any at 128k");
+    maskinfo_mask_unref(big);
     /* a decorated figure is valid XML too */
     o = opts();
     o.scale = 4;
