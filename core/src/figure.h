@@ -107,6 +107,9 @@ void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n);
 int64_t maskinfo__text_block(dc *d, int64_t x, int64_t y, int64_t maxw, const char *s,
                              double size, int centre, rgb c);
 
+/* aggregate any / all (heatmap.c): features thinner than 3 pixels on a
+ * downsampled axis are widened to 3 in p->counts (0 or the bucket area). */
+int maskinfo__thin_features(panel *p, const maskinfo_limits *lim);
 /* Colour of bucket (i, j); *hatch = 1 when it is masked padding. */
 rgb maskinfo__bucket_colour(const panel *p, int64_t i, int64_t j, int *hatch);
 /* Hatching of padding: the pixel at heatmap position (x, y). */
