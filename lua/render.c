@@ -190,7 +190,8 @@ static void png_opts_from(lua_State *L, int t, const maskinfo_mask *m, maskinfo_
 }
 
 /* The figure options at t: format ("png"|"svg"), title (string or nil),
- * dpi, font_scale (numbers, 0 = default), font (string or nil), legend. */
+ * dpi, font_scale (numbers, 0 = default), font (string or nil), legend,
+ * png_level (integer or nil = 0). */
 static void fig_opts_from(lua_State *L, int t, maskinfo_figure_opts *f) {
     memset(f, 0, sizeof *f);
     f->format = (maskinfo_image_format)field_option(L, t, "format", format_names);
@@ -203,7 +204,9 @@ static void fig_opts_from(lua_State *L, int t, maskinfo_figure_opts *f) {
     f->title = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
     lua_getfield(L, t, "font");
     f->font = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
-    lua_pop(L, 4); /* the strings stay referenced by the options table */
+    lua_getfield(L, t, "png_level");
+    f->png_level = lua_isnil(L, -1) ? 0 : (int)luaL_checkinteger(L, -1);
+    lua_pop(L, 5); /* the strings stay referenced by the options table */
 }
 
 /* core.render_figure(path, {masks}, {opts...}, columns, figopts) -> width,

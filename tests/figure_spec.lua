@@ -138,16 +138,32 @@ describe("figures", function()
     maskinfo.render_diff(dir .. "/d.svg", a, b)
     local t = texts(slurp(dir .. "/d.svg"))
     local both = (a & b):count()
-    local line = ("only a: %d   only b: %d   both: %d cells"):format(a:count() - both, b:count() - both, both)
+    -- U+00A0 keeps each count with its name when the line wraps
+    local line = ("only\u{a0}a:\u{a0}%d   only\u{a0}b:\u{a0}%d   both:\u{a0}%d\u{a0}cells"):format(a:count() - both, b:count() - both, both)
     assert.is_true(has(t, line), line)
     assert.is_true(has(t, "only a") and has(t, "only b") and has(t, "both"))
+    -- large counts get thousands separators
+    local function grouped(n) return (tostring(n):reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", "")) end
+    local full = maskinfo.from_segments({ maskinfo.util.fill(2048, 0) })
+    a, b = causal(2048):apply_sliding_window({ 1023, 0 }), full:apply_sliding_window({ 383, 384 })
+    maskinfo.render_diff(dir .. "/d.svg", a, b)
+    both = (a & b):count()
+    line = ("only\u{a0}a:\u{a0}%s   only\u{a0}b:\u{a0}%s   both:\u{a0}%s\u{a0}cells"):format(grouped(a:count() - both), grouped(b:count() - both),
+      grouped(both))
+    assert.is_truthy(line:find(",", 1, true))
+    assert.is_true(has(texts(slurp(dir .. "/d.svg")), line), line)
   end)
 
-  it("prints the kernel-block sparsity", function()
+  it("prints the kernel-block counts and sparsity, and names the block tints in the legend", function()
     local c = causal(64)
     c:render(dir .. "/b.svg", { block_size = 16 })
     local t = texts(slurp(dir .. "/b.svg"))
-    assert.is_true(has(t, "blocks 16x16: 6 full, 4 partial, 6 empty; sparsity 37.50%"))
+    assert.is_true(has(t, "blocks 16x16: 6 full, 4 partial, 6 empty"))
+    assert.is_true(has(t, "sparsity 37.50%"))
+    -- the legend names the tints
+    assert.is_true(has(t, "full block") and has(t, "partial block"))
+    c:render(dir .. "/n.svg")
+    assert.is_false(has(texts(slurp(dir .. "/n.svg")), "full block"))
     assert.has_error(function() causal(100000):render(dir .. "/x.svg", { block_size = 1 }) end)
   end)
 

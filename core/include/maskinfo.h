@@ -380,11 +380,15 @@ typedef struct {
     const char *title;        /* over all panels, or NULL */
     double dpi;               /* text is sized in points at this many pixels
                                  per inch; 0 = the largest heatmap's long
-                                 side spans 3.2 inches (at least 96 dpi) */
+                                 side spans 2.7 inches (at least 96 dpi) */
     double font_scale;        /* multiplies every text size; 0 = 1 */
     const char *font;         /* TrueType file; NULL = $MASKINFO_FONT, else
                                  DejaVu Sans; the bitmap font if it fails */
     int legend;               /* one legend or colour bar for the figure */
+    int png_level;            /* zlib level 1-9 of a PNG (and of an SVG's
+                                 embedded heatmap); 0 = 1 with no row filters
+                                 (fast); 6 and up also use row filters
+                                 (about half the bytes, for repositories) */
 } maskinfo_figure_opts;
 /* Panels in rows of `columns` (0: one row), atomically written to path in
  * fig->format.  Out-of-domain options are MASKINFO_EINVAL.  A side past

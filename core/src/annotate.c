@@ -31,30 +31,55 @@ static void line_out(dc *d, int64_t x, int64_t y, const char *s, size_t len, dou
     maskinfo__dc_text(d, centre ? x - w / 2 : x, y, s, len, size, 0, c);
 }
 
+/* Greedy word wrap of one paragraph (s, plen) to maxw pixels; draws the
+ * lines from y when d is not NULL; returns the number of lines. */
+static int64_t wrap_para(dc *d, int64_t x, int64_t y, int64_t maxw, const char *s, size_t plen,
+                         double size, int centre, rgb c)
+{
+    int64_t lh = maskinfo__line_height(size), n = 0;
+    size_t a = 0;
+    while (a < plen) {
+        size_t k = a, end = a;
+        int have = 0;
+        while (k < plen) { /* add words while the line fits */
+            size_t we = k;
+            while (we < plen && s[we] != ' ') we++;
+            if (have && maskinfo__text_width(s + a, we - a, size) > maxw) break;
+            end = we;
+            have = 1;
+            k = we;
+            while (k < plen && s[k] == ' ') k++;
+        }
+        if (d) line_out(d, x, y + n * lh, s + a, end - a, size, centre, c);
+        n++;
+        a = k;
+    }
+    return n;
+}
+
 int64_t maskinfo__text_block(dc *d, int64_t x, int64_t y, int64_t maxw, const char *s,
                              double size, int centre, rgb c)
 {
     int64_t lh = maskinfo__line_height(size), y0 = y;
     for (;;) {
         const char *nl = strchr(s, '\n');
-        size_t plen = nl ? (size_t)(nl - s) : strlen(s), a = 0;
-        if (plen == 0) y += lh;
-        while (a < plen) {
-            size_t k = a, end = a;
-            int have = 0;
-            while (k < plen) { /* add words while the line fits */
-                size_t we = k;
-                while (we < plen && s[we] != ' ') we++;
-                if (have && maskinfo__text_width(s + a, we - a, size) > maxw) break;
-                end = we;
-                have = 1;
-                k = we;
-                while (k < plen && s[k] == ' ') k++;
+        size_t plen = nl ? (size_t)(nl - s) : strlen(s);
+        int64_t n = wrap_para(NULL, 0, 0, maxw, s, plen, size, centre, c);
+        /* balanced: the narrowest width that keeps the same number of
+         * lines, so a wrapped title has no one-word last line */
+        int64_t w = maxw;
+        if (n > 1) {
+            int64_t lo = 1;
+            while (lo < w) {
+                int64_t mid = lo + (w - lo) / 2;
+                if (wrap_para(NULL, 0, 0, mid, s, plen, size, centre, c) <= n)
+                    w = mid;
+                else
+                    lo = mid + 1;
             }
-            line_out(d, x, y, s + a, end - a, size, centre, c);
-            y += lh;
-            a = k;
         }
+        wrap_para(d, x, y, w, s, plen, size, centre, c);
+        y += (n > 0 ? n : 1) * lh;
         if (!nl) break;
         s = nl + 1;
     }
@@ -250,16 +275,27 @@ static int64_t draw_segments(dc *d, const panel *p, const axis *a, const int32_t
 
 /* ---------------------------------------------------------------- blocks */
 
+/* Block tints by class (empty, partial, full) and their opacity. */
+static const int BLOCK_ALPHA[3] = {0, 80, 70};
+static const uint8_t BLOCK_TINT[3][3] = {{255, 255, 255}, {240, 170, 0}, {0, 158, 115}};
+
+/* The overlay is drawn when blocks are >= 3 pixels. */
+static int blocks_shown(const panel *p)
+{
+    const maskinfo_png_opts *o = p->o;
+    return p->blocks && o->block_q * p->hm_h / p->rows.n >= 3 && o->block_kv * p->hm_w / p->cols.n >= 3;
+}
+
 /* Kernel blocks: full ones tinted green, partial ones amber, empty ones
- * left alone, with their boundaries, when blocks are >= 3 pixels. */
+ * left alone, with their boundaries. */
 static void draw_blocks(dc *d, const panel *p)
 {
     const maskinfo_png_opts *o = p->o;
     int64_t bq = o->block_q, bk = o->block_kv;
-    int64_t minq = bq * p->hm_h / p->rows.n, mink = bk * p->hm_w / p->cols.n;
-    if (minq < 3 || mink < 3) return;
-    static const int alpha[3] = {0, 80, 70};
-    const rgb tint[3] = {mk_rgb(255, 255, 255), mk_rgb(240, 170, 0), mk_rgb(0, 158, 115)};
+    if (!blocks_shown(p)) return;
+    const int *alpha = BLOCK_ALPHA;
+    rgb tint[3];
+    for (int k = 0; k < 3; k++) tint[k] = mk_rgb(BLOCK_TINT[k][0], BLOCK_TINT[k][1], BLOCK_TINT[k][2]);
     for (int64_t i = 0; i < p->bnr; i++) {
         int64_t y0 = maskinfo__axis_pixel(&p->rows, i * bq);
         int64_t y1 = maskinfo__axis_pixel(&p->rows, (i + 1) * bq < p->rows.n ? (i + 1) * bq : p->rows.n);
@@ -285,6 +321,20 @@ static void grid_lines(dc *d, const panel *p)
     const rgb g = mk_rgb(136, 136, 136);
     for (int64_t i = 1; i < p->rows.nb; i++) maskinfo__dc_fill(d, 0, p->rows.p[i], p->hm_w, 1, g, 128);
     for (int64_t j = 1; j < p->cols.nb; j++) maskinfo__dc_fill(d, p->cols.p[j], 0, 1, p->hm_h, g, 128);
+}
+
+#define NBSP "\xc2\xa0" /* U+00A0 in UTF-8 */
+
+/* v with thousands separators ("2,851,200"); out holds >= 27 bytes. */
+static void grouped(char *out, uint64_t v)
+{
+    char t[24];
+    int n = snprintf(t, sizeof t, "%llu", (unsigned long long)v), o = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0) out[o++] = ',';
+        out[o++] = t[i];
+    }
+    out[o] = 0;
 }
 
 void maskinfo__draw_panel(dc *d, const panel *p)
@@ -346,15 +396,19 @@ void maskinfo__draw_panel(dc *d, const panel *p)
     char b[200];
     if (p->blocks) {
         uint64_t nb = p->bcount[0] + p->bcount[1] + p->bcount[2];
-        snprintf(b, sizeof b, "blocks %lldx%lld: %llu full, %llu partial, %llu empty; sparsity %.2f%%",
+        /* two lines: the counts, then the sparsity as BlockMask prints it */
+        snprintf(b, sizeof b, "blocks %lldx%lld: %llu full, %llu partial, %llu empty\nsparsity %.2f%%",
                  (long long)o->block_q, (long long)o->block_kv, (unsigned long long)p->bcount[2],
                  (unsigned long long)p->bcount[1], (unsigned long long)p->bcount[0],
                  nb ? 100.0 * (double)p->bcount[0] / (double)nb : 0.0);
         y += maskinfo__text_block(d, 0, y, W > ipx(ts->tick * 20) ? W : ipx(ts->tick * 20), b, ts->tick, 0, INK);
     }
     if (o->diff) {
-        snprintf(b, sizeof b, "only a: %llu   only b: %llu   both: %llu cells",
-                 (unsigned long long)p->tot[0], (unsigned long long)p->tot[1], (unsigned long long)p->tot[2]);
+        char n[3][32];
+        for (int k = 0; k < 3; k++) grouped(n[k], p->tot[k]);
+        /* no-break spaces inside an item: a wrap falls between items */
+        snprintf(b, sizeof b, "only" NBSP "a:" NBSP "%s   only" NBSP "b:" NBSP "%s   both:" NBSP "%s" NBSP "cells", n[0], n[1],
+                 n[2]);
         maskinfo__text_block(d, 0, y, W > ipx(ts->tick * 20) ? W : ipx(ts->tick * 20), b, ts->tick, 0, INK);
     }
 }
@@ -401,6 +455,17 @@ void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n)
         x = swatch(d, x, sz, MI_DIFF_BOTH, 0, "both", size);
     }
     if (hatched) x = swatch(d, x, sz, pal->empty, 1, "padding", size);
+    int blocks = 0;
+    for (int64_t i = 0; i < n; i++) blocks |= blocks_shown(&ps[i]);
+    if (blocks) {
+        /* the tints as they look over a masked (white) cell */
+        static const char *const name[3] = {NULL, "partial block", "full block"};
+        for (int k = 2; k >= 1; k--) {
+            int c[3];
+            for (int j = 0; j < 3; j++) c[j] = 255 + ((BLOCK_TINT[k][j] - 255) * BLOCK_ALPHA[k] + 127) / 255;
+            x = swatch(d, x, sz, mk_rgb(c[0], c[1], c[2]), 0, name[k], size);
+        }
+    }
     if (fractional && plainpanel) {
         /* the partial ramp, from just above 0% to just below 100% allowed */
         int64_t lh = maskinfo__line_height(size), bw = ipx(size * 8), y = (lh - sz) / 2;

@@ -81,6 +81,7 @@ typedef struct {
     const type_sizes *ts;
     const maskinfo_limits *lim;
     int status;           /* first failure of a backend (SVG heatmap images) */
+    int png_level;        /* DC_SVG: the embedded heatmap's zlib level */
 } dc;
 
 void maskinfo__dc_init(dc *d, dc_kind kind);
@@ -106,6 +107,9 @@ void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n);
 int64_t maskinfo__text_block(dc *d, int64_t x, int64_t y, int64_t maxw, const char *s,
                              double size, int centre, rgb c);
 
+/* aggregate any / all (heatmap.c): features thinner than 3 pixels on a
+ * downsampled axis are widened to 3 in p->counts (0 or the bucket area). */
+int maskinfo__thin_features(panel *p, const maskinfo_limits *lim);
 /* Colour of bucket (i, j); *hatch = 1 when it is masked padding. */
 rgb maskinfo__bucket_colour(const panel *p, int64_t i, int64_t j, int *hatch);
 /* Hatching of padding: the pixel at heatmap position (x, y). */
@@ -132,7 +136,7 @@ void maskinfo__svg_begin(maskinfo__strbuf *sb, int64_t w, int64_t h);
 void maskinfo__svg_end(maskinfo__strbuf *sb);
 int maskinfo__write_text_file(const char *path, const char *s, size_t len);
 /* The PNG encoding of an RGB canvas in memory (malloc'd, *len bytes). */
-int maskinfo__encode_png_mem(const uint8_t *px, int64_t w, int64_t h, uint8_t **out,
+int maskinfo__encode_png_mem(const uint8_t *px, int64_t w, int64_t h, int level, uint8_t **out,
                              size_t *len);
 
 #endif

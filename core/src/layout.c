@@ -23,13 +23,15 @@
  * Colours (f = fraction of allowed cells in a bucket)
  *   aggregate mean: f == 0 white, f == 1 the colormap's dark end, partial
  *   buckets on the colormap between t = 0.25 and 0.80 (raster.c);
- *   any: full colour when f > 0; all: full colour when f == 1.  Diff
+ *   any: full colour when f > 0; all: full colour when f == 1; on an axis
+ *   with several cells per pixel, any / all draw a thinner feature 3
+ *   pixels wide (heatmap.c, which colours the buckets).  Diff
  *   panels blend MI_DIFF_A / _B / _BOTH by their share of the bucket (any:
  *   the categories present, equally).  Masked buckets whose rows or
  *   columns are all padding (id < 0) are hatched unless plain.
  *
  * Type: sizes in points at fig->dpi (auto: the largest heatmap's long side
- * spans 3.2 inches, >= 96 dpi) times font_scale: ticks 7 pt, axis names
+ * spans MI_AUTO_INCHES, >= 96 dpi) times font_scale: ticks 7 pt, axis names
  * 8 pt, panel titles 9 pt, the figure title 10 pt.
  */
 #include "figure.h"
@@ -41,6 +43,10 @@
 
 #define MI_MAX_SIDE MASKINFO_MAX_IMAGE_SIDE
 #define MI_MAX_BLOCKS 4096 /* kernel blocks per axis of an overlay */
+/* Auto type: the largest heatmap's long side spans this many inches.  With
+ * the axes around it a one-panel figure is then ~3.3 in wide, so printed
+ * at one column of a two-column paper its ticks are ~7 pt (3.2 gave 6). */
+#define MI_AUTO_INCHES 2.7
 
 /* ---------------------------------------------------------------- dc */
 
@@ -321,6 +327,7 @@ static int panel_counts(panel *p, const maskinfo_limits *lim)
                 p->tot[2] += p->cboth[k];
             }
     }
+    if (st == MASKINFO_OK && !o->diff && o->aggregate != MASKINFO_AGG_MEAN) st = maskinfo__thin_features(p, lim);
     if (st == MASKINFO_OK && o->block_q > 0 && !p->plain) st = panel_blocks(p, lim);
     if (st || p->plain) return st;
     /* what the legend must explain (plain panels have no legend) */
@@ -337,47 +344,6 @@ static int panel_counts(panel *p, const maskinfo_limits *lim)
     return MASKINFO_OK;
 }
 
-static rgb mix3(const uint64_t w[3], uint64_t area)
-{
-    const rgb c[3] = {MI_DIFF_A, MI_DIFF_B, MI_DIFF_BOTH};
-    double r = 0, g = 0, b = 0, rest = (double)area;
-    for (int k = 0; k < 3; k++) {
-        r += (double)w[k] * c[k].r;
-        g += (double)w[k] * c[k].g;
-        b += (double)w[k] * c[k].b;
-        rest -= (double)w[k];
-    }
-    r += rest * 255;
-    g += rest * 255;
-    b += rest * 255;
-    return mk_rgb((int)(r / area + 0.5), (int)(g / area + 0.5), (int)(b / area + 0.5));
-}
-
-rgb maskinfo__bucket_colour(const panel *p, int64_t i, int64_t j, int *hatch)
-{
-    int64_t k = i * p->cols.nb + j;
-    uint64_t area = (uint64_t)(p->rows.e[i + 1] - p->rows.e[i]) * (uint64_t)(p->cols.e[j + 1] - p->cols.e[j]);
-    uint64_t n = p->counts[k];
-    int padded = (p->rows.pad && p->rows.pad[i]) || (p->cols.pad && p->cols.pad[j]);
-    maskinfo_aggregate agg = p->o->aggregate;
-    if (p->cb) {
-        uint64_t w[3] = {n - p->cboth[k], p->cb[k] - p->cboth[k], p->cboth[k]};
-        *hatch = padded && w[0] + w[1] + w[2] == 0;
-        if (agg == MASKINFO_AGG_MEAN) return mix3(w, area);
-        uint64_t present = 0;
-        for (int c = 0; c < 3; c++) {
-            int on = agg == MASKINFO_AGG_ANY ? w[c] > 0 : w[c] >= area;
-            w[c] = on ? 1 : 0;
-            present += w[c];
-        }
-        return present ? mix3(w, present) : p->pal.empty;
-    }
-    *hatch = padded && n == 0;
-    if (agg == MASKINFO_AGG_ANY) return n > 0 ? p->pal.full : p->pal.empty;
-    if (agg == MASKINFO_AGG_ALL) return n >= area ? p->pal.full : p->pal.empty;
-    return frac_colour(&p->pal, n, area);
-}
-
 /* ---------------------------------------------------------------- figure */
 
 static type_sizes sizes_for(const panel *ps, int64_t n, const maskinfo_figure_opts *fig)
@@ -389,7 +355,7 @@ static type_sizes sizes_for(const panel *ps, int64_t n, const maskinfo_figure_op
             if (ps[i].hm_w > big) big = ps[i].hm_w;
             if (ps[i].hm_h > big) big = ps[i].hm_h;
         }
-        dpi = big / 3.2 < 96 ? 96 : big / 3.2;
+        dpi = big / MI_AUTO_INCHES < 96 ? 96 : big / MI_AUTO_INCHES;
     }
     type_sizes t;
     double pt = dpi / 72.0 * fs;
@@ -403,27 +369,42 @@ static type_sizes sizes_for(const panel *ps, int64_t n, const maskinfo_figure_op
 }
 
 typedef struct {
-    int64_t W, H, L, T, cw, ch, cols, gap, margin, title_h, legend_y, legend_x, grid_w;
+    int64_t W, H, L, cw, cols, gap, margin, title_h, legend_y, legend_x, grid_w;
     int all_plain;
 } arrangement;
 
-/* Measure every panel, the figure title and the legend; cells as large as
- * the largest panel, heatmap origins aligned. */
+/* The extent of grid row r: decorations above the heatmap origins (*top)
+ * and everything below them (*bottom), from the measured panel boxes. */
+static void row_extent(const panel *ps, int64_t n, int64_t cols, int64_t r, int64_t *top, int64_t *bottom)
+{
+    *top = *bottom = 0;
+    for (int64_t i = r * cols; i < n && i < (r + 1) * cols; i++) {
+        if (-ps[i].y0 > *top) *top = -ps[i].y0;
+        if (ps[i].y1 > *bottom) *bottom = ps[i].y1;
+    }
+}
+
+/* Measure every panel, the figure title and the legend; columns as wide
+ * as the widest panel, each row as tall as its tallest (so a short panel
+ * under a tall one leaves no empty band), heatmap origins aligned along
+ * rows and columns. */
 static void arrange(panel *ps, int64_t n, int64_t columns, const maskinfo_figure_opts *fig,
                     const type_sizes *ts, arrangement *a)
 {
     memset(a, 0, sizeof *a);
-    int64_t R = 0, B = 0;
+    int64_t R = 0;
     a->all_plain = 1;
     for (int64_t i = 0; i < n; i++) {
         dc d;
         maskinfo__dc_init(&d, DC_MEASURE);
         d.ts = ts;
         maskinfo__draw_panel(&d, &ps[i]);
+        ps[i].x0 = d.x0;
+        ps[i].y0 = d.y0;
+        ps[i].x1 = d.x1;
+        ps[i].y1 = d.y1;
         if (-d.x0 > a->L) a->L = -d.x0;
-        if (-d.y0 > a->T) a->T = -d.y0;
         if (d.x1 > R) R = d.x1;
-        if (d.y1 > B) B = d.y1;
         if (!ps[i].plain) a->all_plain = 0;
     }
     a->cols = columns == 0 || columns > n ? n : columns;
@@ -431,9 +412,13 @@ static void arrange(panel *ps, int64_t n, int64_t columns, const maskinfo_figure
     a->margin = a->all_plain ? 0 : (int64_t)(ts->tick + 0.5);
     a->gap = a->all_plain ? 4 : (int64_t)(ts->tick * 1.5 + 0.5);
     a->cw = a->L + R;
-    a->ch = a->T + B;
     a->grid_w = a->cols * a->cw + (a->cols - 1) * a->gap;
-    int64_t grid_h = nrow * a->ch + (nrow - 1) * a->gap, W = a->grid_w, extra = 0;
+    int64_t grid_h = (nrow - 1) * a->gap, W = a->grid_w, extra = 0;
+    for (int64_t r = 0; r < nrow; r++) {
+        int64_t T, B;
+        row_extent(ps, n, a->cols, r, &T, &B);
+        grid_h += T + B;
+    }
     if (fig->title && fig->title[0]) {
         dc d;
         maskinfo__dc_init(&d, DC_MEASURE);
@@ -471,10 +456,16 @@ static void draw_figure(dc *base, panel *ps, int64_t n, const maskinfo_figure_op
         int64_t wrap = a->W - 2 * a->margin;
         maskinfo__text_block(&d, 0, 0, wrap, fig->title, d.ts->fig_title, 1, mk_rgb(0, 0, 0));
     }
-    for (int64_t i = 0; i < n; i++) {
-        d.ox = x0 + (i % a->cols) * (a->cw + a->gap) + a->L;
-        d.oy = a->margin + a->title_h + (i / a->cols) * (a->ch + a->gap) + a->T;
-        maskinfo__draw_panel(&d, &ps[i]);
+    int64_t y = a->margin + a->title_h;
+    for (int64_t r = 0; r * a->cols < n; r++) {
+        int64_t T, B;
+        row_extent(ps, n, a->cols, r, &T, &B);
+        for (int64_t i = r * a->cols; i < n && i < (r + 1) * a->cols; i++) {
+            d.ox = x0 + (i % a->cols) * (a->cw + a->gap) + a->L;
+            d.oy = y + T;
+            maskinfo__draw_panel(&d, &ps[i]);
+        }
+        y += T + B + a->gap;
     }
     if (a->legend_y >= 0) {
         d.ox = a->margin + a->legend_x;
@@ -495,6 +486,7 @@ static int write_figure(panel *ps, int64_t n, const maskinfo_figure_opts *fig, c
         d.sb = &sb;
         d.ts = ts;
         d.lim = lim;
+        d.png_level = fig->png_level;
         maskinfo__svg_begin(&sb, a->W, a->H);
         draw_figure(&d, ps, n, fig, a);
         maskinfo__svg_end(&sb);
@@ -517,7 +509,7 @@ static int write_figure(panel *ps, int64_t n, const maskinfo_figure_opts *fig, c
     d.ts = ts;
     d.lim = lim;
     draw_figure(&d, ps, n, fig, a);
-    st = maskinfo__write_png(path, px, a->W, a->H);
+    st = maskinfo__write_png(path, px, a->W, a->H, fig->png_level);
     free(px);
     return st;
 }
@@ -533,6 +525,7 @@ int maskinfo_render_figure(const maskinfo_mask *const *ms, const maskinfo_png_op
     if (fig->format != MASKINFO_FORMAT_PNG && fig->format != MASKINFO_FORMAT_SVG) return MASKINFO_EINVAL;
     if (!(fig->dpi >= 0) || !(fig->font_scale >= 0) || fig->dpi > 10000 || fig->font_scale > 100)
         return MASKINFO_EINVAL;
+    if (fig->png_level < 0 || fig->png_level > 9) return MASKINFO_EINVAL;
     if (n > MI_MAX_SIDE) return MASKINFO_EIMAGE; /* a renderer limit, like a side */
     int st = MASKINFO_OK;
     panel *ps = mi_alloc(lim, n, sizeof *ps, 1, &st);

@@ -76,7 +76,7 @@ static void png_warn(png_structp png, png_const_charp msg)
  * assigned before it, so nothing this function reads after a longjmp is
  * indeterminate. */
 static int encode_png(png_sink *sink, const uint8_t *px, int64_t w, int64_t h,
-                      int grey, uint8_t *row)
+                      int grey, int level, uint8_t *row)
 {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_fail,
                                               png_warn);
@@ -94,8 +94,9 @@ static int encode_png(png_sink *sink, const uint8_t *px, int64_t w, int64_t h,
         return MASKINFO_EIO;
     }
     png_set_write_fn(png, sink, sink_write, sink_flush);
-    png_set_compression_level(png, 1);
-    png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
+    /* level 0 means the fast default; 6 and up let libpng pick row filters */
+    png_set_compression_level(png, level < 1 ? 1 : level);
+    png_set_filter(png, PNG_FILTER_TYPE_BASE, level >= 6 ? PNG_ALL_FILTERS : PNG_FILTER_NONE);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8,
                  grey ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_BASE, PNG_FILTER_TYPE_BASE);
@@ -125,7 +126,7 @@ static int all_grey(const uint8_t *px, int64_t n)
 typedef struct {
     const uint8_t *px;
     int64_t w, h;
-    int grey;
+    int grey, level;
     uint8_t *row;
 } png_job;
 
@@ -133,25 +134,25 @@ static int fill_png(FILE *fp, void *ctx)
 {
     png_job *j = ctx;
     png_sink sink = {fp, NULL, 0, 0, 0, 0};
-    return encode_png(&sink, j->px, j->w, j->h, j->grey, j->row);
+    return encode_png(&sink, j->px, j->w, j->h, j->grey, j->level, j->row);
 }
 
-int maskinfo__write_png(const char *path, const uint8_t *px, int64_t w, int64_t h)
+int maskinfo__write_png(const char *path, const uint8_t *px, int64_t w, int64_t h, int level)
 {
-    png_job j = {px, w, h, all_grey(px, w * h), NULL};
+    png_job j = {px, w, h, all_grey(px, w * h), level, NULL};
     if (j.grey && (j.row = malloc((size_t)w)) == NULL) return MASKINFO_ENOMEM;
     int status = maskinfo__write_atomic(path, fill_png, &j);
     free(j.row);
     return status;
 }
 
-int maskinfo__encode_png_mem(const uint8_t *px, int64_t w, int64_t h, uint8_t **out,
+int maskinfo__encode_png_mem(const uint8_t *px, int64_t w, int64_t h, int level, uint8_t **out,
                              size_t *len)
 {
     png_sink sink = {NULL, NULL, 0, 0, 0, 0};
     int grey = all_grey(px, w * h);
     uint8_t *row = grey ? malloc((size_t)w) : NULL;
-    int st = grey && !row ? MASKINFO_ENOMEM : encode_png(&sink, px, w, h, grey, row);
+    int st = grey && !row ? MASKINFO_ENOMEM : encode_png(&sink, px, w, h, grey, level, row);
     free(row);
     if (st) {
         free(sink.mem);

@@ -64,6 +64,6 @@ void maskinfo__bitmap_text(uint8_t *px, int64_t w, int64_t h, int64_t x, int64_t
 
 /* The w x h canvas to path as a PNG, atomically (png_write.c): path is only
  * ever replaced by a complete file; on MASKINFO_EIO errno says why. */
-int maskinfo__write_png(const char *path, const uint8_t *px, int64_t w, int64_t h);
+int maskinfo__write_png(const char *path, const uint8_t *px, int64_t w, int64_t h, int level);
 
 #endif

@@ -224,7 +224,7 @@ static int heatmap_image(dc *d, const panel *p)
     maskinfo__png_heatmap(&r, p);
     uint8_t *png = NULL;
     size_t len = 0;
-    st = maskinfo__encode_png_mem(px, p->hm_w, p->hm_h, &png, &len);
+    st = maskinfo__encode_png_mem(px, p->hm_w, p->hm_h, d->png_level, &png, &len);
     free(px);
     if (st) return st;
     maskinfo__sb_puts(d->sb, "<image");

@@ -6,8 +6,11 @@
  * drawn; docs/api.md says so.
  *
  * Both the layout and the PNG backend measure with the same advances
- * (unhinted, kerning ignored) so boxes and drawn text agree; the SVG
- * backend names the same family, and viewers that have it match closely.
+ * (unhinted, plus the font's pair kerning) so boxes and drawn text agree;
+ * the SVG backend names the same family, and viewers that have it match
+ * closely (they kern too).  FT_Get_Kerning reads only the legacy 'kern'
+ * table; DejaVu Sans has one (besides GPOS), so "To", "AV", "P." close up
+ * as in a typeset title without HarfBuzz (docs/decisions.md).
  */
 #include "figure.h"
 
@@ -103,13 +106,26 @@ int64_t maskinfo__text_missing(const char *s)
     return n;
 }
 
+/* Pair kerning of glyphs a then b at the current size, 26.6 (0 without a
+ * 'kern' table). */
+static FT_Pos kerning(FT_UInt a, FT_UInt b)
+{
+    FT_Vector v;
+    if (!a || !FT_HAS_KERNING(ft_face) || FT_Get_Kerning(ft_face, a, b, FT_KERNING_UNFITTED, &v) != 0)
+        return 0;
+    return v.x;
+}
+
 int64_t maskinfo__text_width(const char *s, size_t len, double px)
 {
     if (!use_ft()) return maskinfo__bitmap_width(s, len, bitmap_scale(px));
     set_size(px);
     int64_t adv = 0; /* 26.6 */
+    FT_UInt prev = 0;
     for (size_t i = 0; i < len;) {
         FT_UInt g = glyph_index(next_cp(s, len, &i));
+        adv += kerning(prev, g);
+        prev = g;
         if (FT_Load_Glyph(ft_face, g, FT_LOAD_NO_HINTING) == 0) adv += ft_face->glyph->advance.x;
     }
     return (adv + 63) / 64;
@@ -146,8 +162,11 @@ void maskinfo__text_raster(uint8_t *px, int64_t w, int64_t h, int64_t x, int64_t
     int64_t tw = maskinfo__text_width(s, len, size), base = maskinfo__ascent(size);
     set_size(size);
     int64_t pen = 0; /* 26.6, along the text */
+    FT_UInt prev = 0;
     for (size_t i = 0; i < len;) {
         FT_UInt g = glyph_index(next_cp(s, len, &i));
+        pen += kerning(prev, g);
+        prev = g;
         if (FT_Load_Glyph(ft_face, g, FT_LOAD_NO_HINTING) != 0) continue;
         FT_GlyphSlot gs = ft_face->glyph;
         if (FT_Render_Glyph(gs, FT_RENDER_MODE_NORMAL) == 0 &&

@@ -117,6 +117,15 @@ static void test_agree(void)
     CHECK(render(r, &o, MASKINFO_FORMAT_SVG, NULL, svg, &w, &h) == MASKINFO_OK);
     CHECK(render(r, &o, MASKINFO_FORMAT_PNG, NULL, png, &w2, &h2) == MASKINFO_OK);
     same_as_png(svg, png, "image");
+    /* 128k into 1024 px with "any": the widened sinks and window agree too */
+    maskinfo_mask *big = sinks(131072);
+    o.scale = 0;
+    o.width = o.height = 1024;
+    o.aggregate = MASKINFO_AGG_ANY;
+    CHECK(render(big, &o, MASKINFO_FORMAT_SVG, NULL, svg, &w, &h) == MASKINFO_OK);
+    CHECK(render(big, &o, MASKINFO_FORMAT_PNG, NULL, png, &w2, &h2) == MASKINFO_OK);
+    same_as_png(svg, png, "any at 128k");
+    maskinfo_mask_unref(big);
     /* a decorated figure is valid XML too */
     o = opts();
     o.scale = 4;
@@ -131,7 +140,9 @@ static void test_agree(void)
 }
 
 /* StreamingLLM at 128k into 1024 px: with "any" the sink column is the
- * full colour on every row; with "mean" it is a light partial grey. */
+ * full colour on every row, three pixels wide (the thinnest feature any
+ * draws), and so is the 64-token window (half a pixel wide); with "mean"
+ * the sinks are a light partial grey one pixel wide. */
 static void test_aggregate(void)
 {
     char png[128];
@@ -145,20 +156,46 @@ static void test_aggregate(void)
     CHECK(render(m, &o, MASKINFO_FORMAT_PNG, NULL, png, &w, &h) == MASKINFO_OK);
     image a = read_png(png);
     CHECK(a.ok && a.w == 1024 && a.h == 1024);
-    int full = 0;
-    for (int y = 0; a.ok && y < a.h; y++) full += pix(&a, 0, y)[0] == 0;
-    CHECK(full == 1024);
+    int full = 0, beside = 0, diag = 0;
+    for (int y = 0; a.ok && y < a.h; y++) {
+        for (int x = 0; x < 3; x++) full += pix(&a, x, y)[0] == 0;
+        if (y >= 8) beside += pix(&a, 3, y)[0] == 255;
+        if (y >= 4) diag += pix(&a, y - 1, y)[0] == 0 && pix(&a, y, y)[0] == 0;
+    }
+    CHECK(full == 3 * 1024);
+    CHECK(beside == 1024 - 8);
+    CHECK(diag == 1024 - 4);
     free(a.px);
     o.aggregate = MASKINFO_AGG_MEAN;
     CHECK(render(m, &o, MASKINFO_FORMAT_PNG, NULL, png, &w, &h) == MASKINFO_OK);
     a = read_png(png);
     CHECK(a.ok && pix(&a, 0, 1000)[0] > 100 && pix(&a, 0, 1000)[0] < 255);
+    CHECK(a.ok && pix(&a, 1, 1000)[0] == 255);
     free(a.px);
     o.aggregate = MASKINFO_AGG_ALL; /* no 128 x 128 bucket of the sinks is full */
     CHECK(render(m, &o, MASKINFO_FORMAT_PNG, NULL, png, &w, &h) == MASKINFO_OK);
     a = read_png(png);
     CHECK(a.ok && pix(&a, 0, 1000)[0] == 255);
     free(a.px);
+    /* "all" widens thin masked features the same way: keys [1000, 1004)
+     * masked on every row of a full 131072^2 mask (under a pixel at 1024
+     * px) come out 3 pixels white; "mean" draws one light pixel. */
+    maskinfo_mask *gap = NULL;
+    int64_t lo = 1000, hi = 1004;
+    CHECK(maskinfo_mask_key_range(&gap, 1, 131072, 131072, &lo, &hi) == MASKINFO_OK);
+    maskinfo_mask *hole = NULL;
+    CHECK(maskinfo_mask_not(&hole, gap) == MASKINFO_OK);
+    CHECK(render(hole, &o, MASKINFO_FORMAT_PNG, NULL, png, &w, &h) == MASKINFO_OK);
+    a = read_png(png);
+    int white = 0, black = 0;
+    for (int x = 0; a.ok && x < a.w; x++) {
+        white += pix(&a, x, 500)[0] == 255;
+        black += pix(&a, x, 500)[0] == 0;
+    }
+    CHECK(white == 3 && black == 1021);
+    free(a.px);
+    maskinfo_mask_unref(gap);
+    maskinfo_mask_unref(hole);
     o.aggregate = (maskinfo_aggregate)7;
     CHECK(render(m, &o, MASKINFO_FORMAT_PNG, NULL, png, &w, &h) == MASKINFO_EINVAL);
     maskinfo_mask_unref(m);
@@ -214,7 +251,7 @@ static void test_million(void)
     CHECK(stat(svg, &st) == 0 && st.st_size < 2 * 1024 * 1024);
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     printf("1M-token SVG: %lld bytes, %.3f s\n", (long long)st.st_size, s);
-    CHECK(s < 5.0); /* 1 s on an idle machine; shared machines are noisy */
+    /* the time is printed, not asserted (no timed tests; see the report) */
     maskinfo_mask_unref(m);
 }
 

@@ -38,7 +38,7 @@ local MAX_BLOCKS = 4096 -- kernel blocks per axis of an overlay (layout.c)
 local PANEL_OPTS = { batch = true, head = true, scale = true, width = true, height = true, title = true,
   colormap = true, plain = true, show_segments = true, grid = true, aggregate = true, q_range = true,
   kv_range = true, q_offset = true, kv_offset = true, bands = true, tokens = true, block_size = true }
-local FIG_OPTS = { dpi = true, font_scale = true, font = true, legend = true }
+local FIG_OPTS = { dpi = true, font_scale = true, font = true, legend = true, png_level = true }
 
 local function merged(...)
   local t = {}
@@ -185,6 +185,12 @@ local function fig_opts(fname, n, opts, format, title)
     end
   end
   if opts.font ~= nil then t.font = text_arg(fname, n, opts.font, "font") end
+  if opts.png_level ~= nil then
+    t.png_level = check_int(fname, n, opts.png_level, "png_level")
+    if t.png_level < 1 or t.png_level > 9 then
+      argerr(fname, n, ("png_level: 1 to 9 expected, got %d"):format(t.png_level))
+    end
+  end
   if title ~= nil then t.title = text_arg(fname, n, title, "title") end
   return t
 end
