@@ -12,13 +12,18 @@ local M = {}
 
 ---------------------------------------------------------------- arguments
 
+--- The option as typed: argparse's target font_scale is --font-scale.
+function M.flag_name(name)
+  return (name:gsub("_", "-"))
+end
+
 --- The integer option --name (nil when absent), >= min.
 function M.int_opt(args, name, min)
   local s = args[name]
   if s == nil then return nil end
   local v = math.tointeger(tonumber(s))
   if v == nil or v < (min or 0) then
-    CE.usage(("--%s must be an integer >= %d, got '%s'"):format(name, min or 0, s), args.command)
+    CE.usage(("--%s must be an integer >= %d, got '%s'"):format(M.flag_name(name), min or 0, s), args.command)
   end
   return v
 end
@@ -28,7 +33,7 @@ function M.num_opt(args, name)
   local s = args[name]
   if s == nil then return nil end
   local v = tonumber(s)
-  if v == nil or v <= 0 then CE.usage(("--%s must be a positive number, got '%s'"):format(name, s), args.command) end
+  if v == nil or v <= 0 then CE.usage(("--%s must be a positive number, got '%s'"):format(M.flag_name(name), s), args.command) end
   return v
 end
 
@@ -67,7 +72,7 @@ function M.selection(args, name, lo, hi, dflt, what)
   for x in (s .. ","):gmatch("([^,]*),") do
     local v = math.tointeger(tonumber(x))
     if v == nil or v < lo or v > hi then
-      CE.usage(("--%s %s: %s must be all or numbers in %d..%d"):format(name, s, what, lo, hi), args.command)
+      CE.usage(("--%s %s: %s must be all or numbers in %d..%d"):format(M.flag_name(name), s, what, lo, hi), args.command)
     end
     t[#t + 1] = v
   end

@@ -87,7 +87,7 @@ function C.parser(r, cmd_name)
     PARAM_EPILOG)
   recipe_args(info)
   opt(info, "--layers", "Layers to describe: a number, a list or all (default all).", "<layers>")
-  local render = command(p, "render", "Render a recipe to a PNG.", PARAM_EPILOG)
+  local render = command(p, "render", "Render a recipe to a PNG or SVG (by the extension).", PARAM_EPILOG)
   recipe_args(render)
   render_cmd.add_command(render, opt, flag)
   local export = command(p, "export", "Write a recipe's layer, or a mask in a .npy file, for another program: the "
