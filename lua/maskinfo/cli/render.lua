@@ -67,7 +67,7 @@ local function range_opt(args, name)
   if s == nil then return nil end
   local a, b = s:match("^%s*(%d+)%s*[:,]%s*(%d+)%s*$")
   a, b = math.tointeger(tonumber(a)), math.tointeger(tonumber(b))
-  if not a or not b or b <= a then usage(("--%s must be LO:HI with LO < HI, got '%s'"):format(name, s)) end
+  if not a or not b or b <= a then usage(("--%s must be LO:HI with LO < HI, got '%s'"):format(cmd.flag_name(name), s)) end
   return { a, b }
 end
 
