@@ -9,13 +9,14 @@ B.now = require("maskinfo.core").now
 -- GC runs before each run, and whatever f returns is closed (<close>) right
 -- after the timed span, so every run starts from freed memory, as a first
 -- call would.
-function B.median_ms(f, reps)
+function B.median_ms(f, reps, setup)
   local t = {}
   for i = 1, reps or 5 do
+    local input = setup and setup() -- made before the clock starts
     collectgarbage("collect")
     local t0 = B.now()
     do
-      local v = f()
+      local v = f(input)
       local _ <close> = type(v) == "userdata" and v or nil
       t[i] = (B.now() - t0) * 1000
     end
