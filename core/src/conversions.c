@@ -8,6 +8,7 @@
  * order-independent operation (addition mod 2^64, max), and ids are assigned
  * sequentially afterwards, so results do not depend on the thread count.
  */
+#include "leaf_dense.h"
 #include "util.h"
 
 #include <string.h>
@@ -109,18 +110,6 @@ static void assign_ids(id_table *t, int64_t n, const uint64_t *h1,
     }
 }
 
-/* Defined in leaf_dense.c: row keys (and, if ch1, column keys) of plane
- * (b, h) of a mask that is one dense leaf, hashed from its 64-bit words
- * with the per-word keys kw* and per-64-row keys qw*.  (Its declaration
- * belongs in node.h, which this change does not own.) */
-int maskinfo__dense_plane_hashes(const maskinfo_mask *m, int64_t b, int64_t h,
-                                 const uint64_t *kw1, const uint64_t *kw2,
-                                 const uint64_t *qw1, const uint64_t *qw2,
-                                 uint64_t *rh1, uint64_t *rh2, uint64_t *rc,
-                                 uint64_t *ch1, uint64_t *ch2, uint64_t *cc,
-                                 int nthreads, const maskinfo_limits *lim);
-/* 1 if m is one dense leaf (node.h is not included here). */
-int maskinfo__is_dense_leaf(const maskinfo_mask *m);
 
 /* Shared, read-only and per-thread state of a segment-id computation. */
 typedef struct {

@@ -6,6 +6,7 @@
  * eval_bits.c.
  */
 #include "node.h"
+#include "leaf_dense.h"
 
 #include <string.h>
 #if defined(__SSE2__)
