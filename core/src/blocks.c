@@ -10,6 +10,7 @@
  * grid kernel (grid.h) over the span of columns it touches.
  */
 #include "grid.h"
+#include "pages.h"
 
 #include <string.h>
 
@@ -124,6 +125,58 @@ static int counted_row(mi_grid *gr, const br_geom *g, int64_t b, int64_t h, int6
     return MASKINFO_OK;
 }
 
+/* Work of one fresh 4 KiB page (a fault, its zeroing and unmapping, some
+ * 2 us here) in
+ * maskinfo__row_cost units; written bytes cost a unit per 256. */
+#define MI_PAGE_WORK 128
+#define MI_SAMPLES 64
+
+/*
+ * Work of the whole output, from up to MI_SAMPLES evenly spaced block rows
+ * that have closed forms (cheap to find): pieces walked, pages first
+ * touched and bytes written.  *dense: a quarter or more of the output is
+ * written, so huge pages pay; a banded output stays on lazily mapped 4 KiB
+ * pages, whose untouched ones are never mapped.  Block rows without a
+ * closed form are counted as their rows.
+ */
+static int estimate(const maskinfo_mask *m, const br_geom *g, int64_t R, int64_t items,
+                    mi_lin_ctx *lin, int64_t *work, int *dense)
+{
+    const int64_t rc = maskinfo__row_cost(m), n = mi_min64(items, MI_SAMPLES);
+    uint64_t bytes = 0, pages = 0, seen = 0;
+    *dense = 0;
+    for (int64_t s = 0; lin && s < n; s++) {
+        const int64_t w = n > 1 ? (items - 1) * s / (n - 1) : 0, i = w % R, bh = w / R;
+        const int64_t q0 = i * g->bq;
+        br_ranges r;
+        int ok;
+        int st = closed_row(lin, g, bh / m->H, bh % m->H, q0, mi_min64(g->Q, q0 + g->bq), &r, &ok);
+        if (st)
+            return st;
+        if (!ok)
+            continue;
+        seen++;
+        for (int64_t j = 0; j < r.n; j++) {
+            const uint64_t len = (uint64_t)(r.t[2 * j + 1] - r.t[2 * j]);
+            bytes += len;
+            pages += len ? len / 4096 + 1 : 0;
+        }
+    }
+    const int64_t rows = maskinfo__mul(m->B * m->H, g->Q);
+    if (!seen) {
+        *work = maskinfo__mul(rows, rc);
+        return MASKINFO_OK;
+    }
+    /* per block row, scaled to all of them; products stay far below 2^63
+     * for any output the guard let through */
+    const double per = (double)items / (double)seen;
+    const double cells = (double)items * (double)g->C;
+    *dense = (double)bytes * per * 4 >= cells;
+    const double w = (double)items * 4 * (double)rc + (*dense ? cells / 256 : (double)pages * per * MI_PAGE_WORK);
+    *work = w > (double)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)w;
+    return MASKINFO_OK;
+}
+
 /*
  * Work item w = (b*H + h)*R + i is one block row; each writes only its own
  * output row, hence any thread count gives the same bytes.
@@ -162,14 +215,19 @@ int maskinfo_mask_block_classes_tail(const maskinfo_mask *m, int64_t bq, int64_t
     }
     uint8_t *cls = maskinfo_array_data(a);
     const br_geom g = {bq, bk, Q, K, C, tail == MASKINFO_TAIL_PADDED ? K / bk : C, tail};
-    /* a closed block row costs a few walks of the mask; any other one its
-     * rows (rows fit: B*H*Q*K does and K >= 1 here) */
+    int64_t work = 0;
+    int dense = 0;
     mi_lin_ctx *probe = maskinfo__lin_new(m, lim);
-    const int64_t rc = maskinfo__row_cost(m);
-    const int64_t work = probe ? maskinfo__mul(items, 4 * rc) : maskinfo__mul(B * H * Q, rc);
+    st = estimate(m, &g, R, items, probe, &work, &dense);
     maskinfo__lin_free(probe);
+    if (st) {
+        maskinfo_array_free(a);
+        return st;
+    }
+    if (dense)
+        maskinfo__pages_dense(cls, (size_t)ncells);
     int err = MASKINFO_OK;
-#pragma omp parallel if (items > 1 && (work < 0 || work >= MI_PAR_WORK))
+#pragma omp parallel if (items > 1 && work >= MI_PAR_WORK)
     {
         mi_grid gr;
         int lerr = maskinfo__grid_init(&gr, m, &cols, lim);
