@@ -406,7 +406,11 @@ typedef enum {
 /* Block classes of every (b, h) plane for blocks of bq x bk cells: a uint8
  * array (B, H, ceil(Q/bq), ceil(K/bk)) with 0 = no allowed cell, 2 = every
  * cell of the block allowed (a tail block counts only its cells inside the
- * mask), 1 = partial.  O(rows * runs + blocks); never expands the mask. */
+ * mask), 1 = partial.  Never expands the mask: a block row whose rows
+ * have closed forms (rule leaves and packed documents under `and`) costs
+ * O(its pieces + its non-empty blocks), any other O(rows * runs); only
+ * non-empty blocks are written, so a banded output's untouched pages are
+ * never mapped. */
 int maskinfo_mask_block_classes(const maskinfo_mask *m, int64_t bq, int64_t bk,
                                 maskinfo_array **out, const maskinfo_limits *lim);
 
