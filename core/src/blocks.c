@@ -17,8 +17,8 @@
 /* Pieces of one block row the closed form keeps; more: the grid kernel. */
 #define MI_BR_PIECES 32
 
-/* A block row as ranges of block columns: touched ones (sorted, disjoint
- * once merged) and the full ones, one range [f0, f1) inside them. */
+/* A block row as ranges of block columns: the touched ones, one per piece
+ * (they may overlap), and the full ones, one range [f0, f1) inside them. */
 typedef struct {
     int64_t n, t[2 * MI_BR_PIECES];
     int64_t f0, f1;
@@ -70,14 +70,9 @@ static int closed_row(mi_lin_ctx *lin, const br_geom *g, int64_t b, int64_t h, i
         const int64_t lo = mi_max64(f.lc, ra + f.ls), hi = mi_min64(f.hc, rb - 1 + f.hs);
         Lmax = mi_max64(Lmax, mi_max64(f.lc, rb - 1 + f.ls));
         Hmin = mi_min64(Hmin, mi_min64(f.hc, ra + f.hs));
-        /* insert [lo / bk, ceil(hi / bk)) by its start */
-        int64_t i = o->n++;
-        for (; i > 0 && o->t[2 * i - 2] > lo / g->bk; i--) {
-            o->t[2 * i] = o->t[2 * i - 2];
-            o->t[2 * i + 1] = o->t[2 * i - 1];
-        }
-        o->t[2 * i] = lo / g->bk;
-        o->t[2 * i + 1] = mi_ceil_div(hi, g->bk);
+        o->t[2 * o->n] = lo / g->bk;
+        o->t[2 * o->n + 1] = mi_ceil_div(hi, g->bk);
+        o->n++;
     }
     o->f0 = o->f1 = 0;
     const int cut_row = q1 - q0 < g->bq && g->tail == MASKINFO_TAIL_PADDED;
