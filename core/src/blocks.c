@@ -67,11 +67,13 @@ static int closed_row(mi_lin_ctx *lin, const br_geom *g, int64_t b, int64_t h, i
             all_rows = 0;
         if (ra >= rb)
             continue;
-        const int64_t lo = mi_max64(f.lc, ra + f.ls), hi = mi_min64(f.hc, rb - 1 + f.hs);
-        Lmax = mi_max64(Lmax, mi_max64(f.lc, rb - 1 + f.ls));
-        Hmin = mi_min64(Hmin, mi_min64(f.hc, ra + f.hs));
-        o->t[2 * o->n] = lo / g->bk;
-        o->t[2 * o->n + 1] = mi_ceil_div(hi, g->bk);
+        int64_t lo_a, hi_a, lo_b, hi_b; /* the first and the last row */
+        maskinfo__lin_row(&f, ra, &lo_a, &hi_a);
+        maskinfo__lin_row(&f, rb - 1, &lo_b, &hi_b);
+        Lmax = mi_max64(Lmax, lo_b);
+        Hmin = mi_min64(Hmin, hi_a);
+        o->t[2 * o->n] = lo_a / g->bk;
+        o->t[2 * o->n + 1] = mi_ceil_div(hi_b, g->bk);
         o->n++;
     }
     o->f0 = o->f1 = 0;
