@@ -122,10 +122,11 @@ static int counted_row(mi_grid *gr, const br_geom *g, int64_t b, int64_t h, int6
     return MASKINFO_OK;
 }
 
-/* Work of one fresh 4 KiB page (a fault, its zeroing and unmapping, some
- * 2 us here) in
- * maskinfo__row_cost units; written bytes cost a unit per 256. */
-#define MI_PAGE_WORK 128
+/* Work of one fresh 4 KiB page (a fault and its zeroing, some 1-1.5 us
+ * here) in maskinfo__row_cost units; written bytes cost a unit per 256.
+ * A banded 1M-token output at block 64 (16K pages, ~30 ms) stays on one
+ * thread: two lost 2-4x to spin-waits with other processes busy. */
+#define MI_PAGE_WORK 64
 #define MI_SAMPLES 64
 
 /*
