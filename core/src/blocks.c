@@ -140,7 +140,10 @@ static int counted_row(mi_grid *gr, const br_geom *g, int64_t b, int64_t h, int6
 static int estimate(const maskinfo_mask *m, const br_geom *g, int64_t R, int64_t items,
                     mi_lin_ctx *lin, int64_t *work, int *dense)
 {
-    const int64_t rc = maskinfo__row_cost(m), n = mi_min64(items, MI_SAMPLES);
+    /* a row with dense leaves is evaluated here as intervals: a random one
+     * has up to K / 2 of them: some K / 4 units with their counting */
+    const int64_t rc = maskinfo__row_cost(m) + (maskinfo_mask_is_dense(m) ? g->K / 4 : 0);
+    const int64_t n = mi_min64(items, MI_SAMPLES);
     uint64_t bytes = 0, pages = 0, seen = 0;
     *dense = 0;
     for (int64_t s = 0; lin && s < n; s++) {
