@@ -5,89 +5,18 @@
  *
  * The output starts zeroed (empty) and only the blocks a block row touches
  * are written, so a banded mask's untouched pages are never mapped.  A
- * block row whose rows have closed forms (linear.h) is a few ranges of
- * block columns, found in O(pieces); any other block row is counted by the
- * grid kernel (grid.h) over the span of columns it touches.
+ * block row whose rows have closed forms is a few ranges of block columns,
+ * found in O(pieces) (block_closed.h); any other block row is counted by
+ * the grid kernel (grid.h) over the span of columns it touches.
  */
+#include "block_closed.h"
 #include "grid.h"
 #include "pages.h"
 
 #include <string.h>
 
-/* Pieces of one block row the closed form keeps; more: the grid kernel. */
-#define MI_BR_PIECES 32
-
-/* A block row as ranges of block columns: the touched ones, one per piece
- * (they may overlap), and the full ones, one range [f0, f1) inside them. */
-typedef struct {
-    int64_t n, t[2 * MI_BR_PIECES];
-    int64_t f0, f1;
-} br_ranges;
-
-/* What every block row shares. */
-typedef struct {
-    int64_t bq, bk, Q, K, C;
-    int64_t full_end_at_K; /* block columns up to here may be full when a row reaches K */
-    maskinfo_tail_rule tail;
-} br_geom;
-
-/*
- * Block row [q0, q1) of plane (b, h) from the closed forms.  Within a
- * piece, row r is [L(r), H(r)) with L(r) = max(lc, r + ls) and H(r) =
- * min(hc, r + hs), both non-decreasing, and r is non-empty exactly for r
- * in (lc - hs, hc - ls) (when lc < hc and ls < hs).  Consecutive non-empty
- * rows overlap (L(r + 1) <= L(r) + 1 <= H(r)), so a piece's rows touch
- * [L(first), H(last)); every row covers [max L, min H), so a block is full
- * when all rows of the block row are non-empty and it lies inside
- * [max L, min H) over all pieces.  *ok = 0: some piece has no closed form.
- */
-static int closed_row(mi_lin_ctx *lin, const br_geom *g, int64_t b, int64_t h, int64_t q0,
-                      int64_t q1, br_ranges *o, int *ok)
-{
-    int64_t Lmax = 0, Hmin = g->K;
-    int all_rows = 1;
-    o->n = 0;
-    *ok = 0;
-    for (int64_t q = q0, qend; q < q1; q = qend) {
-        mi_lin f;
-        int closed;
-        int st = maskinfo__lin_piece(lin, b, h, q, q1, &f, &qend, &closed);
-        if (st)
-            return st;
-        if (!closed || o->n == MI_BR_PIECES)
-            return MASKINFO_OK;
-        int64_t ra = q, rb = qend;
-        if (f.lc < f.hc && f.ls < f.hs) {
-            ra = mi_max64(q, f.lc - f.hs + 1);
-            rb = mi_min64(qend, f.hc - f.ls);
-        } else {
-            rb = ra;
-        }
-        if (ra != q || rb != qend)
-            all_rows = 0;
-        if (ra >= rb)
-            continue;
-        int64_t lo_a, hi_a, lo_b, hi_b; /* the first and the last row */
-        maskinfo__lin_row(&f, ra, &lo_a, &hi_a);
-        maskinfo__lin_row(&f, rb - 1, &lo_b, &hi_b);
-        Lmax = mi_max64(Lmax, lo_b);
-        Hmin = mi_min64(Hmin, hi_a);
-        o->t[2 * o->n] = lo_a / g->bk;
-        o->t[2 * o->n + 1] = mi_ceil_div(hi_b, g->bk);
-        o->n++;
-    }
-    o->f0 = o->f1 = 0;
-    const int cut_row = q1 - q0 < g->bq && g->tail == MASKINFO_TAIL_PADDED;
-    if (all_rows && !cut_row && Lmax < Hmin) {
-        o->f0 = mi_ceil_div(Lmax, g->bk);
-        o->f1 = Hmin == g->K ? g->full_end_at_K : Hmin / g->bk;
-    }
-    *ok = 1;
-    return MASKINFO_OK;
-}
-
 /* Writes a closed block row into its zeroed output row. */
-static void put_ranges(uint8_t *row, const br_ranges *r)
+static void put_ranges(uint8_t *row, const mi_block_ranges *r)
 {
     for (int64_t i = 0; i < r->n; i++)
         if (r->t[2 * i] < r->t[2 * i + 1])
@@ -102,7 +31,7 @@ static void put_ranges(uint8_t *row, const br_ranges *r)
  * block counts only its cells inside the mask, or, padded, bq x bk cells
  * as torch does); the others stay empty.
  */
-static int counted_row(mi_grid *gr, const br_geom *g, int64_t b, int64_t h, int64_t q0,
+static int counted_row(mi_grid *gr, const mi_block_geom *g, int64_t b, int64_t h, int64_t q0,
                        int64_t q1, uint8_t *row)
 {
     int st = maskinfo__grid_span(gr, b, h, q0, q1);
@@ -137,7 +66,7 @@ static int counted_row(mi_grid *gr, const br_geom *g, int64_t b, int64_t h, int6
  * pages, whose untouched ones are never mapped.  Block rows without a
  * closed form are counted as their rows.
  */
-static int estimate(const maskinfo_mask *m, const br_geom *g, int64_t R, int64_t items,
+static int estimate(const maskinfo_mask *m, const mi_block_geom *g, int64_t R, int64_t items,
                     mi_lin_ctx *lin, int64_t *work, int *dense)
 {
     /* a row with dense leaves is evaluated here as intervals: a random one
@@ -149,9 +78,9 @@ static int estimate(const maskinfo_mask *m, const br_geom *g, int64_t R, int64_t
     for (int64_t s = 0; lin && s < n; s++) {
         const int64_t w = n > 1 ? (items - 1) * s / (n - 1) : 0, i = w % R, bh = w / R;
         const int64_t q0 = i * g->bq;
-        br_ranges r;
+        mi_block_ranges r;
         int ok;
-        int st = closed_row(lin, g, bh / m->H, bh % m->H, q0, mi_min64(g->Q, q0 + g->bq), &r, &ok);
+        int st = maskinfo__block_closed_row(lin, g, bh / m->H, bh % m->H, q0, mi_min64(g->Q, q0 + g->bq), &r, &ok);
         if (st)
             return st;
         if (!ok)
@@ -215,7 +144,7 @@ int maskinfo_mask_block_classes_tail(const maskinfo_mask *m, int64_t bq, int64_t
         return MASKINFO_OK;
     }
     uint8_t *cls = maskinfo_array_data(a);
-    const br_geom g = {bq, bk, Q, K, C, tail == MASKINFO_TAIL_PADDED ? K / bk : C, tail};
+    const mi_block_geom g = {bq, bk, Q, K, C, tail == MASKINFO_TAIL_PADDED ? K / bk : C, tail};
     int64_t work = 0;
     int dense = 0;
     mi_lin_ctx *probe = maskinfo__lin_new(m, lim);
@@ -240,9 +169,9 @@ int maskinfo_mask_block_classes_tail(const maskinfo_mask *m, int64_t bq, int64_t
             const int64_t q0 = i * bq, q1 = mi_min64(Q, q0 + bq);
             uint8_t *row = cls + w * C;
             int ok = 0;
-            br_ranges r;
+            mi_block_ranges r;
             if (gr.lin)
-                lerr = closed_row(gr.lin, &g, b, h, q0, q1, &r, &ok);
+                lerr = maskinfo__block_closed_row(gr.lin, &g, b, h, q0, q1, &r, &ok);
             if (!lerr && ok)
                 put_ranges(row, &r);
             else if (!lerr)
