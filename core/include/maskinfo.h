@@ -447,7 +447,8 @@ void maskinfo_runs_free(maskinfo_runs *r);
 /* ---- block runs (block_runs.c): block forms without the block grid */
 /* Per block row (b, h, i) of bq x bk blocks (B*H*ceil(Q/bq) rows), the
  * block columns whose class is partial and those whose class is full, as
- * runs of block columns.  Cost O(rows * runs * log runs); memory O(output):
+ * runs of block columns.  Cost O(rows * runs * log runs), O(pieces) per
+ * block row of rule leaves over packed documents; memory O(output):
  * a counting pass sizes the output, which the guard checks as a whole
  * before it is allocated.  Either output may be NULL. */
 int maskinfo_mask_block_runs(const maskinfo_mask *m, int64_t bq, int64_t bk,
