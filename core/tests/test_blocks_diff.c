@@ -237,6 +237,32 @@ static void test_closed_chains(void)
     }
 }
 
+/* Block rows of more pieces than the closed form keeps (documents of one
+ * or two tokens) are counted row by row instead. */
+static void test_many_pieces(void)
+{
+    const int64_t N = 75;
+    int64_t ids[75];
+    for (int64_t i = 0, id = 0; i < N; i++) ids[i] = rndi(3) ? ++id : id;
+    maskinfo_mask *s = NULL, *c = NULL, *m = NULL;
+    CHECK(maskinfo_mask_segments(&s, 1, 1, 1, N, N, ids, ids) == MASKINFO_OK);
+    CHECK(maskinfo_mask_causal(&c, 1, N, N, NULL) == MASKINFO_OK);
+    CHECK(s && c && maskinfo_mask_and(&m, s, c) == MASKINFO_OK);
+    uint8_t *cells = malloc((size_t)(N * N));
+    for (int64_t q = 0; q < N; q++)
+        for (int64_t k = 0; k < N; k++) cells[q * N + k] = ids[q] == ids[k] && k <= q;
+    const int64_t bqs[] = {33, 48, 64, 74, 75, 76};
+    int bad = 0;
+    for (int i = 0; m && i < 6; i++)
+        for (int64_t bk = 1; bk <= N + 1; bk++)
+            for (int padded = 0; padded < 2; padded++) bad += !check_forms(m, cells, 1, N, N, bqs[i], bk, padded);
+    CHECKF(bad == 0, "documents of 1-2 tokens: %d block sizes differ", bad);
+    free(cells);
+    maskinfo_mask_unref(s);
+    maskinfo_mask_unref(c);
+    maskinfo_mask_unref(m);
+}
+
 /* ------------------------------------------------------------ any expression */
 
 static uint32_t next_u32(void *ctx)
@@ -272,6 +298,7 @@ static void test_random_expressions(void)
 int main(void)
 {
     test_closed_chains();
+    test_many_pieces();
     test_random_expressions();
     return check_summary();
 }
