@@ -13,10 +13,10 @@
 
 #include <string.h>
 
-/* Output cells from which a table is written by a team: some 5-10 ms of
- * writing fresh memory on one thread (smaller regions lose to libgomp's
- * spin-waits on a busy machine, PLATFORM.md). */
-#define MI_PAR_CELLS ((int64_t)1 << 22)
+/* Output cells from which a table is written by a team: 64 MiB, some
+ * 15-30 ms of writing fresh memory on one thread, as MI_PAR_WORK (smaller
+ * regions lose to libgomp's spin-waits on a busy machine, PLATFORM.md). */
+#define MI_PAR_CELLS ((int64_t)1 << 24)
 
 #define MI_ONES UINT64_C(0x0101010101010101)
 #define MI_HIGHS UINT64_C(0x8080808080808080)
