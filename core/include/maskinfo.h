@@ -443,7 +443,11 @@ typedef enum {
 /* Block classes of every (b, h) plane for blocks of bq x bk cells: a uint8
  * array (B, H, ceil(Q/bq), ceil(K/bk)) with 0 = no allowed cell, 2 = every
  * cell of the block allowed (a tail block counts only its cells inside the
- * mask), 1 = partial.  O(rows * runs + blocks); never expands the mask. */
+ * mask), 1 = partial.  Never expands the mask: a block row whose rows
+ * have closed forms (rule leaves and packed documents under `and`) costs
+ * O(its pieces + its non-empty blocks), any other O(rows * runs); only
+ * non-empty blocks are written, so a banded output's untouched pages are
+ * never mapped. */
 int maskinfo_mask_block_classes(const maskinfo_mask *m, int64_t bq, int64_t bk,
                                 maskinfo_array **out, const maskinfo_limits *lim);
 
@@ -480,7 +484,8 @@ void maskinfo_runs_free(maskinfo_runs *r);
 /* ---- block runs (block_runs.c): block forms without the block grid */
 /* Per block row (b, h, i) of bq x bk blocks (B*H*ceil(Q/bq) rows), the
  * block columns whose class is partial and those whose class is full, as
- * runs of block columns.  Cost O(rows * runs * log runs); memory O(output):
+ * runs of block columns.  Cost O(rows * runs * log runs), O(pieces) per
+ * block row of rule leaves over packed documents; memory O(output):
  * a counting pass sizes the output, which the guard checks as a whole
  * before it is allocated.  Either output may be NULL. */
 int maskinfo_mask_block_runs(const maskinfo_mask *m, int64_t bq, int64_t bk,

@@ -3,15 +3,16 @@
  * row intervals without the block grid: the compressed FlexAttention
  * tables (partial and full block runs per block row) and FlashInfer's BSR
  * layout.  A block row costs O(bq * runs * log) whatever the number of
- * block columns, so small blocks at a million tokens stay cheap.
+ * block columns, so small blocks at a million tokens stay cheap, and
+ * O(pieces) where its rows have closed forms (block_closed.h).
  *
  * Per block row: the union over its rows of the block columns each row
  * touches is the set of non-empty blocks; the intersection over its rows
  * of the block columns each row covers whole is the set of full blocks;
  * partial is the first minus the second.
  */
+#include "block_closed.h"
 #include "kernels.h"
-#include "node.h"
 
 #include <string.h>
 
@@ -48,20 +49,24 @@ static int cmp_lo(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* What a thread works with. */
+/* What a thread works with (lin: NULL without closed forms). */
 typedef struct {
     maskinfo_scratch *s;
+    mi_lin_ctx *lin;
     run_list touch, full, tmp, isect;
 } block_ws;
 
 static void ws_free(block_ws *w)
 {
     maskinfo_scratch_free(w->s);
+    maskinfo__lin_free(w->lin);
     free(w->touch.v);
     free(w->full.v);
     free(w->tmp.v);
     free(w->isect.v);
 }
+
+static int merge_touched(block_ws *w);
 
 /*
  * Block row [q0, q1) of plane (b, h), block columns of bk keys (C of
@@ -76,6 +81,21 @@ static int block_row(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q0, i
     const int64_t full_end_at_K = tail == MASKINFO_TAIL_PADDED ? K / bk : C;
     w->touch.n = w->full.n = 0;
     int st, first = 1;
+    if (w->lin) {
+        const mi_block_geom g = {q1 - q0, bk, m->Q, K, C, full_end_at_K, MASKINFO_TAIL_EXACT};
+        mi_block_ranges r;
+        int ok;
+        if ((st = maskinfo__block_closed_row(w->lin, &g, b, h, q0, q1, &r, &ok)))
+            return st;
+        for (int64_t i = 0; ok && i < r.n; i++)
+            if ((st = rl_push(&w->touch, r.t[2 * i], r.t[2 * i + 1], lim)))
+                return st;
+        if (ok && !no_full && r.f0 < r.f1 && (st = rl_push(&w->full, r.f0, r.f1, lim)))
+            return st;
+        if (ok)
+            return merge_touched(w);
+        w->touch.n = w->full.n = 0;
+    }
     for (int64_t q = q0; q < q1; q++) {
         const int64_t *iv;
         int64_t n;
@@ -117,7 +137,12 @@ static int block_row(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q0, i
         w->full = w->isect;
         w->isect = t;
     }
-    /* merge the touched runs (rows overlap each other) */
+    return merge_touched(w);
+}
+
+/* Sorts and merges the touched runs (rows overlap each other). */
+static int merge_touched(block_ws *w)
+{
     qsort(w->touch.v, (size_t)w->touch.n, 2 * sizeof(int64_t), cmp_lo);
     int64_t k = 0;
     for (int64_t i = 0; i < w->touch.n; i++) {
@@ -223,13 +248,20 @@ int maskinfo_mask_block_runs(const maskinfo_mask *m, int64_t bq, int64_t bk, mas
     for (int k = 0; k < 2 && !st; k++)
         if (outs[k])
             st = alloc_runs(outs[k], rows, lim);
+    /* a closed block row costs a few walks of the mask, any other its rows */
+    mi_lin_ctx *probe = st ? NULL : maskinfo__lin_new(m, lim);
+    const int64_t rc = maskinfo__row_cost(m);
+    const int64_t work = probe ? maskinfo__mul(rows, 16 * rc) : maskinfo__mul(m->B * m->H * m->Q, rc);
+    maskinfo__lin_free(probe);
     for (int pass = 0; pass < 2 && !st; pass++) {
         int err = MASKINFO_OK;
-#pragma omp parallel if (rows > 1 && m->B * m->H * m->Q >= 256)
+#pragma omp parallel if (rows > 1 && (work < 0 || work >= MI_PAR_WORK))
         {
             block_ws w;
             memset(&w, 0, sizeof w);
             w.s = maskinfo__scratch_new(lim);
+    w.lin = maskinfo__lin_new(m, lim);
+            w.lin = maskinfo__lin_new(m, lim);
             int lerr = w.s ? MASKINFO_OK : MASKINFO_ENOMEM;
 #pragma omp for schedule(dynamic, 16)
             for (int64_t r = 0; r < rows; r++) {
@@ -307,6 +339,7 @@ int maskinfo_mask_bsr(const maskinfo_mask *m, int64_t b, int64_t h, int64_t br, 
     block_ws w;
     memset(&w, 0, sizeof w);
     w.s = maskinfo__scratch_new(lim);
+    w.lin = maskinfo__lin_new(m, lim);
     if (!st && !w.s)
         st = MASKINFO_ENOMEM;
     int32_t *ip = st ? NULL : maskinfo_array_data(*indptr);

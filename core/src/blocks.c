@@ -1,24 +1,117 @@
 /*
- * blocks.c - the block forms that block-sparse attention kernels consume:
- * block classes (empty / partial / full per bq x bk block) and the
- * FlexAttention BlockMask tables built from them.
+ * blocks.c - block classes (empty / partial / full per bq x bk block), the
+ * block form that block-sparse attention kernels consume; block_table.c
+ * builds the FlexAttention tables from them.
  *
- * Block classes count cells with the count grid kernel of reduce.c
- * (uniform columns), so block counting exists once in the core.
+ * The output starts zeroed (empty) and only the blocks a block row touches
+ * are written, so a banded mask's untouched pages are never mapped.  A
+ * block row whose rows have closed forms is a few ranges of block columns,
+ * found in O(pieces) (block_closed.h); any other block row is counted by
+ * the grid kernel (grid.h) over the span of columns it touches.
  */
-#include "node.h"
+#include "block_closed.h"
+#include "grid.h"
+#include "pages.h"
 
 #include <string.h>
 
-/* ------------------------------------------------------------ block classes */
+/* Writes a closed block row into its zeroed output row. */
+static void put_ranges(uint8_t *row, const mi_block_ranges *r)
+{
+    for (int64_t i = 0; i < r->n; i++)
+        if (r->t[2 * i] < r->t[2 * i + 1])
+            memset(row + r->t[2 * i], MASKINFO_BLOCK_PARTIAL, (size_t)(r->t[2 * i + 1] - r->t[2 * i]));
+    if (r->f0 < r->f1)
+        memset(row + r->f0, MASKINFO_BLOCK_FULL, (size_t)(r->f1 - r->f0));
+}
 
 /*
- * Work item w = (b*H + h)*R + i is one block row: the grid kernel counts
- * its bq query rows into C block columns, then one pass folds in the whole
- * covered blocks and classes each block by its count against its area (a
- * tail block counts only its cells inside the mask, or, padded, bq x bk
- * cells as torch does).  Every work item writes only its own output row,
- * hence any thread count gives the same bytes.
+ * Block row [q0, q1) by the grid kernel: the columns of the span it
+ * touched get their class from their count against their area (a tail
+ * block counts only its cells inside the mask, or, padded, bq x bk cells
+ * as torch does); the others stay empty.
+ */
+static int counted_row(mi_grid *gr, const mi_block_geom *g, int64_t b, int64_t h, int64_t q0,
+                       int64_t q1, uint8_t *row)
+{
+    int st = maskinfo__grid_span(gr, b, h, q0, q1);
+    if (st)
+        return st;
+    const uint64_t rows = (uint64_t)(q1 - q0);
+    const int padded = g->tail == MASKINFO_TAIL_PADDED;
+    const uint64_t area = padded ? (uint64_t)g->bq * (uint64_t)g->bk : rows * (uint64_t)g->bk;
+    const uint64_t last = padded ? area : rows * (uint64_t)(g->K - (g->C - 1) * g->bk);
+    int64_t run = 0;
+    for (int64_t j = gr->j0; j < gr->j1; j++) {
+        run += gr->diff[j];
+        const uint64_t c = gr->cnt[j] + (uint64_t)run * (uint64_t)g->bk;
+        const uint64_t a_j = j + 1 < g->C ? area : last;
+        row[j] = (uint8_t)(c == 0 ? MASKINFO_BLOCK_EMPTY : c == a_j ? MASKINFO_BLOCK_FULL : MASKINFO_BLOCK_PARTIAL);
+    }
+    return MASKINFO_OK;
+}
+
+/* Work of one fresh 4 KiB page in maskinfo__row_cost units; written bytes
+ * cost a unit per 256.  A page costs some 2 us (fault, zeroing, memcg),
+ * but is counted as 256 units so that fault-bound outputs go parallel
+ * from some 8 ms: faults scale on two threads, and with one busy process
+ * beside the job two threads still measured no slower (1M tokens, block
+ * 128: 15-18 ms against 17-18.5 ms on one; 10.5 against 17 when idle). */
+#define MI_PAGE_WORK 256
+#define MI_SAMPLES 64
+
+/*
+ * Work of the whole output, from up to MI_SAMPLES evenly spaced block rows
+ * that have closed forms (cheap to find): pieces walked, pages first
+ * touched and bytes written.  *dense: a quarter or more of the output is
+ * written, so huge pages pay; a banded output stays on lazily mapped 4 KiB
+ * pages, whose untouched ones are never mapped.  Block rows without a
+ * closed form are counted as their rows.
+ */
+static int estimate(const maskinfo_mask *m, const mi_block_geom *g, int64_t R, int64_t items,
+                    mi_lin_ctx *lin, int64_t *work, int *dense)
+{
+    /* a row with dense leaves is evaluated here as intervals: a random one
+     * has up to K / 2 of them: some K / 4 units with their counting */
+    const int64_t rc = maskinfo__row_cost(m) + (maskinfo_mask_is_dense(m) ? g->K / 4 : 0);
+    const int64_t n = mi_min64(items, MI_SAMPLES);
+    uint64_t bytes = 0, pages = 0, seen = 0;
+    *dense = 0;
+    for (int64_t s = 0; lin && s < n; s++) {
+        const int64_t w = n > 1 ? (items - 1) * s / (n - 1) : 0, i = w % R, bh = w / R;
+        const int64_t q0 = i * g->bq;
+        mi_block_ranges r;
+        int ok;
+        int st = maskinfo__block_closed_row(lin, g, bh / m->H, bh % m->H, q0, mi_min64(g->Q, q0 + g->bq), &r, &ok);
+        if (st)
+            return st;
+        if (!ok)
+            continue;
+        seen++;
+        for (int64_t j = 0; j < r.n; j++) {
+            const uint64_t len = (uint64_t)(r.t[2 * j + 1] - r.t[2 * j]);
+            bytes += len;
+            pages += len ? len / 4096 + 1 : 0;
+        }
+    }
+    const int64_t rows = maskinfo__mul(m->B * m->H, g->Q);
+    if (!seen) {
+        *work = maskinfo__mul(rows, rc);
+        return MASKINFO_OK;
+    }
+    /* per block row, scaled to all of them; products stay far below 2^63
+     * for any output the guard let through */
+    const double per = (double)items / (double)seen;
+    const double cells = (double)items * (double)g->C;
+    *dense = (double)bytes * per * 4 >= cells;
+    const double w = (double)items * 4 * (double)rc + (*dense ? cells / 256 : (double)pages * per * MI_PAGE_WORK);
+    *work = w > (double)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)w;
+    return MASKINFO_OK;
+}
+
+/*
+ * Work item w = (b*H + h)*R + i is one block row; each writes only its own
+ * output row, hence any thread count gives the same bytes.
  */
 int maskinfo_mask_block_classes_tail(const maskinfo_mask *m, int64_t bq, int64_t bk,
                                      maskinfo_tail_rule tail, maskinfo_array **out,
@@ -35,12 +128,12 @@ int maskinfo_mask_block_classes_tail(const maskinfo_mask *m, int64_t bq, int64_t
     int64_t ncells = maskinfo__mul(items, C);
     if (items < 0 || ncells < 0)
         return MASKINFO_EOVERFLOW;
-    /* the output plus one thread's two count rows, before anything exists
-     * (C <= ncells unless the output is empty, so the sum cannot wrap) */
-    const uint64_t need = (uint64_t)ncells + ((uint64_t)C + 1) * 16;
+    const mi_grid_cols cols = {NULL, C, bk, K};
+    /* the output plus one thread's grid, before anything exists (C <=
+     * ncells unless the output is empty, so the sum cannot wrap) */
     if ((uint64_t)C > UINT64_MAX / 32)
         return MASKINFO_EOVERFLOW;
-    int st = maskinfo_check_alloc(lim, need, 1);
+    int st = maskinfo_check_alloc(lim, (uint64_t)ncells + maskinfo__grid_bytes(&cols), 1);
     if (st)
         return st;
     int64_t oshape[4] = {B, H, R, C};
@@ -53,48 +146,44 @@ int maskinfo_mask_block_classes_tail(const maskinfo_mask *m, int64_t bq, int64_t
         return MASKINFO_OK;
     }
     uint8_t *cls = maskinfo_array_data(a);
-    const mi_grid_cols cols = {NULL, C, bk, K};
-    /* rows fit: B*H*Q*K does and K >= 1 here */
-    const int64_t nrows = B * H * Q;
+    const mi_block_geom g = {bq, bk, Q, K, C, tail == MASKINFO_TAIL_PADDED ? K / bk : C, tail};
+    int64_t work = 0;
+    int dense = 0;
+    mi_lin_ctx *probe = maskinfo__lin_new(m, lim);
+    st = estimate(m, &g, R, items, probe, &work, &dense);
+    maskinfo__lin_free(probe);
+    if (st) {
+        maskinfo_array_free(a);
+        return st;
+    }
+    if (dense)
+        maskinfo__pages_dense(cls, (size_t)ncells);
     int err = MASKINFO_OK;
-#pragma omp parallel if (items > 1 && (nrows >= 256 || ncells >= 65536))
+#pragma omp parallel if (items > 1 && work >= MI_PAR_WORK)
     {
-        maskinfo_scratch *s = maskinfo__scratch_new(lim);
-        uint64_t *cnt = malloc((size_t)(C + 1) * sizeof *cnt);
-        int64_t *diff = malloc((size_t)(C + 1) * sizeof *diff);
-        int lerr = (s && cnt && diff) ? MASKINFO_OK : MASKINFO_ENOMEM;
-#pragma omp for schedule(dynamic, 1)
+        mi_grid gr;
+        int lerr = maskinfo__grid_init(&gr, m, &cols, lim);
+#pragma omp for schedule(dynamic, 16)
         for (int64_t w = 0; w < items; w++) {
             if (lerr)
                 continue;
-            const int64_t i = w % R, bh = w / R;
+            const int64_t i = w % R, bh = w / R, b = bh / H, h = bh % H;
             const int64_t q0 = i * bq, q1 = mi_min64(Q, q0 + bq);
-            lerr = maskinfo__grid_row(m, bh / H, bh % H, q0, q1, &cols, cnt, diff, s);
-            if (lerr)
-                continue;
-            const uint64_t rows = (uint64_t)(q1 - q0);
-            uint8_t *o = cls + w * C;
-            /* every block but the last is bk keys wide; padded, every block
-             * counts bq x bk cells, so a cut block is never full */
-            const uint64_t area = tail == MASKINFO_TAIL_PADDED ? (uint64_t)bq * (uint64_t)bk
-                                                                 : rows * (uint64_t)bk;
-            const uint64_t last = tail == MASKINFO_TAIL_PADDED ? area : rows * (uint64_t)(K - (C - 1) * bk);
-            int64_t run = 0;
-            for (int64_t j = 0; j < C; j++) {
-                run += diff[j];
-                const uint64_t c = cnt[j] + (uint64_t)run * (uint64_t)bk;
-                const uint64_t a_j = j + 1 < C ? area : last;
-                o[j] = (uint8_t)(c == 0 ? MASKINFO_BLOCK_EMPTY
-                                 : c == a_j ? MASKINFO_BLOCK_FULL : MASKINFO_BLOCK_PARTIAL);
-            }
+            uint8_t *row = cls + w * C;
+            int ok = 0;
+            mi_block_ranges r;
+            if (gr.lin)
+                lerr = maskinfo__block_closed_row(gr.lin, &g, b, h, q0, q1, &r, &ok);
+            if (!lerr && ok)
+                put_ranges(row, &r);
+            else if (!lerr)
+                lerr = counted_row(&gr, &g, b, h, q0, q1, row);
         }
         if (lerr) {
 #pragma omp critical
             err = lerr;
         }
-        free(diff);
-        free(cnt);
-        maskinfo_scratch_free(s);
+        maskinfo__grid_done(&gr);
     }
     if (err) {
         maskinfo_array_free(a);
@@ -108,125 +197,4 @@ int maskinfo_mask_block_classes(const maskinfo_mask *m, int64_t bq, int64_t bk,
                                 maskinfo_array **out, const maskinfo_limits *lim)
 {
     return maskinfo_mask_block_classes_tail(m, bq, bk, MASKINFO_TAIL_EXACT, out, lim);
-}
-
-/* ------------------------------------------------------------ block tables */
-
-/*
- * One ordered row: the columns whose class is `want` ascending, then the
- * others ascending - exactly a stable descending argsort of (row == want),
- * which is what torch's _dense_to_ordered computes.  src has stride 1.
- */
-static int32_t order_row(const uint8_t *src, int64_t n, uint8_t want,
-                         int32_t *idx)
-{
-    int64_t k = 0;
-    for (int64_t j = 0; j < n; j++)
-        if (src[j] == want)
-            idx[k++] = (int32_t)j;
-    const int32_t num = (int32_t)k;
-    for (int64_t j = 0; j < n; j++)
-        if (src[j] != want)
-            idx[k++] = (int32_t)j;
-    return num;
-}
-
-/* Columns per transposed tile: 64 bytes of a classes row are one cache
- * line, so a tile is gathered with whole-line reads instead of one strided
- * byte per line. */
-#define MI_TILE 64
-
-/*
- * Plain tables go row by row.  Transposed tables treat each classes column
- * as a row: a thread gathers MI_TILE columns at once into an R x MI_TILE
- * buffer (read row-wise, cache friendly), transposes that small tile and
- * orders each of its columns, so the (B, H, C, R) transpose is never built.
- * Every work item writes disjoint output rows: thread-count invariant.
- */
-int maskinfo_block_table(const maskinfo_array *classes,
-                         maskinfo_block_class want_class, int transpose, maskinfo_array **num,
-                         maskinfo_array **idx, const maskinfo_limits *lim)
-{
-    if (num == NULL || idx == NULL)
-        return MASKINFO_EINVAL;
-    *num = NULL;
-    *idx = NULL;
-    if (classes == NULL || (want_class != MASKINFO_BLOCK_PARTIAL && want_class != MASKINFO_BLOCK_FULL))
-        return MASKINFO_EINVAL;
-    if (maskinfo_array_dtype(classes) != MASKINFO_UINT8)
-        return MASKINFO_EDTYPE;
-    if (maskinfo_array_ndim(classes) != 4)
-        return MASKINFO_ESHAPE;
-    const int64_t *sh = maskinfo_array_shape(classes);
-    const int64_t B = sh[0], H = sh[1], R = sh[2], C = sh[3];
-    /* output rows and their length */
-    const int64_t nr = transpose ? C : R, nc = transpose ? R : C;
-    if (nc > INT32_MAX)
-        return MASKINFO_EOVERFLOW; /* indices are int32 */
-    const int64_t planes = B * H; /* fits: the classes array exists */
-    const int64_t nnum = planes * nr, nidx = nnum * nc;
-    const uint64_t tile = transpose ? (uint64_t)nc * MI_TILE : 0;
-    /* both outputs and a thread's tile and column, before any exists; the
-     * terms are bounded by the size of the existing classes array */
-    const uint64_t need = ((uint64_t)nnum + (uint64_t)nidx) * 4 +
-                          (transpose ? tile + (uint64_t)nc : 0);
-    int st = maskinfo_check_alloc(lim, need, 1);
-    if (st)
-        return st;
-    int64_t nshape[3] = {B, H, nr}, ishape[4] = {B, H, nr, nc};
-    maskinfo_array *an, *ai;
-    if ((st = maskinfo_array_new(&an, MASKINFO_INT32, 3, nshape, lim)))
-        return st;
-    if ((st = maskinfo_array_new(&ai, MASKINFO_INT32, 4, ishape, lim))) {
-        maskinfo_array_free(an);
-        return st;
-    }
-    const uint8_t *src = maskinfo_array_cdata(classes);
-    int32_t *on = maskinfo_array_data(an), *oi = maskinfo_array_data(ai);
-    const uint8_t want = (uint8_t)want_class;
-    int err = MASKINFO_OK;
-    if (!transpose) {
-#pragma omp parallel for schedule(static) if (nidx >= 65536)
-        for (int64_t r = 0; r < nnum; r++)
-            on[r] = order_row(src + r * nc, nc, want, oi + r * nc);
-    } else {
-        const int64_t ntiles = mi_ceil_div(nr, MI_TILE), items = planes * ntiles;
-#pragma omp parallel if (nidx >= 65536)
-        {
-            /* tile[r * MI_TILE + c]: gathered rows; col[r]: one column */
-            uint8_t *tbuf = malloc((size_t)tile + 1);
-            uint8_t *col = malloc((size_t)nc + 1);
-            int lerr = (tbuf && col) ? MASKINFO_OK : MASKINFO_ENOMEM;
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t w = 0; w < items; w++) {
-                if (lerr)
-                    continue;
-                const int64_t bh = w / ntiles, c0 = (w % ntiles) * MI_TILE;
-                const int64_t tw = mi_min64(MI_TILE, nr - c0);
-                const uint8_t *plane = src + bh * R * C;
-                for (int64_t r = 0; r < nc; r++)
-                    memcpy(tbuf + r * MI_TILE, plane + r * C + c0, (size_t)tw);
-                for (int64_t c = 0; c < tw; c++) {
-                    for (int64_t r = 0; r < nc; r++)
-                        col[r] = tbuf[r * MI_TILE + c];
-                    const int64_t row = bh * nr + c0 + c;
-                    on[row] = order_row(col, nc, want, oi + row * nc);
-                }
-            }
-            if (lerr) {
-#pragma omp critical
-                err = lerr;
-            }
-            free(col);
-            free(tbuf);
-        }
-    }
-    if (err) {
-        maskinfo_array_free(an);
-        maskinfo_array_free(ai);
-        return err;
-    }
-    *num = an;
-    *idx = ai;
-    return MASKINFO_OK;
 }

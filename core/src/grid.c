@@ -1,9 +1,8 @@
 /*
  * grid.c - the count grid kernel shared by grid_counts, the renderers and
  * the block classes (blocks.c): allowed cells of bands of query rows per
- * column.  maskinfo__grid_row clears and returns whole rows (node.h);
- * maskinfo__grid_span (grid.h) touches only the columns the rows cover
- * and adds closed-form pieces (linear.h) a column at a time.
+ * column.  maskinfo__grid_span (grid.h) touches only the columns the rows
+ * cover and adds closed-form pieces (linear.h) a column at a time.
  */
 #include "grid.h"
 
@@ -78,17 +77,6 @@ static int add_rows(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q0, in
             add_row(s->v, s->len / 2, c->edges, c->n, 0, c->K, cnt, diff, sj0, sj1);
     }
     return MASKINFO_OK;
-}
-
-int maskinfo__grid_row(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q0,
-                       int64_t q1, const mi_grid_cols *c, uint64_t *cnt,
-                       int64_t *diff, maskinfo_scratch *s) {
-    int64_t j0 = c->n, j1 = 0;
-    /* zeroed here, by the thread that fills the row: the first touch of a
-     * large table is then shared between threads */
-    memset(cnt, 0, (size_t)c->n * sizeof *cnt);
-    memset(diff, 0, (size_t)(c->n + 1) * sizeof *diff);
-    return add_rows(m, b, h, q0, q1, c, cnt, diff, s, &j0, &j1);
 }
 
 /* ------------------------------------------------------------ spans */

@@ -1,6 +1,7 @@
 /*
  * grid.h - the count grid kernel that touches only what a row covers
- * (grid.c): grid_counts uses it, and so can block classes.
+ * (grid.c): grid_counts uses it, and so do the block classes (blocks.c)
+ * for block rows without a closed form.
  *
  * One mi_grid per thread.  maskinfo__grid_span counts rows [q0, q1) of one
  * plane into the grid's columns and reports the span [j0, j1) of columns

@@ -28,6 +28,12 @@ void maskinfo__lin_free(mi_lin_ctx *c);
 int maskinfo__lin_piece(mi_lin_ctx *c, int64_t b, int64_t h, int64_t q, int64_t qmax,
                         mi_lin *f, int64_t *qend, int *closed);
 
+/* Row q of piece f: [*lo, *hi), empty when *lo >= *hi. */
+static inline void maskinfo__lin_row(const mi_lin *f, int64_t q, int64_t *lo, int64_t *hi) {
+    *lo = mi_max64(f->lc, q + f->ls);
+    *hi = mi_min64(f->hc, q + f->hs);
+}
+
 /* Cells of rows [qa, qb) of piece f inside keys [e0, e1). */
 uint64_t maskinfo__lin_sum(const mi_lin *f, int64_t qa, int64_t qb, int64_t e0, int64_t e1);
 

@@ -505,10 +505,10 @@ static void test_guard(void)
     CHECK(maskinfo_block_table(o, 1, 0, &num, &idx, &small) == MASKINFO_OK);
     maskinfo_array_free(num);
     maskinfo_array_free(idx);
-    /* transposed: + a thread's 10 x 64 tile and 10-byte column */
-    small.max_bytes = 1089;
+    /* transposed: + a thread's 10 column counts of 8 bytes */
+    small.max_bytes = 519;
     CHECK(maskinfo_block_table(o, 1, 1, &num, &idx, &small) == MASKINFO_ETOOBIG);
-    small.max_bytes = 1090;
+    small.max_bytes = 520;
     CHECK(maskinfo_block_table(o, 1, 1, &num, &idx, &small) == MASKINFO_OK);
     maskinfo_array_free(num);
     maskinfo_array_free(idx);
