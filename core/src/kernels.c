@@ -6,12 +6,46 @@
  * counted first, so the guard sees each output whole before it exists.
  */
 #include "kernels.h"
-#include "node.h"
+#include "linear.h"
 
 #include <stdio.h>
 #include <string.h>
 
 /* ------------------------------------------------------------ row runs */
+
+/*
+ * One pass of row_runs for masks with closed forms (linear.h): a row is at
+ * most one interval, computed from its piece instead of evaluated.  Pass 0
+ * (lo NULL) stores each row's count in ptr[r + 1], pass 1 the intervals.
+ * *done = 0: some piece has no closed form (the caller evaluates rows).
+ */
+static int row_runs_closed(const maskinfo_mask *m, int64_t *ptr, int32_t *lo, int32_t *hi,
+                           const maskinfo_limits *lim, int *done)
+{
+    *done = 0;
+    mi_lin_ctx *c = maskinfo__lin_new(m, lim);
+    if (c == NULL)
+        return MASKINFO_OK;
+    int st = MASKINFO_OK, ok = 1;
+    for (int64_t p = 0; p < m->B * m->H && ok && !st; p++)
+        for (int64_t q = 0, qend; q < m->Q && ok && !st; q = qend) {
+            mi_lin f;
+            st = maskinfo__lin_piece(c, p / m->H, p % m->H, q, m->Q, &f, &qend, &ok);
+            for (int64_t x = q, r = p * m->Q + q; !st && ok && x < qend; x++, r++) {
+                int64_t a, z;
+                maskinfo__lin_row(&f, x, &a, &z);
+                if (lo == NULL) {
+                    ptr[r + 1] = a < z;
+                } else if (a < z) {
+                    lo[ptr[r]] = (int32_t)a;
+                    hi[ptr[r]] = (int32_t)z;
+                }
+            }
+        }
+    maskinfo__lin_free(c);
+    *done = ok && !st;
+    return st;
+}
 
 int maskinfo_mask_row_runs(const maskinfo_mask *m, maskinfo_runs *out, char *why, size_t whylen,
                            const maskinfo_limits *lim)
@@ -31,35 +65,38 @@ int maskinfo_mask_row_runs(const maskinfo_mask *m, maskinfo_runs *out, char *why
     if (st)
         return st;
     int64_t *ptr = maskinfo_array_data(out->ptr);
+    int closed = 0;
     for (int pass = 0; pass < 2 && !st; pass++) {
         int32_t *lo = pass ? maskinfo_array_data(out->lo) : NULL;
         int32_t *hi = pass ? maskinfo_array_data(out->hi) : NULL;
-        int err = MASKINFO_OK;
+        int err = pass == 0 || closed ? row_runs_closed(m, ptr, lo, hi, lim, &closed) : MASKINFO_OK;
+        if (!err && !closed) {
 #pragma omp parallel if (rows >= 1024)
-        {
-            maskinfo_scratch *s = maskinfo__scratch_new(lim);
-            int lerr = s ? MASKINFO_OK : MASKINFO_ENOMEM;
+            {
+                maskinfo_scratch *s = maskinfo__scratch_new(lim);
+                int lerr = s ? MASKINFO_OK : MASKINFO_ENOMEM;
 #pragma omp for schedule(dynamic, 256)
-            for (int64_t r = 0; r < rows; r++) {
-                const int64_t *iv;
-                int64_t c;
-                if (lerr || (lerr = maskinfo_mask_row(m, r / (m->H * m->Q), r / m->Q % m->H, r % m->Q, s,
-                                                      &iv, &c)))
-                    continue;
-                if (!pass) {
-                    ptr[r + 1] = c;
-                    continue;
+                for (int64_t r = 0; r < rows; r++) {
+                    const int64_t *iv;
+                    int64_t c;
+                    if (lerr || (lerr = maskinfo_mask_row(m, r / (m->H * m->Q), r / m->Q % m->H, r % m->Q, s,
+                                                          &iv, &c)))
+                        continue;
+                    if (!pass) {
+                        ptr[r + 1] = c;
+                        continue;
+                    }
+                    for (int64_t j = 0; j < c; j++) {
+                        lo[ptr[r] + j] = (int32_t)iv[2 * j];
+                        hi[ptr[r] + j] = (int32_t)iv[2 * j + 1];
+                    }
                 }
-                for (int64_t j = 0; j < c; j++) {
-                    lo[ptr[r] + j] = (int32_t)iv[2 * j];
-                    hi[ptr[r] + j] = (int32_t)iv[2 * j + 1];
-                }
-            }
-            if (lerr) {
+                if (lerr) {
 #pragma omp critical
-                err = lerr;
+                    err = lerr;
+                }
+                maskinfo_scratch_free(s);
             }
-            maskinfo_scratch_free(s);
         }
         st = err;
         if (!st && pass == 0) {

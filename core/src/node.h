@@ -150,14 +150,5 @@ typedef struct {
     const int64_t *edges;
     int64_t n, width, K;
 } mi_grid_cols;
-/* Allowed cells of rows [q0, q1) of plane (b, h) per column: column j
- * holds cnt[j] + run_j * (its width), run_j = diff[0] + ... + diff[j] (the
- * rows covering it whole).  Covered columns are never the last one, so
- * with uniform columns that width is always c->width.  cnt has n entries,
- * diff n + 1; both are zeroed here.  The caller folds run_j in, in the
- * same pass as whatever it does with the counts. */
-int maskinfo__grid_row(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q0,
-                       int64_t q1, const mi_grid_cols *c, uint64_t *cnt,
-                       int64_t *diff, maskinfo_scratch *s);
 
 #endif
