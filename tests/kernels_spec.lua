@@ -256,6 +256,10 @@ describe("flashinfer_mask and bsr", function()
     local wide = maskinfo.from_segments({ maskinfo.util.fill(1 << 17, 0) })
     E.assert_error(function() wide:flashinfer_mask() end, "flashinfer_mask: the packed mask is 2147483648 bytes over "
       .. "131072 query and 131072 key tokens, past the int32 indptr FlashInfer takes (2^31 - 1)")
+    -- bsr counts its blocks a run at a time, then refuses past int32 indices
+    local causal = one:apply_causal()
+    E.assert_error(function() causal:bsr { block_size = 16 } end,
+      "bsr: 2147516416 blocks, past the int32 indptr FlashInfer takes (2^31 - 1)")
   end)
 end)
 

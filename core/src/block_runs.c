@@ -349,18 +349,23 @@ int maskinfo_mask_bsr(const maskinfo_mask *m, int64_t b, int64_t h, int64_t br, 
         int32_t *ix = pass ? maskinfo_array_data(*indices) : NULL;
         for (int64_t i = 0; i < R && !st; i++) {
             st = block_row(m, b, h, i * br, (i + 1) * br, bc, MASKINFO_TAIL_EXACT, 1, &w, lim);
-            ip[i] = (int32_t)at;
-            for (int64_t j = 0; j < w.touch.n && !st; j++)
-                for (int64_t c = w.touch.v[2 * j]; c < w.touch.v[2 * j + 1]; c++, at++)
-                    if (ix)
-                        ix[at] = (int32_t)c;
-            if (at > INT32_MAX)
-                st = MASKINFO_EOVERFLOW;
+            ip[i] = (int32_t)at; /* pass 0 counts past 2^31 - 1 only to refuse */
+            for (int64_t j = 0; j < w.touch.n; j++) {
+                const int64_t lo = w.touch.v[2 * j], hi = w.touch.v[2 * j + 1];
+                if (ix)
+                    for (int64_t c = lo; c < hi; c++)
+                        ix[at + c - lo] = (int32_t)c;
+                at += hi - lo;
+            }
         }
-        if (!st)
-            ip[R] = (int32_t)at;
+        /* the size first (the guard's refusal says it), then the int32 limit */
         if (!st && pass == 0)
             st = mi_budget(lim, (uint64_t)(at + R + 1) * 4, why, whylen);
+        if (!st && at > INT32_MAX)
+            st = mi_why(why, whylen, MASKINFO_EOVERFLOW,
+                        "%lld blocks, past the int32 indptr FlashInfer takes (2^31 - 1)", (long long)at);
+        if (!st)
+            ip[R] = (int32_t)at;
         if (!st && pass == 0)
             st = maskinfo_array_new(indices, MASKINFO_INT32, 1, &at, lim);
     }
