@@ -262,23 +262,37 @@ static const int32_t *ids_2d(lua_State *L, int idx, int64_t *B, int64_t *len) {
     return maskinfo_array_cdata(a);
 }
 
-/* core.varlen(q_ids, kv_ids) -> cu_q, cu_k, seqlens_q, seqlens_k,
- * indices_q, indices_k, max_q, max_k */
+/* core.varlen(q_ids, kv_ids[, m]) -> cu_q, cu_k, seqlens_q, seqlens_k,
+ * indices_q, indices_k, max_q, max_k[, left, right]: with m, only when m
+ * is that varlen mask with window (left, right) */
 static int l_varlen(lua_State *L) {
-    int64_t B, Q, B2, K;
+    int64_t B, Q, B2, K, left = -1, right = -1;
     const int32_t *q = ids_2d(L, 1, &B, &Q), *k = ids_2d(L, 2, &B2, &K);
     luaL_argcheck(L, B == B2, 2, "batch sizes differ");
+    maskinfo_mask *m = lua_isnoneornil(L, 3) ? NULL : mi_check_mask(L, 3);
+    if (m) {
+        int64_t sh[4];
+        maskinfo_mask_shape(m, sh);
+        luaL_argcheck(L, sh[0] == B && sh[2] == Q && sh[3] == K, 3, "mask shape differs from the ids'");
+    }
     Pending *pd = pending(L);
-    char why[320] = "";
+    char why[480] = "";
     maskinfo_varlen_info v;
     int st = maskinfo_varlen(q, k, B, Q, K, &v, why, sizeof why, LIMITS(L));
+    if (!st && m) {
+        st = maskinfo_mask_varlen_match(m, q, k, &v, &left, &right, why, sizeof why, LIMITS(L));
+        if (st) maskinfo_varlen_info_free(&v);
+    }
     if (st) return fail(L, st, why, NULL);
     maskinfo_array *a[6] = {v.cu_q, v.cu_k, v.seqlens_q, v.seqlens_k, v.indices_q, v.indices_k};
     memcpy(pd->a, a, sizeof a);
     push_arrays(L, pd, 0, 6);
     lua_pushinteger(L, (lua_Integer)v.max_q);
     lua_pushinteger(L, (lua_Integer)v.max_k);
-    return 8;
+    if (!m) return 8;
+    lua_pushinteger(L, (lua_Integer)left);
+    lua_pushinteger(L, (lua_Integer)right);
+    return 10;
 }
 
 static const luaL_Reg funcs[] = {

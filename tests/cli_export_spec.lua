@@ -116,6 +116,7 @@ local function expected(m, f, o)
     put(t, { "cu_seqlens_q", "cu_seqlens_k", "seqlens_q", "seqlens_k", "indices_q", "indices_k" })
     e.max_seqlen_q, e.max_seqlen_k = scalar("int32", t.max_seqlen_q), scalar("int32", t.max_seqlen_k)
     e.causal = scalar("bool", t.causal == true)
+    e.window_size = pair(t.window_size)
   end
   return e
 end
@@ -233,7 +234,17 @@ describe("maskinfo export, kernel formats", function()
     assert.are.equal(0, select(3, export({ "causal", out, "--format", "varlen", "--len", "6" })))
     local _, order = read_safetensors(out)
     assert.are.same({ "cu_seqlens_q", "cu_seqlens_k", "seqlens_q", "seqlens_k", "max_seqlen_q", "max_seqlen_k",
-      "indices_q", "indices_k", "causal" }, order)
+      "indices_q", "indices_k", "causal", "window_size" }, order)
+  end)
+
+  it("refuses varlen for a mask flash-attn's varlen cannot express (exit 1, no file)", function()
+    local out = tmp .. "/prefix.safetensors"
+    local _, err, rc = export({ "prefix_lm", out, "--format", "varlen", "--len", "6", "--set", "prefix=2" })
+    assert.are.equal(1, rc)
+    assert.is_truthy(err:find("maskinfo: varlen: the mask is not block-diagonal documents (+ causal, + window) as "
+      .. "flash_attn_varlen_func computes them: batch 0 head 0 query 2 key 0 is allowed by the mask but not by the "
+      .. "documents with window_size (-1, -1) (14 cells differ); use flex_block_mask or flashmask", 1, true), err)
+    assert.is_false(P.exists(out))
   end)
 end)
 
@@ -544,8 +555,20 @@ if os.path.exists(f"{d}/varlen.safetensors"):     # absent for a dense random ma
     t = load(f"{d}/varlen.safetensors")
     assert (t["indices_q"] == np.nonzero(ids.flatten() >= 0)[0]).all(), "unpad_input"
     assert (t["indices_k"] == np.nonzero(kv_ids.flatten() >= 0)[0]).all(), "unpad_input k"
-    cu = t["cu_seqlens_q"]
+    cu, ck = t["cu_seqlens_q"], t["cu_seqlens_k"]
     assert cu[0] == 0 and cu[-1] == (ids >= 0).sum() and int(t["max_seqlen_q"]) == np.diff(cu).max(), "cu_seqlens"
+    # flash_attn_varlen_func's mask: per document, bottom-right window
+    left, right = (int(x) for x in t["window_size"])
+    assert bool(t["causal"]) == (right == 0), "varlen causal"
+    g = np.zeros((B * Q, B * K), bool)
+    for n in range(len(cu) - 1):
+        rq, rk = t["indices_q"][cu[n]:cu[n + 1]], t["indices_k"][ck[n]:ck[n + 1]]
+        i, j = np.mgrid[0:len(rq), 0:len(rk)]
+        diag = i + len(rk) - len(rq)
+        g[np.ix_(rq, rk)] = ((left < 0) | (j >= diag - left)) & ((right < 0) | (j <= diag + right))
+    for h in range(H):
+        for b in range(B):
+            assert (g[b * Q:(b + 1) * Q, b * K:(b + 1) * K] == mask[b, h]).all(), "varlen mask"
 # JSON: the rows' intervals are the mask
 doc = json.load(open(f"{d}/mask.json"))
 assert doc["shape"] == [B, H, Q, K]

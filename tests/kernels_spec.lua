@@ -512,6 +512,112 @@ describe("varlen", function()
     end
   end)
 
+  -- flash_attn_varlen_func's mask from the documents of q and kv ids:
+  -- query i of a (lq, lk) document sees local keys j with
+  -- i + lk - lq - left <= j <= i + lk - lq + right (-1 unbounded)
+  local function flash_dense(q, kv, left, right)
+    local out = {}
+    for b = 1, #q do
+      local function docs(ids)
+        local d, last = {}, nil
+        for t, x in ipairs(ids) do
+          if x >= 0 then
+            if x ~= last then d[#d + 1] = {} end
+            last = x
+            table.insert(d[#d], t)
+          end
+        end
+        return d
+      end
+      local dq, dk = docs(q[b]), docs(kv[b])
+      local plane = {}
+      for i = 1, #q[b] do
+        plane[i] = {}
+        for j = 1, #kv[b] do plane[i][j] = false end
+      end
+      for d = 1, #dq do
+        local lq, lk = #dq[d], #dk[d]
+        for i = 0, lq - 1 do
+          for j = 0, lk - 1 do
+            local diag = i + lk - lq
+            if (left < 0 or j >= diag - left) and (right < 0 or j <= diag + right) then
+              plane[dq[d][i + 1]][dk[d][j + 1]] = true
+            end
+          end
+        end
+      end
+      out[b] = { plane }
+    end
+    return out
+  end
+
+  it("returns the window only when the mask is exactly flash-attn's documents + window", function()
+    math.randomseed(73)
+    local checked, refused = 0, 0
+    for _ = 1, 60 do
+      local B, n = math.random(1, 2), math.random(1, 3)
+      local q, kv = {}, {}
+      for b = 1, B do
+        q[b], kv[b] = {}, {}
+        for d = 0, n - 1 do
+          for _ = 1, math.random(1, 4) do q[b][#q[b] + 1] = d end
+          for _ = 1, math.random(1, 4) do kv[b][#kv[b] + 1] = d end
+          if math.random() < 0.3 then kv[b][#kv[b] + 1] = -1 end
+        end
+      end
+      local Q, K = 0, 0
+      for b = 1, B do Q, K = math.max(Q, #q[b]), math.max(K, #kv[b]) end
+      for b = 1, B do
+        while #q[b] < Q do q[b][#q[b] + 1] = -1 end
+        while #kv[b] < K do kv[b][#kv[b] + 1] = -1 end
+      end
+      local left, right = math.random(-1, 3), math.random(-1, 2)
+      local cells = flash_dense(q, kv, left, right)
+      local base = maskinfo.from_segments(q, kv)
+      local v = base:replace { attention_mask = cells }:varlen()
+      assert.are.same(cells, flash_dense(q, kv, v.window_size[1], v.window_size[2]))
+      assert.are.equal(v.window_size[2] == 0, v.causal)
+      checked = checked + 1
+      -- one flipped cell: refused, naming the mask's fault, unless the
+      -- result is another window (then that window must reproduce it)
+      local b, i, j = math.random(1, B), math.random(1, Q), math.random(1, K)
+      cells[b][1][i][j] = not cells[b][1][i][j]
+      local ok, err = pcall(function() return base:replace { attention_mask = cells }:varlen() end)
+      if ok then
+        assert.are.same(cells, flash_dense(q, kv, err.window_size[1], err.window_size[2]))
+      else
+        assert.is_truthy(err:find("varlen: the mask is not block-diagonal documents (+ causal, + window) as "
+          .. "flash_attn_varlen_func computes them: batch ", 1, true), err)
+        refused = refused + 1
+      end
+    end
+    assert.are.equal(60, checked)
+    assert.is_true(refused > 40, refused)
+  end)
+
+  it("reads causal and window_size off structured masks and refuses what varlen cannot express", function()
+    local docs = maskinfo.from_segments({ { 0, 0, 0, 0, 0, 1, 1, 1 } })
+    local v = docs:varlen()
+    assert.are.same({ false, -1, -1 }, { v.causal, v.window_size[1], v.window_size[2] })
+    v = docs:apply_causal():varlen()
+    assert.are.same({ true, -1, 0 }, { v.causal, v.window_size[1], v.window_size[2] })
+    v = docs:apply_causal():apply_sliding_window({ 2, 0 }):varlen()
+    assert.are.same({ true, 2, 0 }, { v.causal, v.window_size[1], v.window_size[2] })
+    v = docs:apply_sliding_window({ 1, 2 }):varlen()
+    assert.are.same({ false, 1, 2 }, { v.causal, v.window_size[1], v.window_size[2] })
+    E.assert_error(function() (maskinfo.full(4) - maskinfo.causal(4)):varlen() end,
+      "varlen: the mask is not block-diagonal documents (+ causal, + window) as flash_attn_varlen_func computes "
+      .. "them: batch 0 head 0 query 0 key 0 is masked by the mask but not by the documents with window_size "
+      .. "(-1, -1) (10 cells differ); use flex_block_mask or flashmask")
+    E.assert_error(function() maskinfo.stack_heads { maskinfo.causal(4), maskinfo.full(4) }:varlen() end,
+      "varlen: the mask is not block-diagonal documents (+ causal, + window) as flash_attn_varlen_func computes "
+      .. "them: batch 0 head 1 query 0 key 1 is allowed by the mask but not by the documents with window_size "
+      .. "(-1, 0) (6 cells differ); use flex_block_mask or flashmask")
+    -- a global causal offset is not flash-attn's per-document bottom-right
+    local cross = maskinfo.from_segments({ { 0, 0, 1, 1 } }, { { 0, 0, 0, 1, 1, 1 } }):apply_causal()
+    assert.has_error(function() cross:varlen() end)
+  end)
+
   it("refuses key documents that do not pair with the query ones", function()
     E.assert_error(function() maskinfo.from_segments({ { 0, 0, 1 } }, { { 0, 0, 0 } }):varlen() end,
       "varlen: 2 query documents but 1 key documents; varlen pairs them one to one")

@@ -575,6 +575,17 @@ int maskinfo_varlen(const int32_t *q_ids, const int32_t *kv_ids, int64_t B, int6
                     int64_t K, maskinfo_varlen_info *out, char *why, size_t whylen,
                     const maskinfo_limits *lim);
 void maskinfo_varlen_info_free(maskinfo_varlen_info *v);
+/* Whether m is the mask flash_attn_varlen_func computes from v (made by
+ * maskinfo_varlen from the same q_ids, kv_ids of m's B, Q, K): query i of a
+ * document of lq queries and lk keys allows the document's keys j (local)
+ * with i + lk - lq - left <= j <= i + lk - lq + right (bottom-right; -1 is
+ * unbounded), on every head.  The window is read from the rows, then the
+ * whole mask is compared (maskinfo_mask_diff).  OK with *left, *right
+ * (causal is right == 0), or MASKINFO_EINVAL with the first differing cell
+ * in why. */
+int maskinfo_mask_varlen_match(const maskinfo_mask *m, const int32_t *q_ids, const int32_t *kv_ids,
+                               const maskinfo_varlen_info *v, int64_t *left, int64_t *right, char *why,
+                               size_t whylen, const maskinfo_limits *lim);
 
 /* ---- reading (npy_read.c) */
 /* A NumPy .npy file as an array: format 1.0, 2.0 or 3.0, C order, dtypes

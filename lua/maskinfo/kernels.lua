@@ -143,12 +143,18 @@ end)
 -- of the flattened batch, padding excluded.  A table: cu_seqlens_q,
 -- cu_seqlens_k (int32, n + 1), seqlens_q, seqlens_k (int32, n),
 -- max_seqlen_q, max_seqlen_k (integers), indices_q, indices_k (int64 flat
--- token indices b*L + t, as unpad_input), causal (the baked-in flag).
+-- token indices b*L + t, as unpad_input), causal and window_size ({left,
+-- right}, -1 unbounded): what to pass flash_attn_varlen_func.  Query i of
+-- a document of lq queries and lk keys then sees its keys j with
+-- i + lk - lq - left <= j <= i + lk - lq + right (bottom-right aligned;
+-- causal is right == 0).  The tables are returned only when the mask is
+-- exactly that on every head (compared row interval by row interval);
+-- anything else raises with the first cell that differs.
 O.method("varlen", nil, function(_, f, fname)
   local q, kv = ids_2d(f, fname)
-  local cq, ck, sq, sk, iq, ik, mq, mk = need(fname, core.varlen(q, kv))
+  local cq, ck, sq, sk, iq, ik, mq, mk, left, right = need(fname, core.varlen(q, kv, logical(f, fname)))
   return { cu_seqlens_q = cq, cu_seqlens_k = ck, seqlens_q = sq, seqlens_k = sk, max_seqlen_q = mq,
-    max_seqlen_k = mk, indices_q = iq, indices_k = ik, causal = f.causal }
+    max_seqlen_k = mk, indices_q = iq, indices_k = ik, causal = right == 0, window_size = { left, right } }
 end)
 
 return KN

@@ -254,6 +254,7 @@ function M.tables(m, f, o)
     add("max_seqlen_k", scalar("int32", t.max_seqlen_k))
     for _, k in ipairs({ "indices_q", "indices_k" }) do add(k, t[k]) end
     add("causal", scalar("bool", t.causal == true))
+    add("window_size", pair(t.window_size[1], t.window_size[2]))
   end
   return out
 end
