@@ -173,7 +173,8 @@ static int l_row_runs(lua_State *L) {
     return push_arrays(L, pd, 0, 3);
 }
 
-/* core.bsr(m, b, h, br, bc) -> indptr, indices */
+/* core.bsr(m, b, h, br, bc) -> indptr, indices, mask (bool (nnz, br, bc),
+ * nil when every listed block is full) */
 static int l_bsr(lua_State *L) {
     maskinfo_mask *m = mi_check_mask(L, 1);
     lua_Integer b = luaL_checkinteger(L, 2), h = luaL_checkinteger(L, 3);
@@ -181,8 +182,9 @@ static int l_bsr(lua_State *L) {
     Pending *pd = pending(L);
     char why[160] = "";
     int st = maskinfo_mask_bsr(m, b, h, br, bc, &pd->a[0], &pd->a[1], why, sizeof why, LIMITS(L));
+    if (!st) st = maskinfo_mask_bsr_mask(m, b, h, br, bc, pd->a[0], pd->a[1], &pd->a[2], why, sizeof why, LIMITS(L));
     if (st) return fail(L, st, why, NULL);
-    return push_arrays(L, pd, 0, 2);
+    return push_arrays(L, pd, 0, 3);
 }
 
 /* ------------------------------------------------------------ kernels */

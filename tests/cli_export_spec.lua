@@ -101,7 +101,7 @@ local function expected(m, f, o)
     put(m:flashinfer_mask{ head = o.head }, { "packed_custom_mask", "mask_indptr", "qo_indptr", "kv_indptr" })
   elseif f == "bsr" then
     local t = m:bsr{ block_size = o.block, batch = o.batch, head = o.head }
-    put(t, { "indptr", "indices" })
+    put(t, { "indptr", "indices", "mask" })
     for _, k in ipairs({ "M", "N", "R", "C" }) do e[k] = scalar("int32", t[k]) end
   elseif f == "magi" then
     local t = m:attn_slices{ head = o.head }
@@ -529,9 +529,14 @@ for b in range(B):
 t = load(f"{d}/bsr.safetensors")
 R, C = int(t["R"]), int(t["C"])
 assert (int(t["M"]), int(t["N"])) == (Q, K)
+blocks = []
 for i in range(Q // R):
     nz = [j for j in range(K // C) if mask[0, 0, i * R:(i + 1) * R, j * C:(j + 1) * C].any()]
     assert list(t["indices"][t["indptr"][i]:t["indptr"][i + 1]]) == nz, "bsr"
+    blocks += [mask[0, 0, i * R:(i + 1) * R, j * C:(j + 1) * C] for j in nz]
+# plan(mask=) per listed block, absent only when every listed block is full
+if "mask" in t: assert (t["mask"] == np.array(blocks, bool).reshape(-1, R, C)).all(), "bsr mask"
+else: assert all(b.all() for b in blocks), "bsr: partial blocks without mask"
 # MagiAttention: from_ranges
 t = load(f"{d}/magi.safetensors")
 g = np.zeros((int(t["total_seqlen_q"]), int(t["total_seqlen_k"])), bool)

@@ -220,21 +220,35 @@ describe("flashinfer_mask and bsr", function()
       local bc = K % 2 == 0 and 2 or 1
       local t = c.mi:bsr { block_size = { br, bc }, batch = 0, head = 0 }
       local indptr, indices = t.indptr:flat(), t.indices:flat()
-      local at = 0
+      local at, blocks, partial = 0, {}, false
       for i = 0, Q // br - 1 do
         assert.are.equal(at, indptr[i + 1])
         for j = 0, K // bc - 1 do
-          local any = false
+          local any, all, block = false, true, {}
           for q = i * br + 1, (i + 1) * br do
-            for k = j * bc + 1, (j + 1) * bc do any = any or cells[1][1][q][k] end
+            block[#block + 1] = {}
+            for k = j * bc + 1, (j + 1) * bc do
+              local v = cells[1][1][q][k]
+              any, all = any or v, all and v
+              table.insert(block[#block], v)
+            end
           end
           if any then
             at = at + 1
             assert.are.equal(j, indices[at], c.name)
+            blocks[at], partial = block, partial or not all
           end
         end
       end
       assert.are.equal(at, indptr[#indptr])
+      -- plan(mask=): the listed blocks' cells, only when one is partial
+      assert.are.equal(not partial, t.full, c.name)
+      if partial then
+        assert.are.same({ at, br, bc }, t.mask:shape())
+        assert.are.same(blocks, t.mask:totable(), c.name)
+      else
+        assert.is_nil(t.mask)
+      end
     end
     local mi = maskinfo.from_segments({ { 0, 0, 0 } })
     E.assert_error(function() mi:bsr { block_size = 2 } end,
@@ -260,6 +274,15 @@ describe("flashinfer_mask and bsr", function()
     local causal = one:apply_causal()
     E.assert_error(function() causal:bsr { block_size = 16 } end,
       "bsr: 2147516416 blocks, past the int32 indptr FlashInfer takes (2^31 - 1)")
+    -- the partial blocks' cells are guarded as a whole
+    local small = maskinfo.from_segments({ maskinfo.util.fill(1 << 14, 0) }):apply_causal()
+    assert.is_true(small:bsr { block_size = 4096 }.full == false)
+    local before = maskinfo.get_memory_limit()
+    maskinfo.set_memory_limit(64 << 20)
+    local err = E.errmsg(function() small:bsr { block_size = 4 } end)
+    maskinfo.set_memory_limit(before)
+    assert.are.equal("bsr: needs 128.0 MiB (134250496 bytes), over the memory limit (limit 64.0 MiB, see "
+      .. "maskinfo.set_memory_limit)", err)
   end)
 end)
 

@@ -499,6 +499,15 @@ int maskinfo_mask_block_runs(const maskinfo_mask *m, int64_t bq, int64_t bk,
 int maskinfo_mask_bsr(const maskinfo_mask *m, int64_t b, int64_t h, int64_t br,
                       int64_t bc, maskinfo_array **indptr, maskinfo_array **indices,
                       char *why, size_t whylen, const maskinfo_limits *lim);
+/* The cells of the blocks maskinfo_mask_bsr listed (the mask argument of
+ * FlashInfer's BlockSparseAttentionWrapper.plan, which computes listed
+ * blocks as full without it): bool (nnz, br, bc) in the order of indices,
+ * or *mask NULL when every listed block is full.  A counting pass decides
+ * that; the guard then sees nnz * br * bc bytes (the size in why). */
+int maskinfo_mask_bsr_mask(const maskinfo_mask *m, int64_t b, int64_t h, int64_t br,
+                           int64_t bc, const maskinfo_array *indptr,
+                           const maskinfo_array *indices, maskinfo_array **mask,
+                           char *why, size_t whylen, const maskinfo_limits *lim);
 
 /* ---- kernel formats (kernels.c, flashmask.c, splash.c)
  * The functions here and in block runs size their whole output (counting

@@ -86,9 +86,12 @@ O.method("flashinfer_mask", nil, function(_, f, fname, opts)
   return { packed_custom_mask = packed, mask_indptr = mi, qo_indptr = qi, kv_indptr = ki }
 end)
 
---- FlashInfer's BlockSparseAttentionWrapper tables: indptr (R + 1) and
+--- FlashInfer's BlockSparseAttentionWrapper tables: indptr (M/R + 1) and
 -- indices (int32) of the br x bc blocks holding any allowed cell, plus M,
--- N, R, C.  br must divide Q and bc K.
+-- N, R, C; full is true when every listed block is whole, else mask holds
+-- the listed blocks' cells, bool (nnz, R, C) in the order of indices
+-- (plan's `mask`: without it FlashInfer computes listed blocks as full).
+-- br must divide Q and bc K.
 -- @tparam table opts block_size (integer or {R, C}), batch, head
 O.method("bsr", nil, function(_, f, fname, opts)
   opts = opt_table(fname, 1, opts, { block_size = true, batch = true, head = true })
@@ -101,8 +104,8 @@ O.method("bsr", nil, function(_, f, fname, opts)
   end
   local b = KN.index_opt(fname, opts, "batch", B, "the BSR layout has one matrix")
   local h = KN.index_opt(fname, opts, "head", H, "the BSR layout has one matrix")
-  local indptr, indices = need(fname, core.bsr(m, b, h, br, bc))
-  return { indptr = indptr, indices = indices, M = Q, N = K, R = br, C = bc }
+  local indptr, indices, mask = need(fname, core.bsr(m, b, h, br, bc))
+  return { indptr = indptr, indices = indices, mask = mask, full = mask == nil, M = Q, N = K, R = br, C = bc }
 end)
 
 --- MagiAttention's slices of the flattened batch (row b*Q + q, key

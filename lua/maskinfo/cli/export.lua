@@ -235,6 +235,7 @@ function M.tables(m, f, o)
     t = m:bsr{ block_size = o.block, batch = o.batch, head = o.head }
     add("indptr", t.indptr)
     add("indices", t.indices)
+    if t.mask then add("mask", t.mask) end
     for _, k in ipairs({ "M", "N", "R", "C" }) do add(k, scalar("int32", t[k])) end
   elseif f == "magi" then
     t = m:attn_slices{ head = o.head }
