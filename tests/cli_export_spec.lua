@@ -505,6 +505,13 @@ for r in range(B * H * Q):
     row = np.zeros(K, bool)
     for a, b in zip(st[rp[r]:rp[r + 1]], en[rp[r]:rp[r + 1]]): row[a:b] = True
     assert (row == mask.reshape(-1, K)[r]).all(), "flex intervals"
+# python.md's mask_mod: one searchsorted over row * (K + 1) + end
+key = np.repeat(np.arange(B * H * Q), np.diff(rp)) * (K + 1) + en.astype(np.int64)
+st_pad = np.append(st, K + 1)
+b_, h_, q_, k_ = np.indices(mask.shape)
+r_ = (b_ * H + h_) * Q + q_
+i_ = np.searchsorted(key, r_ * (K + 1) + k_, side="right")
+assert (((i_ < rp[r_ + 1]) & (st_pad[i_] <= k_)) == mask).all(), "flex mask_mod"
 # FlashMask: Paddle's flashmask_to_densemask (causal)
 if os.path.exists(f"{d}/flashmask.safetensors"):  # absent for a dense random mask
     sri = load(f"{d}/flashmask.safetensors")["startend_row_indices"]
@@ -526,6 +533,14 @@ for b in range(B):
     assert sub.shape == (qo[b + 1] - qo[b], kv[b + 1] - kv[b]), "flashinfer lengths"
     bits = np.unpackbits(t["packed_custom_mask"][mi[b]:mi[b + 1]], bitorder="little")[:sub.size]
     assert (bits.reshape(sub.shape).astype(bool) == sub).all(), "flashinfer"
+# python.md's plan(custom_mask=): the requests' cells flat; segment_packbits
+# over plan()'s cell offsets gives the same bytes and byte offsets back
+cells = np.diff(qo) * np.diff(kv)
+seg = np.concatenate([[0], np.cumsum(cells)])
+custom = np.concatenate([mask[b, 0][np.ix_(ids[b] >= 0, kv_ids[b] >= 0)].reshape(-1) for b in range(B)])
+repacked = [np.packbits(custom[seg[b]:seg[b + 1]], bitorder="little") for b in range(B)]
+assert (np.concatenate(repacked) == t["packed_custom_mask"]).all(), "flashinfer custom_mask"
+assert list(np.concatenate([[0], np.cumsum([len(x) for x in repacked])])) == list(mi), "flashinfer mask_indptr"
 t = load(f"{d}/bsr.safetensors")
 R, C = int(t["R"]), int(t["C"])
 assert (int(t["M"]), int(t["N"])) == (Q, K)
