@@ -214,7 +214,8 @@ static const uint8_t *opt_keep(lua_State *L, int idx, int64_t n) {
 }
 
 /* core.packbits(m, h, q_ids|nil, kv_ids|nil) -> packed, mask_indptr,
- * qo_indptr, kv_indptr; tokens with id < 0 are left out */
+ * qo_indptr, kv_indptr, indices_q, indices_k; tokens with id < 0 are left
+ * out */
 static int l_packbits(lua_State *L) {
     maskinfo_mask *m = mi_check_mask(L, 1);
     int64_t sh[4];
@@ -227,7 +228,8 @@ static int l_packbits(lua_State *L) {
     int st = maskinfo_mask_packbits(m, h, qv, kv, &p, why, sizeof why, LIMITS(L));
     if (st) return fail(L, st, why, NULL);
     pd->a[0] = p.packed, pd->a[1] = p.mask_indptr, pd->a[2] = p.qo_indptr, pd->a[3] = p.kv_indptr;
-    return push_arrays(L, pd, 0, 4);
+    pd->a[4] = p.indices_q, pd->a[5] = p.indices_k;
+    return push_arrays(L, pd, 0, 6);
 }
 
 /* core.attn_slices(m, h) -> q_ranges, k_ranges, attn_type_map */

@@ -98,7 +98,8 @@ local function expected(m, f, o)
     e.startend_row_indices = m:flashmask{ causal = o.causal }
     e.causal = scalar("bool", o.causal ~= false)
   elseif f == "flashinfer" then
-    put(m:flashinfer_mask{ head = o.head }, { "packed_custom_mask", "mask_indptr", "qo_indptr", "kv_indptr" })
+    put(m:flashinfer_mask{ head = o.head }, { "packed_custom_mask", "mask_indptr", "qo_indptr", "kv_indptr",
+      "indices_q", "indices_k" })
   elseif f == "bsr" then
     local t = m:bsr{ block_size = o.block, batch = o.batch, head = o.head }
     put(t, { "indptr", "indices", "mask" })
@@ -528,6 +529,11 @@ if os.path.exists(f"{d}/flashmask.safetensors"):  # absent for a dense random ma
 t = load(f"{d}/flashinfer.safetensors")
 qo, kv, mi = t["qo_indptr"], t["kv_indptr"], t["mask_indptr"]
 ids, kv_ids = np.load(f"{d}/q_ids.npy"), np.load(f"{d}/kv_ids.npy")
+assert (t["indices_q"] == np.nonzero(ids.flatten() >= 0)[0]).all(), "flashinfer indices_q"
+assert (t["indices_k"] == np.nonzero(kv_ids.flatten() >= 0)[0]).all(), "flashinfer indices_k"
+# the dropped rows and columns are the empty ones: nothing is lost
+assert not mask[:, 0].reshape(B * Q, K)[np.setdiff1d(np.arange(B * Q), t["indices_q"])].any(), "flashinfer rows"
+assert not mask[:, 0].transpose(0, 2, 1).reshape(B * K, Q)[np.setdiff1d(np.arange(B * K), t["indices_k"])].any()
 for b in range(B):
     sub = mask[b, 0][np.ix_(ids[b] >= 0, kv_ids[b] >= 0)]
     assert sub.shape == (qo[b + 1] - qo[b], kv[b + 1] - kv[b]), "flashinfer lengths"

@@ -194,10 +194,21 @@ describe("flashinfer_mask and bsr", function()
         local t = c.mi:flashinfer_mask { head = H > 1 and h - 1 or nil }
         local bytes, mp = t.packed_custom_mask:flat(), t.mask_indptr:flat()
         local qp, kp = t.qo_indptr:flat(), t.kv_indptr:flat()
+        local iq, ik = t.indices_q:flat(), t.indices_k:flat()
+        local _, _, Q, K = shape_of(cells)
         for b = 1, B do
           local qk, kk = {}, {}
           for i, v in ipairs(qt[b]) do if v >= 0 then qk[#qk + 1] = i end end
           for i, v in ipairs(kt[b]) do if v >= 0 then kk[#kk + 1] = i end end
+          -- the gather indices of the kept tokens; a dropped one is empty
+          for n, i in ipairs(qk) do assert.are.equal((b - 1) * Q + i - 1, iq[qp[b] + n]) end
+          for n, i in ipairs(kk) do assert.are.equal((b - 1) * K + i - 1, ik[kp[b] + n]) end
+          for i, v in ipairs(qt[b]) do
+            if v < 0 then for k = 1, K do assert.is_false(cells[b][h][i][k], c.name) end end
+          end
+          for k, v in ipairs(kt[b]) do
+            if v < 0 then for i = 1, Q do assert.is_false(cells[b][h][i][k], c.name) end end
+          end
           assert.are.equal(#qk, qp[b + 1] - qp[b])
           assert.are.equal(#kk, kp[b + 1] - kp[b])
           assert.are.equal((#qk * #kk + 7) // 8, mp[b + 1] - mp[b], c.name)
@@ -262,9 +273,10 @@ describe("flashinfer_mask and bsr", function()
   end)
 
   it("refuse a packed mask over the memory limit or past FlashInfer's int32 indptr, with its size", function()
+    -- the size counts the int64 gather indices (indices_q, indices_k) too
     local one = maskinfo.from_segments({ maskinfo.util.fill(1 << 20, 0) })
     E.assert_error(function() one:flashinfer_mask() end,
-      "flashinfer_mask: needs 131080.0 MiB (137447342104 bytes), over the memory limit (limit 12.0 GiB, see "
+      "flashinfer_mask: needs 131096.0 MiB (137464119320 bytes), over the memory limit (limit 12.0 GiB, see "
       .. "maskinfo.set_memory_limit)")
     -- 2^17 tokens: 2 GiB of bits, under the limit but past int32 offsets
     local wide = maskinfo.from_segments({ maskinfo.util.fill(1 << 17, 0) })

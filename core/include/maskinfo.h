@@ -535,9 +535,11 @@ int maskinfo_mask_flashmask(const maskinfo_mask *m, int causal, maskinfo_array *
  * are flattened row-major and packed little-endian (NumPy's
  * packbits(bitorder="little")), each request from a byte boundary.
  * Outputs (int32 except packed, uint8): packed, mask_indptr (B + 1, in
- * bytes), qo_indptr and kv_indptr (B + 1, tokens). */
+ * bytes), qo_indptr and kv_indptr (B + 1, tokens); indices_q and
+ * indices_k (int64, flat b*Q + q and b*K + k of the kept tokens: the
+ * gather that packs q, k and v into FlashInfer's ragged layout). */
 typedef struct {
-    maskinfo_array *packed, *mask_indptr, *qo_indptr, *kv_indptr;
+    maskinfo_array *packed, *mask_indptr, *qo_indptr, *kv_indptr, *indices_q, *indices_k;
 } maskinfo_packed_mask;
 int maskinfo_mask_packbits(const maskinfo_mask *m, int64_t h, const uint8_t *q_valid,
                            const uint8_t *kv_valid, maskinfo_packed_mask *out,

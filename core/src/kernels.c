@@ -126,6 +126,8 @@ void maskinfo_packed_mask_free(maskinfo_packed_mask *p)
     maskinfo_array_free(p->mask_indptr);
     maskinfo_array_free(p->qo_indptr);
     maskinfo_array_free(p->kv_indptr);
+    maskinfo_array_free(p->indices_q);
+    maskinfo_array_free(p->indices_k);
     memset(p, 0, sizeof *p);
 }
 
@@ -168,7 +170,8 @@ int maskinfo_mask_packbits(const maskinfo_mask *m, int64_t h, const uint8_t *q_v
     }
     /* the size first (the guard's refusal says it), then the int32 limit */
     if (!st)
-        st = mi_budget(lim, (uint64_t)bytes + (uint64_t)n1 * 12 + (uint64_t)K * 8, why, whylen);
+        st = mi_budget(lim, (uint64_t)bytes + (uint64_t)n1 * 12 + (uint64_t)K * 8 + (uint64_t)(nq + nk) * 8, why,
+                       whylen);
     if (!st && (bytes > INT32_MAX || nq > INT32_MAX || nk > INT32_MAX))
         st = mi_why(why, whylen, MASKINFO_EOVERFLOW,
                     "the packed mask is %lld bytes over %lld query and %lld key tokens, past the int32 "
@@ -177,6 +180,19 @@ int maskinfo_mask_packbits(const maskinfo_mask *m, int64_t h, const uint8_t *q_v
         mp[B] = (int32_t)bytes, qp[B] = (int32_t)nq, kp[B] = (int32_t)nk;
     if (!st)
         st = maskinfo_array_new(&out->packed, MASKINFO_UINT8, 1, &bytes, lim);
+    if (!st)
+        st = maskinfo_array_new(&out->indices_q, MASKINFO_INT64, 1, &nq, lim);
+    if (!st)
+        st = maskinfo_array_new(&out->indices_k, MASKINFO_INT64, 1, &nk, lim);
+    if (!st) {
+        int64_t *iq = maskinfo_array_data(out->indices_q), *ik = maskinfo_array_data(out->indices_k);
+        for (int64_t x = 0, t = 0; x < B * Q; x++)
+            if (!q_valid || q_valid[x])
+                iq[t++] = x;
+        for (int64_t x = 0, t = 0; x < B * K; x++)
+            if (!kv_valid || kv_valid[x])
+                ik[t++] = x;
+    }
     int64_t *kidx = st ? NULL : mi_alloc(lim, K, sizeof *kidx, 0, &st);
     maskinfo_scratch *s = st ? NULL : maskinfo__scratch_new(lim);
     if (!st && !s)

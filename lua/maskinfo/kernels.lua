@@ -72,9 +72,12 @@ end)
 
 --- FlashInfer's packed custom mask for its prefill wrappers: per request
 -- (batch row) the q_len x kv_len cells of its tokens (padding, id < 0,
--- left out), flattened row-major and packed little-endian, each request
--- from a byte boundary.  Returns a table: packed_custom_mask (uint8),
--- mask_indptr (bytes), qo_indptr, kv_indptr (int32, B + 1).
+-- left out: for a dense mask, the rows and columns with no allowed
+-- cell), flattened row-major and packed little-endian, each request from
+-- a byte boundary.  Returns a table: packed_custom_mask (uint8),
+-- mask_indptr (bytes), qo_indptr, kv_indptr (int32, B + 1), indices_q,
+-- indices_k (int64 flat b*Q + q and b*K + k of the kept tokens: gather q,
+-- k and v with them, as unpad_input; dropped query rows attend nothing).
 -- @tparam[opt] table opts head (required when the mask has several heads)
 O.method("flashinfer_mask", nil, function(_, f, fname, opts)
   opts = opt_table(fname, 1, opts, { head = true })
@@ -82,8 +85,9 @@ O.method("flashinfer_mask", nil, function(_, f, fname, opts)
   local _, H = m:shape()
   local h = KN.index_opt(fname, opts, "head", H, "FlashInfer's custom mask is shared by all heads")
   local q, kv = ids_2d(f, fname)
-  local packed, mi, qi, ki = need(fname, core.packbits(m, h, q, kv))
-  return { packed_custom_mask = packed, mask_indptr = mi, qo_indptr = qi, kv_indptr = ki }
+  local packed, mi, qi, ki, iq, ik = need(fname, core.packbits(m, h, q, kv))
+  return { packed_custom_mask = packed, mask_indptr = mi, qo_indptr = qi, kv_indptr = ki, indices_q = iq,
+    indices_k = ik }
 end)
 
 --- FlashInfer's BlockSparseAttentionWrapper tables: indptr (M/R + 1) and

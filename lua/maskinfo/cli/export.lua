@@ -230,7 +230,9 @@ function M.tables(m, f, o)
     add("causal", scalar("bool", o.causal ~= false))
   elseif f == "flashinfer" then
     t = m:flashinfer_mask{ head = o.head }
-    for _, k in ipairs({ "packed_custom_mask", "mask_indptr", "qo_indptr", "kv_indptr" }) do add(k, t[k]) end
+    for _, k in ipairs({ "packed_custom_mask", "mask_indptr", "qo_indptr", "kv_indptr", "indices_q", "indices_k" }) do
+      add(k, t[k])
+    end
   elseif f == "bsr" then
     t = m:bsr{ block_size = o.block, batch = o.batch, head = o.head }
     add("indptr", t.indptr)
