@@ -173,7 +173,8 @@ static int l_row_runs(lua_State *L) {
     return push_arrays(L, pd, 0, 3);
 }
 
-/* core.bsr(m, b, h, br, bc) -> indptr, indices */
+/* core.bsr(m, b, h, br, bc) -> indptr, indices, mask (bool (nnz, br, bc),
+ * nil when every listed block is full) */
 static int l_bsr(lua_State *L) {
     maskinfo_mask *m = mi_check_mask(L, 1);
     lua_Integer b = luaL_checkinteger(L, 2), h = luaL_checkinteger(L, 3);
@@ -181,8 +182,9 @@ static int l_bsr(lua_State *L) {
     Pending *pd = pending(L);
     char why[160] = "";
     int st = maskinfo_mask_bsr(m, b, h, br, bc, &pd->a[0], &pd->a[1], why, sizeof why, LIMITS(L));
+    if (!st) st = maskinfo_mask_bsr_mask(m, b, h, br, bc, pd->a[0], pd->a[1], &pd->a[2], why, sizeof why, LIMITS(L));
     if (st) return fail(L, st, why, NULL);
-    return push_arrays(L, pd, 0, 2);
+    return push_arrays(L, pd, 0, 3);
 }
 
 /* ------------------------------------------------------------ kernels */
@@ -212,7 +214,8 @@ static const uint8_t *opt_keep(lua_State *L, int idx, int64_t n) {
 }
 
 /* core.packbits(m, h, q_ids|nil, kv_ids|nil) -> packed, mask_indptr,
- * qo_indptr, kv_indptr; tokens with id < 0 are left out */
+ * qo_indptr, kv_indptr, indices_q, indices_k; tokens with id < 0 are left
+ * out */
 static int l_packbits(lua_State *L) {
     maskinfo_mask *m = mi_check_mask(L, 1);
     int64_t sh[4];
@@ -225,7 +228,8 @@ static int l_packbits(lua_State *L) {
     int st = maskinfo_mask_packbits(m, h, qv, kv, &p, why, sizeof why, LIMITS(L));
     if (st) return fail(L, st, why, NULL);
     pd->a[0] = p.packed, pd->a[1] = p.mask_indptr, pd->a[2] = p.qo_indptr, pd->a[3] = p.kv_indptr;
-    return push_arrays(L, pd, 0, 4);
+    pd->a[4] = p.indices_q, pd->a[5] = p.indices_k;
+    return push_arrays(L, pd, 0, 6);
 }
 
 /* core.attn_slices(m, h) -> q_ranges, k_ranges, attn_type_map */
@@ -262,23 +266,37 @@ static const int32_t *ids_2d(lua_State *L, int idx, int64_t *B, int64_t *len) {
     return maskinfo_array_cdata(a);
 }
 
-/* core.varlen(q_ids, kv_ids) -> cu_q, cu_k, seqlens_q, seqlens_k,
- * indices_q, indices_k, max_q, max_k */
+/* core.varlen(q_ids, kv_ids[, m]) -> cu_q, cu_k, seqlens_q, seqlens_k,
+ * indices_q, indices_k, max_q, max_k[, left, right]: with m, only when m
+ * is that varlen mask with window (left, right) */
 static int l_varlen(lua_State *L) {
-    int64_t B, Q, B2, K;
+    int64_t B, Q, B2, K, left = -1, right = -1;
     const int32_t *q = ids_2d(L, 1, &B, &Q), *k = ids_2d(L, 2, &B2, &K);
     luaL_argcheck(L, B == B2, 2, "batch sizes differ");
+    maskinfo_mask *m = lua_isnoneornil(L, 3) ? NULL : mi_check_mask(L, 3);
+    if (m) {
+        int64_t sh[4];
+        maskinfo_mask_shape(m, sh);
+        luaL_argcheck(L, sh[0] == B && sh[2] == Q && sh[3] == K, 3, "mask shape differs from the ids'");
+    }
     Pending *pd = pending(L);
-    char why[320] = "";
+    char why[480] = "";
     maskinfo_varlen_info v;
     int st = maskinfo_varlen(q, k, B, Q, K, &v, why, sizeof why, LIMITS(L));
+    if (!st && m) {
+        st = maskinfo_mask_varlen_match(m, q, k, &v, &left, &right, why, sizeof why, LIMITS(L));
+        if (st) maskinfo_varlen_info_free(&v);
+    }
     if (st) return fail(L, st, why, NULL);
     maskinfo_array *a[6] = {v.cu_q, v.cu_k, v.seqlens_q, v.seqlens_k, v.indices_q, v.indices_k};
     memcpy(pd->a, a, sizeof a);
     push_arrays(L, pd, 0, 6);
     lua_pushinteger(L, (lua_Integer)v.max_q);
     lua_pushinteger(L, (lua_Integer)v.max_k);
-    return 8;
+    if (!m) return 8;
+    lua_pushinteger(L, (lua_Integer)left);
+    lua_pushinteger(L, (lua_Integer)right);
+    return 10;
 }
 
 static const luaL_Reg funcs[] = {

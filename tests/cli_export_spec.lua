@@ -98,10 +98,11 @@ local function expected(m, f, o)
     e.startend_row_indices = m:flashmask{ causal = o.causal }
     e.causal = scalar("bool", o.causal ~= false)
   elseif f == "flashinfer" then
-    put(m:flashinfer_mask{ head = o.head }, { "packed_custom_mask", "mask_indptr", "qo_indptr", "kv_indptr" })
+    put(m:flashinfer_mask{ head = o.head }, { "packed_custom_mask", "mask_indptr", "qo_indptr", "kv_indptr",
+      "indices_q", "indices_k" })
   elseif f == "bsr" then
     local t = m:bsr{ block_size = o.block, batch = o.batch, head = o.head }
-    put(t, { "indptr", "indices" })
+    put(t, { "indptr", "indices", "mask" })
     for _, k in ipairs({ "M", "N", "R", "C" }) do e[k] = scalar("int32", t[k]) end
   elseif f == "magi" then
     local t = m:attn_slices{ head = o.head }
@@ -116,6 +117,7 @@ local function expected(m, f, o)
     put(t, { "cu_seqlens_q", "cu_seqlens_k", "seqlens_q", "seqlens_k", "indices_q", "indices_k" })
     e.max_seqlen_q, e.max_seqlen_k = scalar("int32", t.max_seqlen_q), scalar("int32", t.max_seqlen_k)
     e.causal = scalar("bool", t.causal == true)
+    e.window_size = pair(t.window_size)
   end
   return e
 end
@@ -233,7 +235,17 @@ describe("maskinfo export, kernel formats", function()
     assert.are.equal(0, select(3, export({ "causal", out, "--format", "varlen", "--len", "6" })))
     local _, order = read_safetensors(out)
     assert.are.same({ "cu_seqlens_q", "cu_seqlens_k", "seqlens_q", "seqlens_k", "max_seqlen_q", "max_seqlen_k",
-      "indices_q", "indices_k", "causal" }, order)
+      "indices_q", "indices_k", "causal", "window_size" }, order)
+  end)
+
+  it("refuses varlen for a mask flash-attn's varlen cannot express (exit 1, no file)", function()
+    local out = tmp .. "/prefix.safetensors"
+    local _, err, rc = export({ "prefix_lm", out, "--format", "varlen", "--len", "6", "--set", "prefix=2" })
+    assert.are.equal(1, rc)
+    assert.is_truthy(err:find("maskinfo: varlen: the mask is not block-diagonal documents (+ causal, + window) as "
+      .. "flash_attn_varlen_func computes them: batch 0 head 0 query 2 key 0 is allowed by the mask but not by the "
+      .. "documents with window_size (-1, -1) (14 cells differ); use flex_block_mask or flashmask", 1, true), err)
+    assert.is_false(P.exists(out))
   end)
 end)
 
@@ -494,6 +506,13 @@ for r in range(B * H * Q):
     row = np.zeros(K, bool)
     for a, b in zip(st[rp[r]:rp[r + 1]], en[rp[r]:rp[r + 1]]): row[a:b] = True
     assert (row == mask.reshape(-1, K)[r]).all(), "flex intervals"
+# python.md's mask_mod: one searchsorted over row * (K + 1) + end
+key = np.repeat(np.arange(B * H * Q), np.diff(rp)) * (K + 1) + en.astype(np.int64)
+st_pad = np.append(st, K + 1)
+b_, h_, q_, k_ = np.indices(mask.shape)
+r_ = (b_ * H + h_) * Q + q_
+i_ = np.searchsorted(key, r_ * (K + 1) + k_, side="right")
+assert (((i_ < rp[r_ + 1]) & (st_pad[i_] <= k_)) == mask).all(), "flex mask_mod"
 # FlashMask: Paddle's flashmask_to_densemask (causal)
 if os.path.exists(f"{d}/flashmask.safetensors"):  # absent for a dense random mask
     sri = load(f"{d}/flashmask.safetensors")["startend_row_indices"]
@@ -510,17 +529,35 @@ if os.path.exists(f"{d}/flashmask.safetensors"):  # absent for a dense random ma
 t = load(f"{d}/flashinfer.safetensors")
 qo, kv, mi = t["qo_indptr"], t["kv_indptr"], t["mask_indptr"]
 ids, kv_ids = np.load(f"{d}/q_ids.npy"), np.load(f"{d}/kv_ids.npy")
+assert (t["indices_q"] == np.nonzero(ids.flatten() >= 0)[0]).all(), "flashinfer indices_q"
+assert (t["indices_k"] == np.nonzero(kv_ids.flatten() >= 0)[0]).all(), "flashinfer indices_k"
+# the dropped rows and columns are the empty ones: nothing is lost
+assert not mask[:, 0].reshape(B * Q, K)[np.setdiff1d(np.arange(B * Q), t["indices_q"])].any(), "flashinfer rows"
+assert not mask[:, 0].transpose(0, 2, 1).reshape(B * K, Q)[np.setdiff1d(np.arange(B * K), t["indices_k"])].any()
 for b in range(B):
     sub = mask[b, 0][np.ix_(ids[b] >= 0, kv_ids[b] >= 0)]
     assert sub.shape == (qo[b + 1] - qo[b], kv[b + 1] - kv[b]), "flashinfer lengths"
     bits = np.unpackbits(t["packed_custom_mask"][mi[b]:mi[b + 1]], bitorder="little")[:sub.size]
     assert (bits.reshape(sub.shape).astype(bool) == sub).all(), "flashinfer"
+# python.md's plan(custom_mask=): the requests' cells flat; segment_packbits
+# over plan()'s cell offsets gives the same bytes and byte offsets back
+cells = np.diff(qo) * np.diff(kv)
+seg = np.concatenate([[0], np.cumsum(cells)])
+custom = np.concatenate([mask[b, 0][np.ix_(ids[b] >= 0, kv_ids[b] >= 0)].reshape(-1) for b in range(B)])
+repacked = [np.packbits(custom[seg[b]:seg[b + 1]], bitorder="little") for b in range(B)]
+assert (np.concatenate(repacked) == t["packed_custom_mask"]).all(), "flashinfer custom_mask"
+assert list(np.concatenate([[0], np.cumsum([len(x) for x in repacked])])) == list(mi), "flashinfer mask_indptr"
 t = load(f"{d}/bsr.safetensors")
 R, C = int(t["R"]), int(t["C"])
 assert (int(t["M"]), int(t["N"])) == (Q, K)
+blocks = []
 for i in range(Q // R):
     nz = [j for j in range(K // C) if mask[0, 0, i * R:(i + 1) * R, j * C:(j + 1) * C].any()]
     assert list(t["indices"][t["indptr"][i]:t["indptr"][i + 1]]) == nz, "bsr"
+    blocks += [mask[0, 0, i * R:(i + 1) * R, j * C:(j + 1) * C] for j in nz]
+# plan(mask=) per listed block, absent only when every listed block is full
+if "mask" in t: assert (t["mask"] == np.array(blocks, bool).reshape(-1, R, C)).all(), "bsr mask"
+else: assert all(b.all() for b in blocks), "bsr: partial blocks without mask"
 # MagiAttention: from_ranges
 t = load(f"{d}/magi.safetensors")
 g = np.zeros((int(t["total_seqlen_q"]), int(t["total_seqlen_k"])), bool)
@@ -544,8 +581,20 @@ if os.path.exists(f"{d}/varlen.safetensors"):     # absent for a dense random ma
     t = load(f"{d}/varlen.safetensors")
     assert (t["indices_q"] == np.nonzero(ids.flatten() >= 0)[0]).all(), "unpad_input"
     assert (t["indices_k"] == np.nonzero(kv_ids.flatten() >= 0)[0]).all(), "unpad_input k"
-    cu = t["cu_seqlens_q"]
+    cu, ck = t["cu_seqlens_q"], t["cu_seqlens_k"]
     assert cu[0] == 0 and cu[-1] == (ids >= 0).sum() and int(t["max_seqlen_q"]) == np.diff(cu).max(), "cu_seqlens"
+    # flash_attn_varlen_func's mask: per document, bottom-right window
+    left, right = (int(x) for x in t["window_size"])
+    assert bool(t["causal"]) == (right == 0), "varlen causal"
+    g = np.zeros((B * Q, B * K), bool)
+    for n in range(len(cu) - 1):
+        rq, rk = t["indices_q"][cu[n]:cu[n + 1]], t["indices_k"][ck[n]:ck[n + 1]]
+        i, j = np.mgrid[0:len(rq), 0:len(rk)]
+        diag = i + len(rk) - len(rq)
+        g[np.ix_(rq, rk)] = ((left < 0) | (j >= diag - left)) & ((right < 0) | (j <= diag + right))
+    for h in range(H):
+        for b in range(B):
+            assert (g[b * Q:(b + 1) * Q, b * K:(b + 1) * K] == mask[b, h]).all(), "varlen mask"
 # JSON: the rows' intervals are the mask
 doc = json.load(open(f"{d}/mask.json"))
 assert doc["shape"] == [B, H, Q, K]

@@ -194,10 +194,21 @@ describe("flashinfer_mask and bsr", function()
         local t = c.mi:flashinfer_mask { head = H > 1 and h - 1 or nil }
         local bytes, mp = t.packed_custom_mask:flat(), t.mask_indptr:flat()
         local qp, kp = t.qo_indptr:flat(), t.kv_indptr:flat()
+        local iq, ik = t.indices_q:flat(), t.indices_k:flat()
+        local _, _, Q, K = shape_of(cells)
         for b = 1, B do
           local qk, kk = {}, {}
           for i, v in ipairs(qt[b]) do if v >= 0 then qk[#qk + 1] = i end end
           for i, v in ipairs(kt[b]) do if v >= 0 then kk[#kk + 1] = i end end
+          -- the gather indices of the kept tokens; a dropped one is empty
+          for n, i in ipairs(qk) do assert.are.equal((b - 1) * Q + i - 1, iq[qp[b] + n]) end
+          for n, i in ipairs(kk) do assert.are.equal((b - 1) * K + i - 1, ik[kp[b] + n]) end
+          for i, v in ipairs(qt[b]) do
+            if v < 0 then for k = 1, K do assert.is_false(cells[b][h][i][k], c.name) end end
+          end
+          for k, v in ipairs(kt[b]) do
+            if v < 0 then for i = 1, Q do assert.is_false(cells[b][h][i][k], c.name) end end
+          end
           assert.are.equal(#qk, qp[b + 1] - qp[b])
           assert.are.equal(#kk, kp[b + 1] - kp[b])
           assert.are.equal((#qk * #kk + 7) // 8, mp[b + 1] - mp[b], c.name)
@@ -220,21 +231,35 @@ describe("flashinfer_mask and bsr", function()
       local bc = K % 2 == 0 and 2 or 1
       local t = c.mi:bsr { block_size = { br, bc }, batch = 0, head = 0 }
       local indptr, indices = t.indptr:flat(), t.indices:flat()
-      local at = 0
+      local at, blocks, partial = 0, {}, false
       for i = 0, Q // br - 1 do
         assert.are.equal(at, indptr[i + 1])
         for j = 0, K // bc - 1 do
-          local any = false
+          local any, all, block = false, true, {}
           for q = i * br + 1, (i + 1) * br do
-            for k = j * bc + 1, (j + 1) * bc do any = any or cells[1][1][q][k] end
+            block[#block + 1] = {}
+            for k = j * bc + 1, (j + 1) * bc do
+              local v = cells[1][1][q][k]
+              any, all = any or v, all and v
+              table.insert(block[#block], v)
+            end
           end
           if any then
             at = at + 1
             assert.are.equal(j, indices[at], c.name)
+            blocks[at], partial = block, partial or not all
           end
         end
       end
       assert.are.equal(at, indptr[#indptr])
+      -- plan(mask=): the listed blocks' cells, only when one is partial
+      assert.are.equal(not partial, t.full, c.name)
+      if partial then
+        assert.are.same({ at, br, bc }, t.mask:shape())
+        assert.are.same(blocks, t.mask:totable(), c.name)
+      else
+        assert.is_nil(t.mask)
+      end
     end
     local mi = maskinfo.from_segments({ { 0, 0, 0 } })
     E.assert_error(function() mi:bsr { block_size = 2 } end,
@@ -248,9 +273,10 @@ describe("flashinfer_mask and bsr", function()
   end)
 
   it("refuse a packed mask over the memory limit or past FlashInfer's int32 indptr, with its size", function()
+    -- the size counts the int64 gather indices (indices_q, indices_k) too
     local one = maskinfo.from_segments({ maskinfo.util.fill(1 << 20, 0) })
     E.assert_error(function() one:flashinfer_mask() end,
-      "flashinfer_mask: needs 131080.0 MiB (137447342104 bytes), over the memory limit (limit 12.0 GiB, see "
+      "flashinfer_mask: needs 131096.0 MiB (137464119320 bytes), over the memory limit (limit 12.0 GiB, see "
       .. "maskinfo.set_memory_limit)")
     -- 2^17 tokens: 2 GiB of bits, under the limit but past int32 offsets
     local wide = maskinfo.from_segments({ maskinfo.util.fill(1 << 17, 0) })
@@ -260,6 +286,15 @@ describe("flashinfer_mask and bsr", function()
     local causal = one:apply_causal()
     E.assert_error(function() causal:bsr { block_size = 16 } end,
       "bsr: 2147516416 blocks, past the int32 indptr FlashInfer takes (2^31 - 1)")
+    -- the partial blocks' cells are guarded as a whole
+    local small = maskinfo.from_segments({ maskinfo.util.fill(1 << 14, 0) }):apply_causal()
+    assert.is_true(small:bsr { block_size = 4096 }.full == false)
+    local before = maskinfo.get_memory_limit()
+    maskinfo.set_memory_limit(64 << 20)
+    local err = E.errmsg(function() small:bsr { block_size = 4 } end)
+    maskinfo.set_memory_limit(before)
+    assert.are.equal("bsr: needs 128.0 MiB (134250496 bytes), over the memory limit (limit 64.0 MiB, see "
+      .. "maskinfo.set_memory_limit)", err)
   end)
 end)
 
@@ -510,6 +545,112 @@ describe("varlen", function()
         assert.are.equal(mx, v.max_seqlen_q)
       end
     end
+  end)
+
+  -- flash_attn_varlen_func's mask from the documents of q and kv ids:
+  -- query i of a (lq, lk) document sees local keys j with
+  -- i + lk - lq - left <= j <= i + lk - lq + right (-1 unbounded)
+  local function flash_dense(q, kv, left, right)
+    local out = {}
+    for b = 1, #q do
+      local function docs(ids)
+        local d, last = {}, nil
+        for t, x in ipairs(ids) do
+          if x >= 0 then
+            if x ~= last then d[#d + 1] = {} end
+            last = x
+            table.insert(d[#d], t)
+          end
+        end
+        return d
+      end
+      local dq, dk = docs(q[b]), docs(kv[b])
+      local plane = {}
+      for i = 1, #q[b] do
+        plane[i] = {}
+        for j = 1, #kv[b] do plane[i][j] = false end
+      end
+      for d = 1, #dq do
+        local lq, lk = #dq[d], #dk[d]
+        for i = 0, lq - 1 do
+          for j = 0, lk - 1 do
+            local diag = i + lk - lq
+            if (left < 0 or j >= diag - left) and (right < 0 or j <= diag + right) then
+              plane[dq[d][i + 1]][dk[d][j + 1]] = true
+            end
+          end
+        end
+      end
+      out[b] = { plane }
+    end
+    return out
+  end
+
+  it("returns the window only when the mask is exactly flash-attn's documents + window", function()
+    math.randomseed(73)
+    local checked, refused = 0, 0
+    for _ = 1, 60 do
+      local B, n = math.random(1, 2), math.random(1, 3)
+      local q, kv = {}, {}
+      for b = 1, B do
+        q[b], kv[b] = {}, {}
+        for d = 0, n - 1 do
+          for _ = 1, math.random(1, 4) do q[b][#q[b] + 1] = d end
+          for _ = 1, math.random(1, 4) do kv[b][#kv[b] + 1] = d end
+          if math.random() < 0.3 then kv[b][#kv[b] + 1] = -1 end
+        end
+      end
+      local Q, K = 0, 0
+      for b = 1, B do Q, K = math.max(Q, #q[b]), math.max(K, #kv[b]) end
+      for b = 1, B do
+        while #q[b] < Q do q[b][#q[b] + 1] = -1 end
+        while #kv[b] < K do kv[b][#kv[b] + 1] = -1 end
+      end
+      local left, right = math.random(-1, 3), math.random(-1, 2)
+      local cells = flash_dense(q, kv, left, right)
+      local base = maskinfo.from_segments(q, kv)
+      local v = base:replace { attention_mask = cells }:varlen()
+      assert.are.same(cells, flash_dense(q, kv, v.window_size[1], v.window_size[2]))
+      assert.are.equal(v.window_size[2] == 0, v.causal)
+      checked = checked + 1
+      -- one flipped cell: refused, naming the mask's fault, unless the
+      -- result is another window (then that window must reproduce it)
+      local b, i, j = math.random(1, B), math.random(1, Q), math.random(1, K)
+      cells[b][1][i][j] = not cells[b][1][i][j]
+      local ok, err = pcall(function() return base:replace { attention_mask = cells }:varlen() end)
+      if ok then
+        assert.are.same(cells, flash_dense(q, kv, err.window_size[1], err.window_size[2]))
+      else
+        assert.is_truthy(err:find("varlen: the mask is not block-diagonal documents (+ causal, + window) as "
+          .. "flash_attn_varlen_func computes them: batch ", 1, true), err)
+        refused = refused + 1
+      end
+    end
+    assert.are.equal(60, checked)
+    assert.is_true(refused > 40, refused)
+  end)
+
+  it("reads causal and window_size off structured masks and refuses what varlen cannot express", function()
+    local docs = maskinfo.from_segments({ { 0, 0, 0, 0, 0, 1, 1, 1 } })
+    local v = docs:varlen()
+    assert.are.same({ false, -1, -1 }, { v.causal, v.window_size[1], v.window_size[2] })
+    v = docs:apply_causal():varlen()
+    assert.are.same({ true, -1, 0 }, { v.causal, v.window_size[1], v.window_size[2] })
+    v = docs:apply_causal():apply_sliding_window({ 2, 0 }):varlen()
+    assert.are.same({ true, 2, 0 }, { v.causal, v.window_size[1], v.window_size[2] })
+    v = docs:apply_sliding_window({ 1, 2 }):varlen()
+    assert.are.same({ false, 1, 2 }, { v.causal, v.window_size[1], v.window_size[2] })
+    E.assert_error(function() (maskinfo.full(4) - maskinfo.causal(4)):varlen() end,
+      "varlen: the mask is not block-diagonal documents (+ causal, + window) as flash_attn_varlen_func computes "
+      .. "them: batch 0 head 0 query 0 key 0 is masked by the mask but not by the documents with window_size "
+      .. "(-1, -1) (10 cells differ); use flex_block_mask or flashmask")
+    E.assert_error(function() maskinfo.stack_heads { maskinfo.causal(4), maskinfo.full(4) }:varlen() end,
+      "varlen: the mask is not block-diagonal documents (+ causal, + window) as flash_attn_varlen_func computes "
+      .. "them: batch 0 head 1 query 0 key 1 is allowed by the mask but not by the documents with window_size "
+      .. "(-1, 0) (6 cells differ); use flex_block_mask or flashmask")
+    -- a global causal offset is not flash-attn's per-document bottom-right
+    local cross = maskinfo.from_segments({ { 0, 0, 1, 1 } }, { { 0, 0, 0, 1, 1, 1 } }):apply_causal()
+    assert.has_error(function() cross:varlen() end)
   end)
 
   it("refuses key documents that do not pair with the query ones", function()

@@ -499,6 +499,15 @@ int maskinfo_mask_block_runs(const maskinfo_mask *m, int64_t bq, int64_t bk,
 int maskinfo_mask_bsr(const maskinfo_mask *m, int64_t b, int64_t h, int64_t br,
                       int64_t bc, maskinfo_array **indptr, maskinfo_array **indices,
                       char *why, size_t whylen, const maskinfo_limits *lim);
+/* The cells of the blocks maskinfo_mask_bsr listed (the mask argument of
+ * FlashInfer's BlockSparseAttentionWrapper.plan, which computes listed
+ * blocks as full without it): bool (nnz, br, bc) in the order of indices,
+ * or *mask NULL when every listed block is full.  A counting pass decides
+ * that; the guard then sees nnz * br * bc bytes (the size in why). */
+int maskinfo_mask_bsr_mask(const maskinfo_mask *m, int64_t b, int64_t h, int64_t br,
+                           int64_t bc, const maskinfo_array *indptr,
+                           const maskinfo_array *indices, maskinfo_array **mask,
+                           char *why, size_t whylen, const maskinfo_limits *lim);
 
 /* ---- kernel formats (kernels.c, flashmask.c, splash.c)
  * The functions here and in block runs size their whole output (counting
@@ -526,9 +535,11 @@ int maskinfo_mask_flashmask(const maskinfo_mask *m, int causal, maskinfo_array *
  * are flattened row-major and packed little-endian (NumPy's
  * packbits(bitorder="little")), each request from a byte boundary.
  * Outputs (int32 except packed, uint8): packed, mask_indptr (B + 1, in
- * bytes), qo_indptr and kv_indptr (B + 1, tokens). */
+ * bytes), qo_indptr and kv_indptr (B + 1, tokens); indices_q and
+ * indices_k (int64, flat b*Q + q and b*K + k of the kept tokens: the
+ * gather that packs q, k and v into FlashInfer's ragged layout). */
 typedef struct {
-    maskinfo_array *packed, *mask_indptr, *qo_indptr, *kv_indptr;
+    maskinfo_array *packed, *mask_indptr, *qo_indptr, *kv_indptr, *indices_q, *indices_k;
 } maskinfo_packed_mask;
 int maskinfo_mask_packbits(const maskinfo_mask *m, int64_t h, const uint8_t *q_valid,
                            const uint8_t *kv_valid, maskinfo_packed_mask *out,
@@ -575,6 +586,17 @@ int maskinfo_varlen(const int32_t *q_ids, const int32_t *kv_ids, int64_t B, int6
                     int64_t K, maskinfo_varlen_info *out, char *why, size_t whylen,
                     const maskinfo_limits *lim);
 void maskinfo_varlen_info_free(maskinfo_varlen_info *v);
+/* Whether m is the mask flash_attn_varlen_func computes from v (made by
+ * maskinfo_varlen from the same q_ids, kv_ids of m's B, Q, K): query i of a
+ * document of lq queries and lk keys allows the document's keys j (local)
+ * with i + lk - lq - left <= j <= i + lk - lq + right (bottom-right; -1 is
+ * unbounded), on every head.  The window is read from the rows, then the
+ * whole mask is compared (maskinfo_mask_diff).  OK with *left, *right
+ * (causal is right == 0), or MASKINFO_EINVAL with the first differing cell
+ * in why. */
+int maskinfo_mask_varlen_match(const maskinfo_mask *m, const int32_t *q_ids, const int32_t *kv_ids,
+                               const maskinfo_varlen_info *v, int64_t *left, int64_t *right, char *why,
+                               size_t whylen, const maskinfo_limits *lim);
 
 /* ---- reading (npy_read.c) */
 /* A NumPy .npy file as an array: format 1.0, 2.0 or 3.0, C order, dtypes

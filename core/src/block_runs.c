@@ -377,3 +377,87 @@ int maskinfo_mask_bsr(const maskinfo_mask *m, int64_t b, int64_t h, int64_t br, 
     }
     return st;
 }
+
+/* One pass of maskinfo_mask_bsr_mask over the rows of plane (b, h): with
+ * cells NULL, counts each listed block's allowed cells (count holds one
+ * block row's) and sets *partial at the first block that is not whole;
+ * else sets the cells in each block's br x bc bytes.  The listed blocks of
+ * a block row ascend, as do a row's intervals, so one pointer walks both. */
+static int bsr_cells(const maskinfo_mask *m, int64_t b, int64_t h, int64_t br, int64_t bc, const int32_t *ip,
+                     const int32_t *ix, int64_t *count, int *partial, uint8_t *cells, maskinfo_scratch *s)
+{
+    for (int64_t q = 0; q < m->Q && !*partial; q++) {
+        const int64_t i = q / br, r = q % br;
+        const int64_t *iv;
+        int64_t n;
+        int st = maskinfo_mask_row(m, b, h, q, s, &iv, &n);
+        if (st)
+            return st;
+        int64_t p = ip[i];
+        for (int64_t j = 0; j < n; j++) {
+            const int64_t lo = iv[2 * j], hi = iv[2 * j + 1];
+            while (p < ip[i + 1] && ((int64_t)ix[p] + 1) * bc <= lo)
+                p++;
+            for (; p < ip[i + 1] && (int64_t)ix[p] * bc < hi; p++) {
+                const int64_t c0 = (int64_t)ix[p] * bc, a = lo > c0 ? lo : c0;
+                const int64_t z = hi < c0 + bc ? hi : c0 + bc;
+                if (cells)
+                    memset(cells + (p * br + r) * bc + (a - c0), 1, (size_t)(z - a));
+                else
+                    count[p - ip[i]] += z - a;
+                if (c0 + bc > hi)
+                    break; /* the next interval may continue this block */
+            }
+        }
+        if (cells == NULL && r == br - 1)
+            for (int64_t p2 = ip[i]; p2 < ip[i + 1]; p2++) {
+                *partial |= count[p2 - ip[i]] < br * bc;
+                count[p2 - ip[i]] = 0;
+            }
+    }
+    return MASKINFO_OK;
+}
+
+int maskinfo_mask_bsr_mask(const maskinfo_mask *m, int64_t b, int64_t h, int64_t br, int64_t bc,
+                           const maskinfo_array *indptr, const maskinfo_array *indices, maskinfo_array **mask,
+                           char *why, size_t whylen, const maskinfo_limits *lim)
+{
+    if (mask == NULL)
+        return MASKINFO_EINVAL;
+    *mask = NULL;
+    if (m == NULL || indptr == NULL || indices == NULL || b < 0 || b >= m->B || h < 0 || h >= m->H || br < 1 ||
+        bc < 1 || m->Q % br || m->K % bc || maskinfo_array_size(indptr) != m->Q / br + 1)
+        return MASKINFO_EINVAL;
+    const int32_t *ip = maskinfo_array_cdata(indptr), *ix = maskinfo_array_cdata(indices);
+    const int64_t nnz = maskinfo_array_size(indices), R = m->Q / br;
+    if (ip[R] != nnz)
+        return MASKINFO_EINVAL;
+    int64_t widest = 0;
+    for (int64_t i = 0; i < R; i++)
+        widest = ip[i + 1] - ip[i] > widest ? ip[i + 1] - ip[i] : widest;
+    int st = MASKINFO_OK, partial = 0;
+    int64_t *count = mi_alloc(lim, widest, sizeof *count, 1, &st);
+    maskinfo_scratch *s = st ? NULL : maskinfo__scratch_new(lim);
+    if (!st && s == NULL)
+        st = MASKINFO_ENOMEM;
+    if (!st)
+        st = bsr_cells(m, b, h, br, bc, ip, ix, count, &partial, NULL, s);
+    free(count);
+    if (!st && partial) {
+        const int64_t bytes = maskinfo__mul(nnz, maskinfo__mul(br, bc));
+        st = bytes < 0 ? mi_why(why, whylen, MASKINFO_EOVERFLOW, "the block masks overflow the size type")
+                       : mi_budget(lim, (uint64_t)bytes, why, whylen);
+        const int64_t shape[3] = {nnz, br, bc};
+        int none = 0;
+        if (!st)
+            st = maskinfo_array_new(mask, MASKINFO_BOOL, 3, shape, lim);
+        if (!st)
+            st = bsr_cells(m, b, h, br, bc, ip, ix, NULL, &none, maskinfo_array_data(*mask), s);
+    }
+    maskinfo_scratch_free(s);
+    if (st) {
+        maskinfo_array_free(*mask);
+        *mask = NULL;
+    }
+    return st;
+}

@@ -126,6 +126,8 @@ void maskinfo_packed_mask_free(maskinfo_packed_mask *p)
     maskinfo_array_free(p->mask_indptr);
     maskinfo_array_free(p->qo_indptr);
     maskinfo_array_free(p->kv_indptr);
+    maskinfo_array_free(p->indices_q);
+    maskinfo_array_free(p->indices_k);
     memset(p, 0, sizeof *p);
 }
 
@@ -168,7 +170,8 @@ int maskinfo_mask_packbits(const maskinfo_mask *m, int64_t h, const uint8_t *q_v
     }
     /* the size first (the guard's refusal says it), then the int32 limit */
     if (!st)
-        st = mi_budget(lim, (uint64_t)bytes + (uint64_t)n1 * 12 + (uint64_t)K * 8, why, whylen);
+        st = mi_budget(lim, (uint64_t)bytes + (uint64_t)n1 * 12 + (uint64_t)K * 8 + (uint64_t)(nq + nk) * 8, why,
+                       whylen);
     if (!st && (bytes > INT32_MAX || nq > INT32_MAX || nk > INT32_MAX))
         st = mi_why(why, whylen, MASKINFO_EOVERFLOW,
                     "the packed mask is %lld bytes over %lld query and %lld key tokens, past the int32 "
@@ -177,6 +180,19 @@ int maskinfo_mask_packbits(const maskinfo_mask *m, int64_t h, const uint8_t *q_v
         mp[B] = (int32_t)bytes, qp[B] = (int32_t)nq, kp[B] = (int32_t)nk;
     if (!st)
         st = maskinfo_array_new(&out->packed, MASKINFO_UINT8, 1, &bytes, lim);
+    if (!st)
+        st = maskinfo_array_new(&out->indices_q, MASKINFO_INT64, 1, &nq, lim);
+    if (!st)
+        st = maskinfo_array_new(&out->indices_k, MASKINFO_INT64, 1, &nk, lim);
+    if (!st) {
+        int64_t *iq = maskinfo_array_data(out->indices_q), *ik = maskinfo_array_data(out->indices_k);
+        for (int64_t x = 0, t = 0; x < B * Q; x++)
+            if (!q_valid || q_valid[x])
+                iq[t++] = x;
+        for (int64_t x = 0, t = 0; x < B * K; x++)
+            if (!kv_valid || kv_valid[x])
+                ik[t++] = x;
+    }
     int64_t *kidx = st ? NULL : mi_alloc(lim, K, sizeof *kidx, 0, &st);
     maskinfo_scratch *s = st ? NULL : maskinfo__scratch_new(lim);
     if (!st && !s)
@@ -499,4 +515,151 @@ int maskinfo_varlen(const int32_t *q_ids, const int32_t *kv_ids, int64_t B, int6
     if (st)
         maskinfo_varlen_info_free(out);
     return st;
+}
+
+/* ------------------------------------------------------------ varlen check */
+
+/* The first of the n sorted flat indices idx that is >= x (n when none). */
+static int64_t lower_bound(const int64_t *idx, int64_t n, int64_t x)
+{
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (idx[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Local key window [*lo, *hi) of query i of a document of lq queries and
+ * lk keys under window (left, right), bottom-right aligned. */
+static void doc_window(int64_t i, int64_t lq, int64_t lk, int64_t left, int64_t right, int64_t *lo, int64_t *hi)
+{
+    const int64_t diag = i + lk - lq;
+    *lo = left < 0 || diag - left < 0 ? 0 : diag - left;
+    *hi = right < 0 || diag + right + 1 > lk ? lk : diag + right + 1;
+}
+
+/* flash-attn's mask (B, 1, Q, K): one interval per kept query row, from
+ * the window's first to last key, and-ed with the segment rule, which
+ * masks the padding inside that span.  Kept rows come in flat order. */
+static int varlen_mask(const int32_t *q_ids, const int32_t *kv_ids, int64_t B, int64_t Q, int64_t K,
+                       const maskinfo_varlen_info *v, int64_t left, int64_t right, maskinfo_mask **out,
+                       const maskinfo_limits *lim)
+{
+    const int64_t n = maskinfo_array_size(v->seqlens_q);
+    const int32_t *cq = maskinfo_array_cdata(v->cu_q), *ck = maskinfo_array_cdata(v->cu_k);
+    const int64_t *iq = maskinfo_array_cdata(v->indices_q), *ik = maskinfo_array_cdata(v->indices_k);
+    int st = MASKINFO_OK;
+    int64_t *ptr = mi_alloc(lim, B * Q + 1, sizeof *ptr, 1, &st);
+    int64_t *iv = mi_alloc(lim, 2 * (int64_t)cq[n], sizeof *iv, 0, &st);
+    maskinfo_mask *runs = NULL, *seg = NULL;
+    if (!st) {
+        int64_t at = 0;
+        for (int64_t d = 0; d < n; d++) {
+            const int64_t lq = cq[d + 1] - cq[d], lk = ck[d + 1] - ck[d];
+            for (int64_t i = 0, lo, hi; i < lq; i++) {
+                const int64_t row = iq[cq[d] + i], b = row / Q;
+                doc_window(i, lq, lk, left, right, &lo, &hi);
+                if (lo >= hi)
+                    continue;
+                iv[2 * at] = ik[ck[d] + lo] - b * K;
+                iv[2 * at + 1] = ik[ck[d] + hi - 1] - b * K + 1;
+                ptr[row + 1] = 1;
+                at++;
+            }
+        }
+        for (int64_t r = 0; r < B * Q; r++)
+            ptr[r + 1] += ptr[r];
+        st = maskinfo_mask_from_intervals(&runs, B, 1, Q, K, ptr, iv, lim);
+    }
+    free(ptr);
+    free(iv);
+    if (!st)
+        st = maskinfo_mask_segments_i32(&seg, B, 1, 1, Q, K, q_ids, MASKINFO_IDS_SEGMENT, kv_ids,
+                                        MASKINFO_IDS_SEGMENT);
+    if (!st)
+        st = maskinfo_mask_and(out, runs, seg);
+    maskinfo_mask_unref(runs);
+    maskinfo_mask_unref(seg);
+    return st;
+}
+
+/* The window (left, right) a varlen mask equal to m would have, from head
+ * 0: over the kept query rows, the largest reach before and after the
+ * diagonal (-1 when no row shows an edge of the window: it reaches past
+ * every document).  Only a guess: the caller compares the whole mask. */
+static int varlen_guess(const maskinfo_mask *m, int64_t Q, int64_t K, const maskinfo_varlen_info *v,
+                        int64_t *left, int64_t *right, const maskinfo_limits *lim)
+{
+    const int64_t n = maskinfo_array_size(v->seqlens_q);
+    const int32_t *cq = maskinfo_array_cdata(v->cu_q), *ck = maskinfo_array_cdata(v->cu_k);
+    const int64_t *iq = maskinfo_array_cdata(v->indices_q), *ik = maskinfo_array_cdata(v->indices_k);
+    maskinfo_scratch *s = maskinfo__scratch_new(lim);
+    if (s == NULL)
+        return MASKINFO_ENOMEM;
+    int st = MASKINFO_OK, cut_l = 0, cut_r = 0;
+    *left = *right = -1;
+    for (int64_t d = 0; d < n && !st; d++) {
+        const int64_t lq = cq[d + 1] - cq[d], lk = ck[d + 1] - ck[d], *keys = ik + ck[d];
+        for (int64_t i = 0; i < lq && !st; i++) {
+            const int64_t flat = iq[cq[d] + i], b = flat / Q, diag = i + lk - lq;
+            const int64_t *iv;
+            int64_t cnt;
+            st = maskinfo_mask_row(m, b, 0, flat % Q, s, &iv, &cnt);
+            if (st || cnt == 0) {
+                cut_r |= diag < 0; /* empty before its first key: right < -diag */
+                continue;
+            }
+            const int64_t lo = lower_bound(keys, lk, b * K + iv[0]);
+            const int64_t hi = lower_bound(keys, lk, b * K + iv[2 * cnt - 1]);
+            cut_l |= lo > 0;
+            cut_r |= hi < lk;
+            /* every nonempty row bounds the window from below; uncut ones
+             * give it exactly */
+            if (diag - lo > *left)
+                *left = diag - lo;
+            if (hi - 1 - diag > *right)
+                *right = hi - 1 - diag;
+        }
+    }
+    maskinfo_scratch_free(s);
+    if (!cut_l)
+        *left = -1;
+    if (!cut_r)
+        *right = -1;
+    return st;
+}
+
+int maskinfo_mask_varlen_match(const maskinfo_mask *m, const int32_t *q_ids, const int32_t *kv_ids,
+                               const maskinfo_varlen_info *v, int64_t *left, int64_t *right, char *why,
+                               size_t whylen, const maskinfo_limits *lim)
+{
+    if (m == NULL || q_ids == NULL || kv_ids == NULL || v == NULL || v->cu_q == NULL || left == NULL ||
+        right == NULL)
+        return MASKINFO_EINVAL;
+    const int64_t B = m->B, Q = m->Q, K = m->K;
+    int st = varlen_guess(m, Q, K, v, left, right, lim);
+    maskinfo_mask *ref = NULL;
+    if (!st)
+        st = varlen_mask(q_ids, kv_ids, B, Q, K, v, *left, *right, &ref, lim);
+    uint64_t nd = 0;
+    int64_t f[4];
+    if (!st)
+        st = maskinfo_mask_diff(m, ref, &nd, f, lim);
+    int allowed = 0;
+    if (!st && nd)
+        st = maskinfo_mask_get(m, f[0], f[1], f[2], f[3], &allowed);
+    maskinfo_mask_unref(ref);
+    if (st || nd == 0)
+        return st;
+    return mi_why(why, whylen, MASKINFO_EINVAL,
+                  "the mask is not block-diagonal documents (+ causal, + window) as flash_attn_varlen_func "
+                  "computes them: batch %lld head %lld query %lld key %lld is %s by the mask but not by the "
+                  "documents with window_size (%lld, %lld) (%llu cells differ); use flex_block_mask or "
+                  "flashmask",
+                  (long long)f[0], (long long)f[1], (long long)f[2], (long long)f[3], allowed ? "allowed" : "masked",
+                  (long long)*left, (long long)*right, (unsigned long long)nd);
 }

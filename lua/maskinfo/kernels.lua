@@ -72,9 +72,12 @@ end)
 
 --- FlashInfer's packed custom mask for its prefill wrappers: per request
 -- (batch row) the q_len x kv_len cells of its tokens (padding, id < 0,
--- left out), flattened row-major and packed little-endian, each request
--- from a byte boundary.  Returns a table: packed_custom_mask (uint8),
--- mask_indptr (bytes), qo_indptr, kv_indptr (int32, B + 1).
+-- left out: for a dense mask, the rows and columns with no allowed
+-- cell), flattened row-major and packed little-endian, each request from
+-- a byte boundary.  Returns a table: packed_custom_mask (uint8),
+-- mask_indptr (bytes), qo_indptr, kv_indptr (int32, B + 1), indices_q,
+-- indices_k (int64 flat b*Q + q and b*K + k of the kept tokens: gather q,
+-- k and v with them, as unpad_input; dropped query rows attend nothing).
 -- @tparam[opt] table opts head (required when the mask has several heads)
 O.method("flashinfer_mask", nil, function(_, f, fname, opts)
   opts = opt_table(fname, 1, opts, { head = true })
@@ -82,13 +85,17 @@ O.method("flashinfer_mask", nil, function(_, f, fname, opts)
   local _, H = m:shape()
   local h = KN.index_opt(fname, opts, "head", H, "FlashInfer's custom mask is shared by all heads")
   local q, kv = ids_2d(f, fname)
-  local packed, mi, qi, ki = need(fname, core.packbits(m, h, q, kv))
-  return { packed_custom_mask = packed, mask_indptr = mi, qo_indptr = qi, kv_indptr = ki }
+  local packed, mi, qi, ki, iq, ik = need(fname, core.packbits(m, h, q, kv))
+  return { packed_custom_mask = packed, mask_indptr = mi, qo_indptr = qi, kv_indptr = ki, indices_q = iq,
+    indices_k = ik }
 end)
 
---- FlashInfer's BlockSparseAttentionWrapper tables: indptr (R + 1) and
+--- FlashInfer's BlockSparseAttentionWrapper tables: indptr (M/R + 1) and
 -- indices (int32) of the br x bc blocks holding any allowed cell, plus M,
--- N, R, C.  br must divide Q and bc K.
+-- N, R, C; full is true when every listed block is whole, else mask holds
+-- the listed blocks' cells, bool (nnz, R, C) in the order of indices
+-- (plan's `mask`: without it FlashInfer computes listed blocks as full).
+-- br must divide Q and bc K.
 -- @tparam table opts block_size (integer or {R, C}), batch, head
 O.method("bsr", nil, function(_, f, fname, opts)
   opts = opt_table(fname, 1, opts, { block_size = true, batch = true, head = true })
@@ -101,8 +108,8 @@ O.method("bsr", nil, function(_, f, fname, opts)
   end
   local b = KN.index_opt(fname, opts, "batch", B, "the BSR layout has one matrix")
   local h = KN.index_opt(fname, opts, "head", H, "the BSR layout has one matrix")
-  local indptr, indices = need(fname, core.bsr(m, b, h, br, bc))
-  return { indptr = indptr, indices = indices, M = Q, N = K, R = br, C = bc }
+  local indptr, indices, mask = need(fname, core.bsr(m, b, h, br, bc))
+  return { indptr = indptr, indices = indices, mask = mask, full = mask == nil, M = Q, N = K, R = br, C = bc }
 end)
 
 --- MagiAttention's slices of the flattened batch (row b*Q + q, key
@@ -143,12 +150,18 @@ end)
 -- of the flattened batch, padding excluded.  A table: cu_seqlens_q,
 -- cu_seqlens_k (int32, n + 1), seqlens_q, seqlens_k (int32, n),
 -- max_seqlen_q, max_seqlen_k (integers), indices_q, indices_k (int64 flat
--- token indices b*L + t, as unpad_input), causal (the baked-in flag).
+-- token indices b*L + t, as unpad_input), causal and window_size ({left,
+-- right}, -1 unbounded): what to pass flash_attn_varlen_func.  Query i of
+-- a document of lq queries and lk keys then sees its keys j with
+-- i + lk - lq - left <= j <= i + lk - lq + right (bottom-right aligned;
+-- causal is right == 0).  The tables are returned only when the mask is
+-- exactly that on every head (compared row interval by row interval);
+-- anything else raises with the first cell that differs.
 O.method("varlen", nil, function(_, f, fname)
   local q, kv = ids_2d(f, fname)
-  local cq, ck, sq, sk, iq, ik, mq, mk = need(fname, core.varlen(q, kv))
+  local cq, ck, sq, sk, iq, ik, mq, mk, left, right = need(fname, core.varlen(q, kv, logical(f, fname)))
   return { cu_seqlens_q = cq, cu_seqlens_k = ck, seqlens_q = sq, seqlens_k = sk, max_seqlen_q = mq,
-    max_seqlen_k = mk, indices_q = iq, indices_k = ik, causal = f.causal }
+    max_seqlen_k = mk, indices_q = iq, indices_k = ik, causal = right == 0, window_size = { left, right } }
 end)
 
 return KN

@@ -230,11 +230,14 @@ function M.tables(m, f, o)
     add("causal", scalar("bool", o.causal ~= false))
   elseif f == "flashinfer" then
     t = m:flashinfer_mask{ head = o.head }
-    for _, k in ipairs({ "packed_custom_mask", "mask_indptr", "qo_indptr", "kv_indptr" }) do add(k, t[k]) end
+    for _, k in ipairs({ "packed_custom_mask", "mask_indptr", "qo_indptr", "kv_indptr", "indices_q", "indices_k" }) do
+      add(k, t[k])
+    end
   elseif f == "bsr" then
     t = m:bsr{ block_size = o.block, batch = o.batch, head = o.head }
     add("indptr", t.indptr)
     add("indices", t.indices)
+    if t.mask then add("mask", t.mask) end
     for _, k in ipairs({ "M", "N", "R", "C" }) do add(k, scalar("int32", t[k])) end
   elseif f == "magi" then
     t = m:attn_slices{ head = o.head }
@@ -254,6 +257,7 @@ function M.tables(m, f, o)
     add("max_seqlen_k", scalar("int32", t.max_seqlen_k))
     for _, k in ipairs({ "indices_q", "indices_k" }) do add(k, t[k]) end
     add("causal", scalar("bool", t.causal == true))
+    add("window_size", pair(t.window_size[1], t.window_size[2]))
   end
   return out
 end
