@@ -260,7 +260,6 @@ int maskinfo_mask_block_runs(const maskinfo_mask *m, int64_t bq, int64_t bk, mas
             block_ws w;
             memset(&w, 0, sizeof w);
             w.s = maskinfo__scratch_new(lim);
-    w.lin = maskinfo__lin_new(m, lim);
             w.lin = maskinfo__lin_new(m, lim);
             int lerr = w.s ? MASKINFO_OK : MASKINFO_ENOMEM;
 #pragma omp for schedule(dynamic, 16)
