@@ -19,6 +19,26 @@ static int64_t bucket_of(const int64_t *edges, int64_t n, int64_t x) {
     return lo;
 }
 
+/* bucket_of searching upwards from bucket `from` (edges[from] <= x when
+ * from is right): galloping, so a row's sorted intervals cost O(log gap)
+ * each rather than O(log n) - a strided row of thousands of runs walks
+ * its buckets about once.  Falls back to the full search if x lies
+ * below edges[from]. */
+static int64_t bucket_from(const int64_t *edges, int64_t n, int64_t x, int64_t from) {
+    if (from <= 0 || from >= n || edges[from] > x) return bucket_of(edges, n, x);
+    int64_t lo = from, step = 1;
+    while (lo + step < n && edges[lo + step] <= x) {
+        lo += step;
+        step *= 2;
+    }
+    int64_t hi = mi_min64(lo + step, n) - 1; /* edges[hi + 1] > x or hi = n - 1 */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo + 1) / 2;
+        if (edges[mid] <= x) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+}
+
 /* Start of column j (j <= n) of n uniform columns of width keys: below K
  * for j < n, so only the end edge needs clipping. */
 static inline int64_t uniform_edge(int64_t j, int64_t n, int64_t width, int64_t K) {
@@ -44,11 +64,13 @@ static inline __attribute__((always_inline)) void
 add_row(const int64_t *v, int64_t nt, const int64_t *edges, int64_t n, int64_t width,
         int64_t K, uint64_t *cnt, int64_t *diff, int64_t *sj0, int64_t *sj1) {
     const int64_t c0 = width ? 0 : edges[0], cN = width ? K : edges[n];
+    int64_t at = 0; /* bucket of the previous interval's end */
     for (int64_t t = 0; t < nt; t++) {
         int64_t lo = mi_max64(v[2 * t], c0), hi = mi_min64(v[2 * t + 1], cN);
         if (lo >= hi) continue;
-        int64_t j0 = width ? lo / width : bucket_of(edges, n, lo);
-        int64_t j1 = width ? (hi - 1) / width : bucket_of(edges, n, hi - 1);
+        int64_t j0 = width ? lo / width : bucket_from(edges, n, lo, at);
+        int64_t j1 = width ? (hi - 1) / width : bucket_from(edges, n, hi - 1, j0);
+        at = j1;
         if (j0 < *sj0) *sj0 = j0;
         if (j1 + 1 > *sj1) *sj1 = j1 + 1;
         if (j0 == j1) {
@@ -183,7 +205,12 @@ int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
         if (col_edges[j] < 0 || col_edges[j] > col_edges[j + 1] || col_edges[j + 1] > m->K)
             return MASKINFO_EINVAL;
     if (nrows == 0 || ncols == 0) return MASKINFO_OK;
-    const mi_grid_cols cols = {col_edges, ncols, 0, m->K};
+    mi_grid_cols cols = {col_edges, ncols, 0, m->K};
+    int64_t w = ncols > 1 ? col_edges[1] : 0; /* uniform from 0: divide, don't search */
+    int uniform = col_edges[0] == 0 && w > 0 && col_edges[ncols] > (ncols - 1) * w &&
+                  col_edges[ncols] <= ncols * w;
+    for (int64_t j = 2; uniform && j < ncols; j++) uniform = col_edges[j] == j * w;
+    if (uniform) cols = (mi_grid_cols){NULL, ncols, w, col_edges[ncols]};
     int err = maskinfo_check_alloc(lim, maskinfo__grid_bytes(&cols), 1);
     if (err) return err;
     int64_t work = maskinfo__mul(row_edges[nrows] - row_edges[0], maskinfo__row_cost(m));
