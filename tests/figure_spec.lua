@@ -180,6 +180,22 @@ describe("figures", function()
     assert.has_error(function() c:render(dir .. "/x.svg", { q_range = { 5, 5 } }) end)
   end)
 
+  it("labels the first cell of every axis, and axes reaching 1M in M", function()
+    local d = maskinfo.from_segments({ maskinfo.util.fill(1, 0) }, { maskinfo.util.fill(64, 0) })
+    for _, off in ipairs({ 0, 5, 63, 999999 }) do
+      d:render_svg(dir .. "/q.svg", { q_offset = off })
+      assert.is_true(has(texts(slurp(dir .. "/q.svg")), tostring(off)), off)
+    end
+    local t = texts(slurp(dir .. "/q.svg"))
+    assert.is_true(has(t, "0") and has(t, "60"))
+    causal(64):render_svg(dir .. "/k.svg", { kv_range = { 7, 64 } })
+    assert.is_true(has(texts(slurp(dir .. "/k.svg")), "7"))
+    maskinfo.causal(1048576):render_svg(dir .. "/m.svg")
+    t = texts(slurp(dir .. "/m.svg"))
+    assert.is_true(has(t, "1M") and has(t, "0.2M"))
+    assert.is_false(has(t, "1000k"))
+  end)
+
   it("has default sizes monotonic in the number of tokens", function()
     local last = 0
     for _, n in ipairs({ 8, 100, 255, 256, 257, 511, 512, 513, 1000, 1024, 1025, 5000 }) do

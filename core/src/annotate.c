@@ -98,10 +98,16 @@ static int64_t next_step(int64_t s)
     return (s == 1 ? 2 : s == 2 ? 5 : 10) * m;
 }
 
+/* v in the axis unit (k or M), with one decimal where needed (0.2M, not
+ * 200k, on an axis that reaches 1M); plain when it is no multiple of a
+ * tenth of the unit (a first cell at 999999). */
 static void fmt_tick(char *b, size_t n, int64_t v, int64_t unit)
 {
-    if (unit > 1 && v != 0)
+    if (unit > 1 && v != 0 && v % unit == 0)
         snprintf(b, n, "%lld%s", (long long)(v / unit), unit == 1000000 ? "M" : "k");
+    else if (unit > 1 && v != 0 && v % (unit / 10) == 0)
+        snprintf(b, n, "%lld.%lld%s", (long long)(v / unit), (long long)(v % unit / (unit / 10)),
+                 unit == 1000000 ? "M" : "k");
     else
         snprintf(b, n, "%lld", (long long)v);
 }
@@ -148,43 +154,74 @@ static int64_t draw_token_labels(dc *d, const axis *a, const char *const *labels
  * cells at their centres when every cell is >= 8 pixels, and boundaries
  * otherwise; values are absolute: zoom start plus offset.  Returns the
  * depth the labels take beyond out. */
-static int64_t draw_ticks(dc *d, const axis *a, int top, int64_t out)
+static int64_t tick_at(dc *d, const axis *a, int top, int64_t out, int64_t t, int64_t unit,
+                       int centred)
 {
     const type_sizes *ts = d->ts;
     double size = ts->tick;
-    int centred = centred_ticks(a);
     int64_t extent = a->p[a->nb], lh = maskinfo__line_height(size);
-    int64_t start = a->lo + a->offset, last = start + (centred ? a->n - 1 : a->n);
     int64_t len = ipx(size * 0.35), gap = ipx(size * 0.25);
     char b[40];
+    int64_t v = t - (a->lo + a->offset);
+    int64_t pos = centred ? (a->p[v] + a->p[v + 1]) / 2 : maskinfo__axis_pixel(a, v);
+    int64_t mark = pos >= extent ? extent - ts->lw : pos;
+    fmt_tick(b, sizeof b, t, unit);
+    size_t bl = strlen(b);
+    int64_t tw = maskinfo__text_width(b, bl, size);
+    if (top) {
+        maskinfo__dc_fill(d, mark, -out - len, ts->lw, len, FRAME, 255);
+        maskinfo__dc_text(d, pos - tw / 2, -out - len - gap - lh, b, bl, size, 0, INK);
+        return len + gap + lh;
+    }
+    maskinfo__dc_fill(d, -out - len, mark, len, ts->lw, FRAME, 255);
+    maskinfo__dc_text(d, -out - len - gap - tw, pos - lh / 2, b, bl, size, 0, INK);
+    return len + gap + tw;
+}
+
+/* Pixels a label of t needs along the axis to keep apart from the next. */
+static double tick_need(const axis *a, int top, int64_t t, int64_t unit, double size)
+{
+    char b[40];
+    fmt_tick(b, sizeof b, t, unit);
+    (void)a;
+    return top ? (double)maskinfo__text_width(b, strlen(b), size) + size * 0.8
+               : maskinfo__line_height(size) + size * 0.3;
+}
+
+/* Ticks along one axis at multiples of the smallest 1/2/5 * 10^k step
+ * whose labels keep apart (at most MI_TICKS_MAX), in one unit for the
+ * whole axis (k or M when every label is a multiple of a tenth of it).
+ * Labels name cells at their centres when every cell is >= 8 pixels, and
+ * boundaries otherwise; values are absolute: zoom start plus offset.  The
+ * first cell is always labelled (a decode step's one row at 63 included),
+ * dropping the first multiple when it would collide.  Returns the depth
+ * the labels take beyond out. */
+static int64_t draw_ticks(dc *d, const axis *a, int top, int64_t out)
+{
+    double size = d->ts->tick;
+    int centred = centred_ticks(a);
+    int64_t extent = a->p[a->nb];
+    int64_t start = a->lo + a->offset, last = start + (centred ? a->n - 1 : a->n);
     int64_t s = 1, unit = 1;
+    double per = (double)extent / (double)a->n; /* pixels per position */
     for (;;) {
-        unit = s % 1000000 == 0 && last >= 1000000 ? 1000000 : s % 1000 == 0 && last >= 1000 ? 1000 : 1;
-        fmt_tick(b, sizeof b, last - last % s, unit);
-        double need = top ? (double)maskinfo__text_width(b, strlen(b), size) + size * 0.8 : lh + size * 0.3;
-        double spacing = (double)s * (double)extent / (double)a->n;
+        unit = s % 100000 == 0 && last >= 1000000 ? 1000000 : s % 1000 == 0 && last >= 1000 ? 1000 : 1;
+        double need = tick_need(a, top, last - last % s, unit, size);
         int64_t first = (start + s - 1) / s * s, count = last >= first ? (last - first) / s + 1 : 0;
-        if (count <= MI_TICKS_MAX && spacing >= need) break;
+        if (count <= MI_TICKS_MAX && (double)s * per >= need) break;
         if (s > last || s > INT64_MAX / 10) break;
         s = next_step(s);
     }
-    int64_t deep = 0;
-    for (int64_t t = (start + s - 1) / s * s; t <= last; t += s) {
-        int64_t v = t - start;
-        int64_t pos = centred ? (a->p[v] + a->p[v + 1]) / 2 : maskinfo__axis_pixel(a, v);
-        int64_t mark = pos >= extent ? extent - ts->lw : pos;
-        fmt_tick(b, sizeof b, t, unit);
-        size_t bl = strlen(b);
-        int64_t tw = maskinfo__text_width(b, bl, size);
-        if (top) {
-            maskinfo__dc_fill(d, mark, -out - len, ts->lw, len, FRAME, 255);
-            maskinfo__dc_text(d, pos - tw / 2, -out - len - gap - lh, b, bl, size, 0, INK);
-            deep = len + gap + lh;
-        } else {
-            maskinfo__dc_fill(d, -out - len, mark, len, ts->lw, FRAME, 255);
-            maskinfo__dc_text(d, -out - len - gap - tw, pos - lh / 2, b, bl, size, 0, INK);
-            if (len + gap + tw > deep) deep = len + gap + tw;
-        }
+    int64_t deep = 0, t = (start + s - 1) / s * s;
+    if (t != start) {
+        deep = tick_at(d, a, top, out, start, unit, centred);
+        double need = tick_need(a, top, start, unit, size), need2 = tick_need(a, top, t, unit, size);
+        if ((double)(t - start) * per < (need > need2 ? need : need2) && t <= last)
+            t = t > INT64_MAX - s ? last + 1 : t + s;
+    }
+    for (; t <= last; t += s) {
+        int64_t dd = tick_at(d, a, top, out, t, unit, centred);
+        if (dd > deep) deep = dd;
         if (t > INT64_MAX - s) break;
     }
     return deep;
