@@ -196,6 +196,28 @@ describe("figures", function()
     assert.is_false(has(t, "1000k"))
   end)
 
+  it("titles a grid once, names a single plane of several, and names diff's arguments", function()
+    local c = causal(8)
+    maskinfo.render_grid(dir .. "/g.svg", { c, c }, { title = "T", titles = { "a", "b" } })
+    local n = 0
+    for _, s in ipairs(texts(slurp(dir .. "/g.svg"))) do if s == "T" then n = n + 1 end end
+    assert.are.equal(1, n)
+    local ok, err = pcall(maskinfo.render_grid, dir .. "/x.svg", { c, c }, { title = "T", figure_title = "F" })
+    assert.is_false(ok)
+    assert.is_truthy(err:find("title and figure_title", 1, true), err)
+    local m = maskinfo.stack_heads({ c, c, c, c })
+    m:render(dir .. "/h.svg", { head = 2, title = "T" })
+    local t = texts(slurp(dir .. "/h.svg"))
+    assert.is_true(has(t, "head 2") and has(t, "T"))
+    ok, err = pcall(m.render, m, dir .. "/x.svg", { heads = "all", head = 1 })
+    assert.is_false(ok)
+    assert.is_truthy(err:find("head or heads", 1, true), err)
+    ok, err = pcall(maskinfo.render_diff, dir .. "/x.svg", nil, c)
+    assert.is_truthy(not ok and err:find("#2", 1, true), err)
+    ok, err = pcall(maskinfo.render_diff, dir .. "/x.svg", c, nil)
+    assert.is_truthy(not ok and err:find("#3", 1, true), err)
+  end)
+
   it("has default sizes monotonic in the number of tokens", function()
     local last = 0
     for _, n in ipairs({ 8, 100, 255, 256, 257, 511, 512, 513, 1000, 1024, 1025, 5000 }) do

@@ -248,8 +248,18 @@ local function render_one(fname, f, path, opts, format)
   opts = opt_table(fname, 2, opts, ONE_OPTS)
   if opts.heads == nil then
     local m, t = panel_opts(fname, 2, f, opts)
+    local B, H = m:shape()
+    if (B > 1 or H > 1) and not t.plain then
+      -- one plane of several: the panel says which, under the caller's title
+      local name = {}
+      if B > 1 then name[#name + 1] = ("batch %d"):format(t.batch) end
+      if H > 1 then name[#name + 1] = ("head %d"):format(t.head) end
+      t.title = table.concat(name, ", ")
+      return draw(fname, path, { m }, { t }, 1, fig_opts(fname, 2, opts, format, opts.title))
+    end
     return draw(fname, path, { m }, { t }, 1, fig_opts(fname, 2, opts, format))
   end
+  if opts.head ~= nil then argerr(fname, 2, "give head or heads, not both") end
   local H = select(2, logical(f, fname):shape())
   local heads = heads_list(fname, 2, opts.heads, H)
   local masks, popts = {}, {}
@@ -294,17 +304,23 @@ local function grid(fname, path, list, opts, format)
       argerr(fname, 3, ("%s: a list with one entry per mask (%d) expected"):format(k, #list))
     end
   end
+  -- title names the figure (as with heads and render_layers); titles the panels
+  if opts.title ~= nil and opts.figure_title ~= nil then
+    argerr(fname, 3, "title and figure_title both name the figure: give one (panel titles go in titles)")
+  end
   local masks, popts = {}, {}
   for i, mi in ipairs(list) do
     if not O.is_maskinfo(mi) then argerr(fname, 2, ("element %d: MaskInfo expected, got %s"):format(i, type(mi))) end
     local po = {}
-    for k, v in pairs(opts) do if PANEL_OPTS[k] then po[k] = v end end
+    for k, v in pairs(opts) do if PANEL_OPTS[k] and k ~= "title" then po[k] = v end end
     if opts.titles then po.title = opts.titles[i] end
     if opts.heads then po.head = opts.heads[i] end
     if opts.batches then po.batch = opts.batches[i] end
     masks[i], popts[i] = panel_opts(fname, 3, O.fields(mi, fname), po)
   end
-  return draw(fname, path, masks, popts, columns, fig_opts(fname, 3, opts, format, opts.figure_title))
+  local title = opts.figure_title
+  if title == nil then title = opts.title end
+  return draw(fname, path, masks, popts, columns, fig_opts(fname, 3, opts, format, title))
 end
 
 --- Several masks side by side in one PNG.
@@ -342,9 +358,8 @@ end
 function F.api.render_diff(path, a, b, opts)
   local fname = "render_diff"
   path = args.path_arg(fname, 1, path)
-  for n, x in ipairs({ a, b }) do
-    if not O.is_maskinfo(x) then argerr(fname, n + 1, "MaskInfo expected, got " .. type(x)) end
-  end
+  if not O.is_maskinfo(a) then argerr(fname, 2, "MaskInfo expected, got " .. type(a)) end
+  if not O.is_maskinfo(b) then argerr(fname, 3, "MaskInfo expected, got " .. type(b)) end
   opts = opt_table(fname, 4, opts, merged(PANEL_OPTS, FIG_OPTS))
   local m, t = panel_opts(fname, 4, O.fields(a, fname), opts)
   local mb = logical(O.fields(b, fname), fname)
