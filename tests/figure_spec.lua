@@ -91,7 +91,9 @@ describe("figures", function()
     local t = texts(slurp(dir .. "/a.svg"))
     assert.is_true(has(t, "allowed") and has(t, "masked"))
     assert.is_false(has(t, "100% allowed (fraction per pixel)"))
-    m:render(dir .. "/b.svg", { width = 16 })
+    m:render(dir .. "/b.svg", { width = 16 }) -- narrow: the caption wraps
+    assert.is_true(has(texts(slurp(dir .. "/b.svg")), "allowed (fraction per pixel)"))
+    maskinfo.causal(4096):render(dir .. "/b.svg")
     assert.is_true(has(texts(slurp(dir .. "/b.svg")), "100% allowed (fraction per pixel)"))
     m:render(dir .. "/c.svg", { width = 16, aggregate = "any" })
     assert.is_false(has(texts(slurp(dir .. "/c.svg")), "100% allowed (fraction per pixel)"))
@@ -216,6 +218,22 @@ describe("figures", function()
     assert.is_truthy(not ok and err:find("#2", 1, true), err)
     ok, err = pcall(maskinfo.render_diff, dir .. "/x.svg", c, nil)
     assert.is_truthy(not ok and err:find("#3", 1, true), err)
+  end)
+
+  it("wraps the legend to the panels' width", function()
+    for _, o in ipairs({ { width = 100, block_size = 16 }, { block_size = { 128, 64 } } }) do
+      local c = maskinfo.causal(o.width and 64 or 8192)
+      local w1, h1 = c:render_png(dir .. "/l.png", o)
+      o.legend = false
+      local w2, h2 = c:render_png(dir .. "/n.png", o)
+      assert.are.equal(w2, w1)
+      assert.is_true(h1 > h2)
+    end
+    local svg = (function()
+      maskinfo.causal(4096):render_svg(dir .. "/r.svg", { width = 100 })
+      return slurp(dir .. "/r.svg")
+    end)()
+    assert.is_true(has(texts(svg), "allowed (fraction per pixel)"))
   end)
 
   it("has default sizes monotonic in the number of tokens", function()

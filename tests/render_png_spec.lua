@@ -100,11 +100,14 @@ describe("render_png", function()
     assert.are.same({ 20, 20 }, { hd.width, hd.height })
     w, h = maskinfo.render_png_grid(path, { m, m, m }, { scale = 1, plain = true })
     assert.are.same({ 32, 8 }, { w, h })
-    local sw, sh = m:render_png(dir .. "/one.png", { scale = 4, title = "a" })
-    w, h = maskinfo.render_png_grid(path, { m, m }, { scale = 4, titles = { "a", "b" } })
+    local sw, sh = m:render_png(dir .. "/one.png", { scale = 4, title = "a", legend = false })
+    w, h = maskinfo.render_png_grid(path, { m, m }, { scale = 4, titles = { "a", "b" }, legend = false })
     assert.are.equal(sh, h)
-    -- one shared legend: at least as wide as one panel with its legend
     assert.is_true(w > 2 * 32 and w >= sw)
+    -- one shared legend, wrapped to the panels' width: never taller than one panel's
+    local _, sl = m:render_png(dir .. "/one.png", { scale = 4, title = "a" })
+    local _, gl = maskinfo.render_png_grid(path, { m, m }, { scale = 4, titles = { "a", "b" } })
+    assert.is_true(gl > h and gl <= sl)
   end)
 
   it("renders a 1,048,576-token structured mask at 1024 x 1024", function()

@@ -453,9 +453,27 @@ void maskinfo__draw_panel(dc *d, const panel *p)
 /* ---------------------------------------------------------------- legend */
 
 /* A swatch (framed square) and its name; returns the x after it. */
-static int64_t swatch(dc *d, int64_t x, int64_t sz, rgb c, int hatch, const char *name, double size)
+/* The legend's pen: items flow left to right and wrap at wrap pixels
+ * (at least one item a line), so the legend never widens the figure. */
+typedef struct {
+    int64_t x, y, wrap, lh;
+} pen;
+
+/* Moves the pen to a new line when w more pixels do not fit. */
+static void pen_room(pen *p, int64_t w)
 {
-    int64_t lh = maskinfo__line_height(size), y = (lh - sz) / 2;
+    if (p->x > 0 && p->x + w > p->wrap) {
+        p->x = 0;
+        p->y += p->lh;
+    }
+}
+
+static void swatch(dc *d, pen *p, int64_t sz, rgb c, int hatch, const char *name, double size)
+{
+    size_t len = strlen(name);
+    int64_t tw = maskinfo__text_width(name, len, size);
+    pen_room(p, sz + 2 + ipx(size * 0.35) + tw);
+    int64_t lh = maskinfo__line_height(size), y = p->y + (lh - sz) / 2, x = p->x;
     maskinfo__dc_fill(d, x, y, sz + 2, sz + 2, FRAME, 255);
     if (hatch) {
         maskinfo__dc_fill(d, x + 1, y + 1, sz, sz, mk_rgb(255, 255, 255), 255);
@@ -466,15 +484,45 @@ static int64_t swatch(dc *d, int64_t x, int64_t sz, rgb c, int hatch, const char
         maskinfo__dc_fill(d, x + 1, y + 1, sz, sz, c, 255);
     }
     x += sz + 2 + ipx(size * 0.35);
-    size_t len = strlen(name);
-    maskinfo__dc_text(d, x, 0, name, len, size, 0, INK);
-    return x + maskinfo__text_width(name, len, size) + ipx(size * 1.2);
+    maskinfo__dc_text(d, x, p->y, name, len, size, 0, INK);
+    p->x = x + tw + ipx(size * 1.2);
 }
 
-void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n)
+/* The partial ramp, from just above 0% to just below 100% allowed; its
+ * caption goes on to the next line when the line is full. */
+static void ramp(dc *d, pen *p, int64_t sz, const palette *pal, double size)
+{
+    int64_t lh = maskinfo__line_height(size), bw = ipx(size * 8), sp = ipx(size * 0.35);
+    const char *l0 = "0%", *l1 = "100% allowed (fraction per pixel)", *l2 = "100%",
+               *l3 = "allowed (fraction per pixel)";
+    int64_t w0 = maskinfo__text_width(l0, 2, size), w1 = maskinfo__text_width(l1, strlen(l1), size);
+    int64_t w2 = maskinfo__text_width(l2, strlen(l2), size), bar = w0 + sp + bw + 2 + sp;
+    int whole = p->x + bar + w1 <= p->wrap || bar + w1 <= p->wrap;
+    pen_room(p, bar + (whole ? w1 : w2));
+    int64_t x = p->x, y = p->y + (lh - sz) / 2;
+    maskinfo__dc_text(d, x, p->y, l0, 2, size, 0, INK);
+    x += w0 + sp;
+    maskinfo__dc_fill(d, x, y, bw + 2, sz + 2, FRAME, 255);
+    for (int64_t i = 0; i < bw; i++) {
+        int k = (int)((i * 256 + 128) / bw);
+        maskinfo__dc_fill(d, x + 1 + i, y + 1, 1, sz, pal->part[k > 255 ? 255 : k], 255);
+    }
+    x += bw + 2 + sp;
+    if (whole) {
+        maskinfo__dc_text(d, x, p->y, l1, strlen(l1), size, 0, INK);
+        return;
+    }
+    maskinfo__dc_text(d, x, p->y, l2, strlen(l2), size, 0, INK);
+    p->x = x + w2 + sp;
+    pen_room(p, maskinfo__text_width(l3, strlen(l3), size));
+    maskinfo__dc_text(d, p->x, p->y, l3, strlen(l3), size, 0, INK);
+}
+
+void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n, int64_t wrap)
 {
     double size = d->ts->tick;
-    int64_t sz = ipx(size * 0.8), x = 0;
+    int64_t sz = ipx(size * 0.8);
+    pen p = {0, 0, wrap, maskinfo__line_height(size) + ipx(size * 0.4)};
     int diff = 0, plainpanel = 0, fractional = 0, hatched = 0;
     for (int64_t i = 0; i < n; i++) {
         if (ps[i].o->diff) diff = 1; else plainpanel = 1;
@@ -483,15 +531,15 @@ void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n)
     }
     const palette *pal = &ps[0].pal;
     if (plainpanel) {
-        x = swatch(d, x, sz, pal->full, 0, "allowed", size);
-        x = swatch(d, x, sz, pal->empty, 0, "masked", size);
+        swatch(d, &p, sz, pal->full, 0, "allowed", size);
+        swatch(d, &p, sz, pal->empty, 0, "masked", size);
     }
     if (diff) {
-        x = swatch(d, x, sz, MI_DIFF_A, 0, "only a", size);
-        x = swatch(d, x, sz, MI_DIFF_B, 0, "only b", size);
-        x = swatch(d, x, sz, MI_DIFF_BOTH, 0, "both", size);
+        swatch(d, &p, sz, MI_DIFF_A, 0, "only a", size);
+        swatch(d, &p, sz, MI_DIFF_B, 0, "only b", size);
+        swatch(d, &p, sz, MI_DIFF_BOTH, 0, "both", size);
     }
-    if (hatched) x = swatch(d, x, sz, pal->empty, 1, "padding", size);
+    if (hatched) swatch(d, &p, sz, pal->empty, 1, "padding", size);
     int blocks = 0;
     for (int64_t i = 0; i < n; i++) blocks |= blocks_shown(&ps[i]);
     if (blocks) {
@@ -500,21 +548,8 @@ void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n)
         for (int k = 2; k >= 1; k--) {
             int c[3];
             for (int j = 0; j < 3; j++) c[j] = 255 + ((BLOCK_TINT[k][j] - 255) * BLOCK_ALPHA[k] + 127) / 255;
-            x = swatch(d, x, sz, mk_rgb(c[0], c[1], c[2]), 0, name[k], size);
+            swatch(d, &p, sz, mk_rgb(c[0], c[1], c[2]), 0, name[k], size);
         }
     }
-    if (fractional && plainpanel) {
-        /* the partial ramp, from just above 0% to just below 100% allowed */
-        int64_t lh = maskinfo__line_height(size), bw = ipx(size * 8), y = (lh - sz) / 2;
-        const char *l0 = "0%", *l1 = "100% allowed (fraction per pixel)";
-        maskinfo__dc_text(d, x, 0, l0, 2, size, 0, INK);
-        x += maskinfo__text_width(l0, 2, size) + ipx(size * 0.35);
-        maskinfo__dc_fill(d, x, y, bw + 2, sz + 2, FRAME, 255);
-        for (int64_t i = 0; i < bw; i++) {
-            int k = (int)((i * 256 + 128) / bw);
-            maskinfo__dc_fill(d, x + 1 + i, y + 1, 1, sz, pal->part[k > 255 ? 255 : k], 255);
-        }
-        x += bw + 2 + ipx(size * 0.35);
-        maskinfo__dc_text(d, x, 0, l1, strlen(l1), size, 0, INK);
-    }
+    if (fractional && plainpanel) ramp(d, &p, sz, pal, size);
 }

@@ -496,8 +496,9 @@ static void test_grid(void)
     CHECK(w == 32 && h == 8);
 
     /* decorated: two panels side by side are more than twice one panel's
-     * heatmap, at least as wide as a single decorated render (whose legend
-     * may be wider than its panel) and as tall */
+     * heatmap, at least as wide as a single decorated render and no taller
+     * (the legend wraps to the panels' width, so one narrow panel's
+     * legend may take more lines) */
     int64_t sw = 0, sh = 0;
     for (int i = 0; i < 3; i++) {
         os[i].plain = 0;
@@ -506,7 +507,7 @@ static void test_grid(void)
     }
     CHECK(maskinfo_render_png(a, p, &os[0], &sw, &sh, NULL) == MASKINFO_OK);
     CHECK(maskinfo_render_png_grid(ms, os, 2, 0, p, &w, &h, NULL) == MASKINFO_OK);
-    CHECK(h == sh);
+    CHECK(h <= sh);
     CHECK(w > 2 * 32 && w >= sw);
     im = read_png(p);
     CHECK(im.ok && im.w == w && im.h == h);
