@@ -386,9 +386,9 @@ void maskinfo__draw_panel(dc *d, const panel *p)
     if (segs && o->q_ids) right = draw_segments(d, p, &p->rows, o->q_ids, 0);
     if (segs && o->kv_ids) below = draw_segments(d, p, &p->cols, o->kv_ids, 1);
     if (p->plain) return;
-    /* the frame keeps a white gap from the heatmap, so a feature on its
-     * edge (attention sinks in column 0) is not taken for the frame */
-    const int64_t lw = ts->lw, W = p->hm_w, H = p->hm_h, fg = 2 * lw, fo = fg + lw;
+    /* the frame lies flush outside the heatmap: a white gap between them
+     * read as a band of masked cells (docs/decisions.md) */
+    const int64_t lw = ts->lw, W = p->hm_w, H = p->hm_h, fg = 0, fo = fg + lw;
     maskinfo__dc_fill(d, -fo, -fo, W + 2 * fo, lw, FRAME, 255);
     maskinfo__dc_fill(d, -fo, H + fg, W + 2 * fo, lw, FRAME, 255);
     maskinfo__dc_fill(d, -fo, -fg, lw, H + 2 * fg, FRAME, 255);

@@ -309,6 +309,9 @@ static void test_decorated(void)
                     if (!same(pix(&b, fx + x, fy + y), x / 4 <= y / 4 ? VIRIDIS_FULL : WHITE))
                         good = 0;
             CHECK(good);
+            /* the frame is flush: no white between it and the heatmap */
+            CHECK(!same(pix(&b, fx - 1, fy), WHITE) && !same(pix(&b, fx, fy - 1), WHITE));
+            CHECK(!same(pix(&b, fx + 32, fy + 31), WHITE) && !same(pix(&b, fx + 31, fy + 32), WHITE));
             /* title ink: dark pixels in the band the title adds on top */
             int ink = 0;
             for (int y = 0; y < (int)(h2 - h) + 10; y++)
