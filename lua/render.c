@@ -242,6 +242,21 @@ static int l_render_figure(lua_State *L) {
     return 2;
 }
 
+/* font_check(path) -> true, or nil and the reason the font does not load */
+static int l_font_check(lua_State *L)
+{
+    char why[256];
+    if (maskinfo_font_check(luaL_checkstring(L, 1), why, sizeof why) == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushnil(L);
+    lua_pushstring(L, why);
+    return 2;
+}
+
 const luaL_Reg mi_render_methods[] = {{"render_text", mask_render_text}, {NULL, NULL}};
 
-const luaL_Reg mi_render_funcs[] = {{"render_figure", l_render_figure}, {NULL, NULL}};
+const luaL_Reg mi_render_funcs[] = {{"render_figure", l_render_figure},
+                                      {"font_check", l_font_check},
+                                      {NULL, NULL}};

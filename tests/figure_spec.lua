@@ -236,6 +236,17 @@ describe("figures", function()
     assert.is_true(has(texts(svg), "allowed (fraction per pixel)"))
   end)
 
+  it("refuses a named font that does not load, with the reason", function()
+    local c = causal(8)
+    for font, why in pairs({ ["/nonexistent/x.ttf"] = "No such file or directory",
+      ["/etc/passwd"] = "FreeType", [dir] = "Is a directory" }) do
+      local ok, err = pcall(c.render, c, dir .. "/f.png", { font = font })
+      assert.is_false(ok)
+      assert.is_truthy(err:find("font: cannot load '" .. font .. "': " .. why, 1, true), err)
+    end
+    assert.is_false(io.open(dir .. "/f.png") ~= nil)
+  end)
+
   it("has default sizes monotonic in the number of tokens", function()
     local last = 0
     for _, n in ipairs({ 8, 100, 255, 256, 257, 511, 512, 513, 1000, 1024, 1025, 5000 }) do

@@ -184,7 +184,14 @@ local function fig_opts(fname, n, opts, format, title)
       t[k] = v
     end
   end
-  if opts.font ~= nil then t.font = text_arg(fname, n, opts.font, "font") end
+  -- a font the caller names must load; only the default's absence falls back
+  local font, what = opts.font, "font"
+  if font == nil and (os.getenv("MASKINFO_FONT") or "") ~= "" then font, what = os.getenv("MASKINFO_FONT"), "MASKINFO_FONT" end
+  if font ~= nil then
+    t.font = text_arg(fname, n, font, what)
+    local ok, why = core.font_check(t.font)
+    if not ok then argerr(fname, n, ("%s: cannot load '%s': %s"):format(what, t.font, why)) end
+  end
   if opts.png_level ~= nil then
     t.png_level = check_int(fname, n, opts.png_level, "png_level")
     if t.png_level < 1 or t.png_level > 9 then
