@@ -48,6 +48,16 @@ describe("figures", function()
     ok, err = pcall(m.render, m, dir .. "/noext")
     assert.is_false(ok)
     assert.is_truthy(err:find("(no extension)", 1, true), err)
+    -- the writers with a fixed format refuse another format's extension
+    for _, c in ipairs({ { m.render_png, "x.svg" }, { m.render_png, "z.jpg" }, { m.render_svg, "y.png" } }) do
+      ok, err = pcall(c[1], m, dir .. "/" .. c[2])
+      assert.is_false(ok)
+      assert.is_truthy(err:find("names another format", 1, true), err)
+    end
+    ok, err = pcall(maskinfo.render_png_grid, dir .. "/g.svg", { m })
+    assert.is_truthy(not ok and err:find("names another format", 1, true), err)
+    assert.is_truthy(m:render_png(dir .. "/plain.tmp"))
+    assert.are.equal("\137PNG", slurp(dir .. "/plain.tmp"):sub(1, 4))
     -- render_svg and render_png take the same options and give the same size
     local o = { scale = 4, title = "t", aggregate = "any", dpi = 150 }
     local w1, h1 = m:render_svg(dir .. "/b.svg", o)

@@ -215,6 +215,23 @@ function F.format_of(fname, n, path)
   return fmt
 end
 
+-- Extensions of image formats the renderers do not write.
+local OTHER = { jpg = true, jpeg = true, gif = true, webp = true, bmp = true, tif = true, tiff = true,
+  pdf = true, eps = true, ps = true }
+
+-- The path of a writer with a fixed format (render_png, render_svg, ...):
+-- an extension naming another image format is refused; no extension, or
+-- one that names no image format (x.tmp), is written as asked.
+local function fixed_format(fname, n, path, format)
+  local ext = path:match("%.([%w]+)$")
+  ext = ext and ext:lower()
+  if ext and ext ~= format and (FORMATS[ext] or OTHER[ext]) then
+    argerr(fname, n, ("path: '.%s' names another format than this writer's %s"
+      .. " (render picks the format from the extension)"):format(ext, format:upper()))
+  end
+  return path
+end
+
 -- The renderers' answer: width, height, or nil, message, status for a
 -- refusal or a file failure.  A guard refusal says how big the image may be.
 local function written(fname, ...)
@@ -291,12 +308,12 @@ end)
 
 --- Write a PNG figure of one mask (the render options).
 O.method("render_png", nil, function(_, f, fname, path, opts)
-  return render_one(fname, f, args.path_arg(fname, 1, path), opts, "png")
+  return render_one(fname, f, fixed_format(fname, 1, args.path_arg(fname, 1, path), "png"), opts, "png")
 end)
 
 --- Write an SVG figure of one mask (the render options).
 O.method("render_svg", nil, function(_, f, fname, path, opts)
-  return render_one(fname, f, args.path_arg(fname, 1, path), opts, "svg")
+  return render_one(fname, f, fixed_format(fname, 1, args.path_arg(fname, 1, path), "svg"), opts, "svg")
 end)
 
 local GRID_OPTS = merged(PANEL_OPTS, FIG_OPTS, { titles = true, columns = true, heads = true, batches = true,
@@ -334,7 +351,8 @@ end
 -- @tparam table list MaskInfos
 -- @tparam[opt] table opts titles, columns, heads, batches, figure_title and the render options
 function F.api.render_png_grid(path, list, opts)
-  return grid("render_png_grid", args.path_arg("render_png_grid", 1, path), list, opts, "png")
+  path = fixed_format("render_png_grid", 1, args.path_arg("render_png_grid", 1, path), "png")
+  return grid("render_png_grid", path, list, opts, "png")
 end
 
 --- Several masks side by side; the format follows the extension.
