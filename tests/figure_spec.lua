@@ -115,6 +115,11 @@ describe("figures", function()
     local svg = slurp(dir .. "/e.svg")
     assert.is_truthy(svg:find('fill="url(#pad)"', 1, true))
     assert.is_true(has(texts(svg), "padding"))
+    -- without the segment boundaries the padding stays hatched
+    p:render(dir .. "/f.svg", { show_segments = false })
+    svg = slurp(dir .. "/f.svg")
+    assert.is_truthy(svg:find('fill="url(#pad)"', 1, true))
+    assert.is_true(has(texts(svg), "padding"))
   end)
 
   it("draws every head as a panel under one figure title", function()

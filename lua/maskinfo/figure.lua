@@ -142,7 +142,8 @@ local function panel_opts(fname, n, f, opts)
   t.show_segments = args.opt_bool(fname, n, opts.show_segments, "show_segments", true)
   local grid = args.opt_bool(fname, n, opts.grid, "grid", nil)
   t.grid = grid == nil and "auto" or (grid and "on" or "off")
-  if t.show_segments and not t.plain and f.q_ids and f.kv_ids then
+  -- the ids also mark padding, hatched with or without the boundaries
+  if not t.plain and f.q_ids and f.kv_ids then
     t.q_ids, t.kv_ids = plane_ids(f.q_ids, t.batch, t.head), plane_ids(f.kv_ids, t.batch, t.head)
   end
   if opts.bands == true then

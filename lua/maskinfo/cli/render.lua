@@ -44,7 +44,7 @@ function M.add_command(c, opt, flag)
   opt(c, "--diff", "Draw the difference to another mask: [RECIPE][:NAME=VALUE,...]; an empty RECIPE is this "
     .. "one, and this command line's parameters apply to it unless overridden.", "<spec>")
   flag(c, "--bands", "Segment bands along both axes.")
-  flag(c, "--no-segments", "No segment boundaries or ids.")
+  flag(c, "--no-segments", "No segment boundaries or ids (padding stays hatched).")
   flag(c, "--no-colorbar", "No legend or colour bar.")
   flag(c, "--plain", "No title, axes or legend.")
 end
