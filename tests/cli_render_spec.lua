@@ -107,11 +107,15 @@ describe("maskinfo render", function()
 
   it("bad option values are usage errors naming the option", function()
     for _, case in ipairs({
-      { { "--q-range", "70:80" }, "q_range: {70, 80} is not a non-empty part of [0, 64)" },
+      { { "--q-range", "70:80" }, "--q-range: {70, 80} is not a non-empty part of [0, 64)" },
+      { { "--kv-range", "0:99" }, "--kv-range: {0, 99} is not a non-empty part of [0, 64)" },
       { { "--q-range", "8" }, "--q-range must be LO:HI with LO < HI, got '8'" },
       { { "--block-overlay", "0" }, "--block-overlay must be N or Q,KV" },
-      { { "--tokens", "a,b" }, "tokens: a list of 64 strings expected" },
+      { { "--tokens", "a,b" }, "--tokens: a list of 64 strings expected" },
       { { "--font-scale=-1" }, "--font-scale must be a positive number" },
+      { { "--font-scale", "1e9" }, "--font-scale: a number from 0.25 to 100 expected, got 1000000000.0" },
+      { { "--dpi", "1" }, "--dpi: a number from 36 to 10000 expected, got 1" },
+      { { "--scale", "100000" }, "--scale 100000 makes the heatmap" },
     }) do
       local args = { "render", "causal", tmp .. "/e.png", "--len", "64" }
       for _, a in ipairs(case[1]) do args[#args + 1] = a end

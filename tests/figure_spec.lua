@@ -262,6 +262,16 @@ describe("figures", function()
     assert.is_false(io.open(dir .. "/f.png") ~= nil)
   end)
 
+  it("states the limits of dpi and font_scale", function()
+    local c = causal(8)
+    for k, v in pairs({ dpi = 1, font_scale = 1e9 }) do
+      local ok, err = pcall(c.render, c, dir .. "/x.png", { [k] = v })
+      assert.is_false(ok)
+      assert.is_truthy(err:find(k .. ": a number from", 1, true), err)
+    end
+    assert.is_truthy(c:render(dir .. "/x.png", { dpi = 36, font_scale = 0.25 }))
+  end)
+
   it("has default sizes monotonic in the number of tokens", function()
     local last = 0
     for _, n in ipairs({ 8, 100, 255, 256, 257, 511, 512, 513, 1000, 1024, 1025, 5000 }) do

@@ -387,12 +387,14 @@ void maskinfo__draw_panel(dc *d, const panel *p)
     if (segs && o->kv_ids) below = draw_segments(d, p, &p->cols, o->kv_ids, 1);
     if (p->plain) return;
     /* the frame lies flush outside the heatmap: a white gap between them
-     * read as a band of masked cells (docs/decisions.md) */
-    const int64_t lw = ts->lw, W = p->hm_w, H = p->hm_h, fg = 0, fo = fg + lw;
-    maskinfo__dc_fill(d, -fo, -fo, W + 2 * fo, lw, FRAME, 255);
-    maskinfo__dc_fill(d, -fo, H + fg, W + 2 * fo, lw, FRAME, 255);
-    maskinfo__dc_fill(d, -fo, -fg, lw, H + 2 * fg, FRAME, 255);
-    maskinfo__dc_fill(d, W + fg, -fg, lw, H + 2 * fg, FRAME, 255);
+     * read as a band of masked cells (docs/decisions.md).  The decorations
+     * keep their places (fo), so figure sizes are as before. */
+    const int64_t lw = ts->lw, W = p->hm_w, H = p->hm_h, fo = 3 * lw;
+    maskinfo__dc_fill(d, -lw, -lw, W + 2 * lw, lw, FRAME, 255);
+    maskinfo__dc_fill(d, -lw, H, W + 2 * lw, lw, FRAME, 255);
+    maskinfo__dc_fill(d, -lw, 0, lw, H, FRAME, 255);
+    maskinfo__dc_fill(d, W, 0, lw, H, FRAME, 255);
+    maskinfo__dc_extend(d, -fo, -fo, W + 2 * fo, H + 2 * fo);
     int64_t top = fo, left = fo, gap = ipx(ts->tick * 0.25);
     if (p->rows.band || p->cols.band) {
         int64_t th = ipx(ts->tick * 0.6);

@@ -174,13 +174,17 @@ local function panel_opts(fname, n, f, opts)
   return m, t, qlo, klo
 end
 
+-- dpi and font_scale: below the minimum the 7-pt ticks fall under ~4
+-- pixels and the text is gone; the maximum is the core's.
+local TYPE_LIMITS = { dpi = { 36, 10000 }, font_scale = { 0.25, 100 } }
+
 local function fig_opts(fname, n, opts, format, title)
   local t = { format = format, legend = args.opt_bool(fname, n, opts.legend, "legend", true), dpi = 0, font_scale = 0 }
-  for _, k in ipairs({ "dpi", "font_scale" }) do
+  for k, lim in pairs(TYPE_LIMITS) do
     local v = opts[k]
     if v ~= nil then
-      if type(v) ~= "number" or v ~= v or v <= 0 or v > (k == "dpi" and 10000 or 100) then
-        argerr(fname, n, ("%s: a positive number expected, got %s"):format(k, tostring(v)))
+      if type(v) ~= "number" or v ~= v or v < lim[1] or v > lim[2] then
+        argerr(fname, n, ("%s: a number from %g to %g expected, got %s"):format(k, lim[1], lim[2], tostring(v)))
       end
       t[k] = v
     end

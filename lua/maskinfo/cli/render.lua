@@ -102,14 +102,22 @@ local function fig_opts(args)
     show_segments = not args.no_segments, legend = not args.no_colorbar }
 end
 
+-- The command-line flag of each library option a message may start with.
+local FLAG_OF = { scale = "--scale", width = "--width", height = "--height", q_range = "--q-range",
+  kv_range = "--kv-range", q_offset = "--q-offset", kv_offset = "--kv-offset", dpi = "--dpi",
+  font_scale = "--font-scale", block_size = "--block-overlay", tokens = "--tokens", bands = "--bands",
+  colormap = "--colormap", aggregate = "--aggregate", title = "--title", batch = "--batch", head = "--heads" }
+
 -- Call a library renderer; its argument errors come from this command
--- line, so they are usage errors (the function's name is dropped).
+-- line, so they are usage errors (the function's name is dropped and the
+-- option named by its flag).
 local function drawn(fn, ...)
   local ok, w, h, st = pcall(fn, ...)
   if not ok then
     if CE.is_failure(w) then error(w, 0) end
     local msg = tostring(w)
-    usage(msg:match("^bad argument #%d+ to '[^']*' %((.*)%)$") or msg)
+    msg = msg:match("^bad argument #%d+ to '[^']*' %((.*)%)$") or msg
+    usage((msg:gsub("^([%a_]+)", FLAG_OF)))
   end
   return CE.need(w, h, st)
 end
