@@ -88,6 +88,16 @@ describe("maskinfo render", function()
         titles = { "head 0", "head 2" }, figure_title = "per_head_windows" }) end)
   end)
 
+  it("names one head of several, and breaks --title at a literal \\n", function()
+    local path = tmp .. "/h1.svg"
+    local m = layer("per_head_windows", { len = 16 })
+    same_as_library({ "render", "per_head_windows", path, "--len", "16", "--heads", "1", "--title", "a\\nb" }, path,
+      function(p) return m:render_svg(p, { head = 1, batch = 0, title = "a\nb" }) end)
+    local svg = P.read_file(path)
+    assert.is_truthy(svg:find(">head 1</text>", 1, true))
+    assert.is_truthy(svg:find(">a</text>", 1, true) and svg:find(">b</text>", 1, true))
+  end)
+
   it("--diff draws the difference to another parameter set or recipe", function()
     local path = tmp .. "/d.png"
     local a, b = layer("sliding_window", { len = 32, window = 8 }), layer("sliding_window", { len = 32, window = 3 })

@@ -45,6 +45,20 @@ static int64_t wrap_para(dc *d, int64_t x, int64_t y, int64_t maxw, const char *
             size_t we = k;
             while (we < plen && s[we] != ' ') we++;
             if (have && maskinfo__text_width(s + a, we - a, size) > maxw) break;
+            if (!have && maskinfo__text_width(s + a, we - a, size) > maxw) {
+                /* a word wider than the line is broken between code points:
+                 * the longest start that fits, at least one code point */
+                size_t cut = a + 1;
+                while (cut < we && ((unsigned char)s[cut] & 0xC0) == 0x80) cut++;
+                for (size_t t = cut; t < we;) {
+                    size_t u = t + 1;
+                    while (u < we && ((unsigned char)s[u] & 0xC0) == 0x80) u++;
+                    if (maskinfo__text_width(s + a, u - a, size) > maxw) break;
+                    cut = t = u;
+                }
+                end = k = cut;
+                break;
+            }
             end = we;
             have = 1;
             k = we;

@@ -46,11 +46,26 @@ local function merged(...)
   return t
 end
 
-local function text_arg(fname, n, v, what)
+-- Longest title (title, titles, layer names) and token label, in
+-- characters: a longer one is refused rather than laid out for a minute
+-- into a picture nobody reads.
+local MAX_TITLE, MAX_TOKEN = 1000, 64
+
+local function text_arg(fname, n, v, what, max)
   if type(v) ~= "string" then argerr(fname, n, ("%s: string expected, got %s"):format(what, type(v))) end
   if v:find("\0", 1, true) then argerr(fname, n, what .. ": contains a NUL byte") end
-  if not utf8.len(v) then argerr(fname, n, what .. ": not valid UTF-8") end
+  local len = utf8.len(v)
+  if not len then argerr(fname, n, what .. ": not valid UTF-8") end
+  if max and len > max then
+    argerr(fname, n, ("%s: at most %d characters, got %d"):format(what, max, len))
+  end
   return v
+end
+
+-- A title: tabs read as spaces, CR LF and CR as line breaks.
+local function title_arg(fname, n, v, what)
+  v = text_arg(fname, n, v, what, MAX_TITLE)
+  return (v:gsub("\r\n?", "\n"):gsub("\t", " "))
 end
 
 local function index_opt(fname, n, v, what, size)
@@ -77,7 +92,7 @@ end
 local function labels_opt(fname, n, v, what, len)
   if v == nil then return nil end
   if type(v) ~= "table" or #v ~= len then argerr(fname, n, ("%s: a list of %d strings expected"):format(what, len)) end
-  for i = 1, len do text_arg(fname, n, v[i], what) end
+  for i = 1, len do text_arg(fname, n, v[i], what, MAX_TOKEN) end
   return v
 end
 
@@ -117,7 +132,7 @@ local function panel_opts(fname, n, f, opts)
   t.kv_range, klo, Ks = range_opt(fname, n, opts.kv_range, "kv_range", K)
   t.q_offset = check_int(fname, n, opts.q_offset == nil and 0 or opts.q_offset, "q_offset", 0)
   t.kv_offset = check_int(fname, n, opts.kv_offset == nil and 0 or opts.kv_offset, "kv_offset", 0)
-  if opts.title ~= nil then t.title = text_arg(fname, n, opts.title, "title") end
+  if opts.title ~= nil then t.title = title_arg(fname, n, opts.title, "title") end
   if opts.scale ~= nil and (opts.width ~= nil or opts.height ~= nil) then
     argerr(fname, n, "give scale or width/height, not both")
   end
@@ -203,7 +218,7 @@ local function fig_opts(fname, n, opts, format, title)
       argerr(fname, n, ("png_level: 1 to 9 expected, got %d"):format(t.png_level))
     end
   end
-  if title ~= nil then t.title = text_arg(fname, n, title, "title") end
+  if title ~= nil then t.title = title_arg(fname, n, title, "title") end
   return t
 end
 
@@ -376,7 +391,7 @@ function F.api.render_layers(path, layers, opts)
     if type(l) ~= "table" or not O.is_maskinfo(l.mask) then
       argerr(fname, 2, ("layer %d: {name = string, mask = MaskInfo} expected"):format(i))
     end
-    list[i], titles[i] = l.mask, l.name == nil and ("layer %d"):format(i - 1) or text_arg(fname, 2, l.name, "name")
+    list[i], titles[i] = l.mask, l.name == nil and ("layer %d"):format(i - 1) or title_arg(fname, 2, l.name, "name")
   end
   local o = {}
   for k, v in pairs(opt_table(fname, 3, opts, merged(PANEL_OPTS, FIG_OPTS, { columns = true }))) do o[k] = v end

@@ -23,7 +23,7 @@ function M.add_command(c, opt, flag)
   opt(c, "--batch", "Batch row to show (default 0).", "<b>")
   opt(c, "--heads", "Heads to show: a number, a list (0,2) or all (default 0).", "<heads>")
   opt(c, "--layers", "Layers to show: a number (1-based), a list (1,3) or all (default 1).", "<layers>")
-  opt(c, "--title", "Title of the picture (default: the recipe's name).", "<text>")
+  opt(c, "--title", "Title of the picture (default: the recipe's name); \\n breaks the line.", "<text>")
   opt(c, "--scale", "Pixels per cell (default: 512-1024 pixels a side).", "<s>")
   opt(c, "--width", "Width of the mask area in pixels.", "<w>")
   opt(c, "--height", "Height of the mask area in pixels.", "<h>")
@@ -196,12 +196,13 @@ function M.run(args, r)
   opts.batch = cmd.int_opt(args, "batch", 0)
   local layers, p = cmd.build(args, r)
   local ps, note = cmd.panels(args, layers, false)
-  local title = args.title or r.name
+  -- a literal \n in --title breaks the line (shells pass it as two characters)
+  local title = args.title and args.title:gsub("\\n", "\n") or r.name
   local w, h
   if args.diff then
     if #ps > 1 then usage("--diff draws one layer and head: pick them with --layers N --heads H") end
     local mb, dtitle = diff_target(args.diff, r, p, ps[1])
-    opts.head, opts.title = ps[1].head, args.title or dtitle
+    opts.head, opts.title = ps[1].head, args.title and title or dtitle
     w, h = drawn(mi.render_diff, args.output, layers[ps[1].layer].mask, mb, opts)
   else
     local list, seen_l, seen_h = {}, {}, {}
