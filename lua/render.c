@@ -236,6 +236,12 @@ static int l_render_figure(lua_State *L) {
     int64_t w, h;
     errno = 0;
     int st = maskinfo_render_figure(ms, opts, n, columns, &fig, path, &w, &h, LIMITS(L));
+    if (st == MASKINFO_EIMAGE) { /* a side past the limit: refused like the guard's ETOOBIG */
+        lua_pushnil(L);
+        lua_pushstring(L, maskinfo_strerror(st));
+        lua_pushliteral(L, "EIMAGE");
+        return 3;
+    }
     if (st) return mi_status(L, st, "render", path, MI_RETURN_REFUSALS);
     lua_pushinteger(L, w);
     lua_pushinteger(L, h);

@@ -225,6 +225,13 @@ describe("render_png oversized requests", function()
     assert.is_truthy(err:find("render_png: the image is too large", 1, true), err)
     assert.are.equal("ETOOBIG", st)
     assert.is_false(P.exists("/tmp/maskinfo-never.png"))
+    -- a side past the limit once the panels are laid out: refused the same way
+    w, err, st = maskinfo.render_png_grid("/tmp/maskinfo-never.png", { m, m, m }, { width = 900000, height = 8,
+      plain = true })
+    assert.is_nil(w)
+    assert.is_truthy(err:find("render_png_grid: the image is too large", 1, true), err)
+    assert.are.equal("EIMAGE", st)
+    assert.is_false(P.exists("/tmp/maskinfo-never.png"))
   end)
 
   it("derives a missing side in the core alone (300 x 1000 mask, height 100 -> width 333)", function()

@@ -259,7 +259,7 @@ local function written(fname, ...)
   if w == nil then
     -- the binding names itself "render"; the caller's name replaces it
     if type(msg) == "string" then msg = msg:gsub("^render: ", "") end
-    if st == status.ETOOBIG then
+    if st == status.ETOOBIG or st == status.EIMAGE then
       msg = ("the image is too large: at most %d pixels a side (margins included) "
         .. "and within the memory guard (%.3g GiB, see maskinfo.set_memory_limit)"):format(
         MAX_SIDE, G.get_memory_limit() / 2 ^ 30)
