@@ -280,6 +280,18 @@ describe("figures", function()
     assert.is_true(has(t, "a b") and has(t, "c") and has(t, "d"))
   end)
 
+  it("labels every k-th token rather than shrinking the type past reading", function()
+    local c, t = causal(64), {}
+    for i = 1, 64 do t[i] = "t" .. (i - 1) end
+    c:render_svg(dir .. "/t.svg", { tokens = t })
+    local svg = slurp(dir .. "/t.svg")
+    local sizes, names = {}, texts(svg)
+    for sz in svg:gmatch('font%-size="([%d.]+)"[^>]*>t%d+</text>') do sizes[#sizes + 1] = tonumber(sz) end
+    assert.is_true(#sizes > 10 and #sizes < 64, #sizes)
+    for _, sz in ipairs(sizes) do assert.is_true(sz >= 6, sz) end
+    assert.is_true(has(names, "t0") and has(names, "t10") and not has(names, "t1"))
+  end)
+
   it("states the limits of dpi and font_scale", function()
     local c = causal(8)
     for k, v in pairs({ dpi = 1, font_scale = 1e9 }) do

@@ -142,13 +142,24 @@ static int64_t min_cell(const axis *a)
     return m;
 }
 
-/* Token labels, one per cell: key labels turned to read upwards above the
+/* Token labels, one per cell (or every k-th): key labels turned to read upwards above the
  * heatmap, query labels right-aligned on the left.  Returns the depth. */
 static int64_t draw_token_labels(dc *d, const axis *a, const char *const *labels, int top,
-                                 int64_t out, double size)
+                                 int64_t out)
 {
+    /* type of the ticks' size, or smaller to fit the cells, but never
+     * below 3/4 of it (and 6 px): past that every k-th token is labelled */
+    double cell = (double)min_cell(a), size = d->ts->tick < cell * 0.8 ? d->ts->tick : cell * 0.8;
+    double least = d->ts->tick * 0.75 > 6 ? d->ts->tick * 0.75 : 6;
+    int64_t step = 1;
+    if (size < least) {
+        size = least;
+        int64_t need = (int64_t)(least / (cell * 0.8)) + 1;
+        while (step < need) step = next_step(step); /* 2, 5, 10, ... */
+    }
     int64_t lh = maskinfo__line_height(size), deep = 0;
     for (int64_t v = 0; v < a->n; v++) {
+        if ((a->lo + v) % step) continue;
         const char *s = labels[a->lo + v];
         if (!s) continue;
         size_t len = strlen(s);
@@ -418,13 +429,11 @@ void maskinfo__draw_panel(dc *d, const panel *p)
         left += gap + th;
     }
     if (p->labels_kv)
-        top += gap + draw_token_labels(d, &p->cols, o->kv_labels, 1, top + gap,
-                                       d->ts->tick < min_cell(&p->cols) * 0.8 ? d->ts->tick : min_cell(&p->cols) * 0.8);
+        top += gap + draw_token_labels(d, &p->cols, o->kv_labels, 1, top + gap);
     else
         top += draw_ticks(d, &p->cols, 1, top);
     if (p->labels_q)
-        left += gap + draw_token_labels(d, &p->rows, o->q_labels, 0, left + gap,
-                                        d->ts->tick < min_cell(&p->rows) * 0.8 ? d->ts->tick : min_cell(&p->rows) * 0.8);
+        left += gap + draw_token_labels(d, &p->rows, o->q_labels, 0, left + gap);
     else
         left += draw_ticks(d, &p->rows, 0, left);
     /* axis names: "key" over the top ticks, "query" reading upwards */
