@@ -292,6 +292,17 @@ describe("figures", function()
     assert.is_true(has(names, "t0") and has(names, "t10") and not has(names, "t1"))
   end)
 
+  it("names the band categories in the legend", function()
+    local m = maskinfo.from_segments({ { 0, 0, 0, 1, 1, 2, 2, 2, -1, -1 } }):apply_causal()
+    m:render_svg(dir .. "/b.svg", { bands = true })
+    local t = texts(slurp(dir .. "/b.svg"))
+    assert.is_true(has(t, "band 0") and has(t, "band 1") and has(t, "band 2"))
+    assert.is_true(has(t, "band: mixed or none"))
+    assert.is_false(has(t, "band 3"))
+    m:render_svg(dir .. "/n.svg")
+    assert.is_false(has(texts(slurp(dir .. "/n.svg")), "band 0"))
+  end)
+
   it("states the limits of dpi and font_scale", function()
     local c = causal(8)
     for k, v in pairs({ dpi = 1, font_scale = 1e9 }) do

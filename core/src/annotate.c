@@ -543,6 +543,41 @@ static void ramp(dc *d, pen *p, int64_t sz, const palette *pal, double size)
     maskinfo__dc_text(d, p->x, p->y, l3, strlen(l3), size, 0, INK);
 }
 
+/* One swatch per band colour the panels show: "band 2" (or "band 2, 10,
+ * ..." where ids past 7 reuse a colour), and "mixed" for pixels that
+ * span several categories or padding. */
+static void band_legend(dc *d, pen *p, int64_t sz, const panel *ps, int64_t n, double size)
+{
+    int32_t first[8], more[8], other = 0;
+    for (int k = 0; k < 8; k++) first[k] = more[k] = -1;
+    for (int64_t i = 0; i < n; i++)
+        for (int ax = 0; ax < 2; ax++) {
+            const axis *a = ax ? &ps[i].cols : &ps[i].rows;
+            if (!a->band) continue;
+            for (int64_t j = 0; j < a->nb; j++) {
+                int32_t v = a->band[j];
+                if (v < 0) {
+                    other = 1;
+                } else if (first[v % 8] < 0 || v < first[v % 8]) {
+                    if (first[v % 8] >= 0) more[v % 8] = first[v % 8];
+                    first[v % 8] = v;
+                } else if (v != first[v % 8]) {
+                    more[v % 8] = v;
+                }
+            }
+        }
+    char b[48];
+    for (int k = 0; k < 8; k++) {
+        if (first[k] < 0) continue;
+        if (more[k] >= 0)
+            snprintf(b, sizeof b, "band %d, %d, ...", (int)first[k], (int)(first[k] + 8));
+        else
+            snprintf(b, sizeof b, "band %d", (int)first[k]);
+        swatch(d, p, sz, band_colour(k), 0, b, size);
+    }
+    if (other) swatch(d, p, sz, band_colour(-1), 0, "band: mixed or none", size);
+}
+
 void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n, int64_t wrap)
 {
     double size = d->ts->tick;
@@ -576,5 +611,6 @@ void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n, int64_t wrap)
             swatch(d, &p, sz, mk_rgb(c[0], c[1], c[2]), 0, name[k], size);
         }
     }
+    band_legend(d, &p, sz, ps, n, size);
     if (fractional && plainpanel) ramp(d, &p, sz, pal, size);
 }
