@@ -242,3 +242,29 @@ describe("render_png oversized requests", function()
     os.remove(path)
   end)
 end)
+
+describe("render counts of segment-id masks", function()
+  -- (segments and causal) planes are counted from a per-id table (grid.c),
+  -- not row by row: the counts equal those of the same mask as a predicate
+  it("equal the row-by-row counts for strided, padded and per-head ids", function()
+    local function ids(n, f)
+      local t = {}
+      for i = 0, n - 1 do t[i + 1] = f(i) end
+      return t
+    end
+    for _, case in ipairs({ { 36, 7, 1 }, { 100, 3, 7 }, { 257, 5, 16 }, { 300, 1000, 13 } }) do
+      local n, per, bs = case[1], case[2], case[3]
+      local idv = ids(n, function(i) return i % per end)
+      idv[5] = -1
+      local s = maskinfo.stack_heads({ maskinfo.causal(n), maskinfo.from_segments({ idv }):apply_causal() })
+      local f = maskinfo.from_function({ batch_size = 1, num_heads = 2, q_len = n, kv_len = n, fn = function(_, h, q, k)
+        if h == 0 then return k <= q end
+        return k <= q and idv[q + 1] >= 0 and idv[q + 1] == idv[k + 1]
+      end })
+      for _, b in ipairs({ bs, { bs, bs + 2 }, { 1, n } }) do
+        assert.are.same(f:block_counts({ block_size = b, head = 1 }):totable(),
+          s:block_counts({ block_size = b, head = 1 }):totable())
+      end
+    end
+  end)
+end)
