@@ -113,10 +113,11 @@ static int64_t next_step(int64_t s)
 }
 
 /* v in the axis unit (k or M), with one decimal where needed (0.2M, not
- * 200k, on an axis that reaches 1M); plain when it is no multiple of a
- * tenth of the unit (a first cell at 999999). */
+ * 200k, on an axis that reaches 1M; 1M, not 1000k, among k labels); plain
+ * when it is no multiple of a tenth of the unit (a first cell at 999999). */
 static void fmt_tick(char *b, size_t n, int64_t v, int64_t unit)
 {
+    if (unit == 1000 && v != 0 && v % 1000000 == 0) unit = 1000000; /* 999k, 1M */
     if (unit > 1 && v != 0 && v % unit == 0)
         snprintf(b, n, "%lld%s", (long long)(v / unit), unit == 1000000 ? "M" : "k");
     else if (unit > 1 && v != 0 && v % (unit / 10) == 0)
