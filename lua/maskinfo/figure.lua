@@ -349,6 +349,8 @@ local function grid(fname, path, list, opts, format)
     end
   end
   -- title names the figure (as with heads and render_layers); titles the panels
+  if opts.heads ~= nil and opts.head ~= nil then argerr(fname, 3, "give head or heads, not both") end
+  if opts.batches ~= nil and opts.batch ~= nil then argerr(fname, 3, "give batch or batches, not both") end
   if opts.title ~= nil and opts.figure_title ~= nil then
     argerr(fname, 3, "title and figure_title both name the figure: give one (panel titles go in titles)")
   end
