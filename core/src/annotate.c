@@ -180,8 +180,10 @@ static int64_t draw_token_labels(dc *d, const axis *a, const char *const *labels
  * cells at their centres when every cell is >= 8 pixels, and boundaries
  * otherwise; values are absolute: zoom start plus offset.  Returns the
  * depth the labels take beyond out. */
-static int64_t tick_at(dc *d, const axis *a, int top, int64_t out, int64_t t, int64_t unit,
-                       int centred)
+/* One tick at position t; its mark reaches reach pixels further in, to
+ * touch the frame. */
+static int64_t tick_at(dc *d, const axis *a, int top, int64_t out, int64_t reach, int64_t t,
+                       int64_t unit, int centred)
 {
     const type_sizes *ts = d->ts;
     double size = ts->tick;
@@ -195,11 +197,11 @@ static int64_t tick_at(dc *d, const axis *a, int top, int64_t out, int64_t t, in
     size_t bl = strlen(b);
     int64_t tw = maskinfo__text_width(b, bl, size);
     if (top) {
-        maskinfo__dc_fill(d, mark, -out - len, ts->lw, len, FRAME, 255);
+        maskinfo__dc_fill(d, mark, -out - len, ts->lw, len + reach, FRAME, 255);
         maskinfo__dc_text(d, pos - tw / 2, -out - len - gap - lh, b, bl, size, 0, INK);
         return len + gap + lh;
     }
-    maskinfo__dc_fill(d, -out - len, mark, len, ts->lw, FRAME, 255);
+    maskinfo__dc_fill(d, -out - len, mark, len + reach, ts->lw, FRAME, 255);
     maskinfo__dc_text(d, -out - len - gap - tw, pos - lh / 2, b, bl, size, 0, INK);
     return len + gap + tw;
 }
@@ -222,7 +224,7 @@ static double tick_need(const axis *a, int top, int64_t t, int64_t unit, double 
  * first cell is always labelled (a decode step's one row at 63 included),
  * dropping the first multiple when it would collide.  Returns the depth
  * the labels take beyond out. */
-static int64_t draw_ticks(dc *d, const axis *a, int top, int64_t out)
+static int64_t draw_ticks(dc *d, const axis *a, int top, int64_t out, int64_t reach)
 {
     double size = d->ts->tick;
     int centred = centred_ticks(a);
@@ -240,13 +242,13 @@ static int64_t draw_ticks(dc *d, const axis *a, int top, int64_t out)
     }
     int64_t deep = 0, t = (start + s - 1) / s * s;
     if (t != start) {
-        deep = tick_at(d, a, top, out, start, unit, centred);
+        deep = tick_at(d, a, top, out, reach, start, unit, centred);
         double need = tick_need(a, top, start, unit, size), need2 = tick_need(a, top, t, unit, size);
         if ((double)(t - start) * per < (need > need2 ? need : need2) && t <= last)
             t = t > INT64_MAX - s ? last + 1 : t + s;
     }
     for (; t <= last; t += s) {
-        int64_t dd = tick_at(d, a, top, out, t, unit, centred);
+        int64_t dd = tick_at(d, a, top, out, reach, t, unit, centred);
         if (dd > deep) deep = dd;
         if (t > INT64_MAX - s) break;
     }
@@ -432,11 +434,11 @@ void maskinfo__draw_panel(dc *d, const panel *p)
     if (p->labels_kv)
         top += gap + draw_token_labels(d, &p->cols, o->kv_labels, 1, top + gap);
     else
-        top += draw_ticks(d, &p->cols, 1, top);
+        top += draw_ticks(d, &p->cols, 1, top, top == fo ? fo - lw : 0);
     if (p->labels_q)
         left += gap + draw_token_labels(d, &p->rows, o->q_labels, 0, left + gap);
     else
-        left += draw_ticks(d, &p->rows, 0, left);
+        left += draw_ticks(d, &p->rows, 0, left, left == fo ? fo - lw : 0);
     /* axis names: "key" over the top ticks, "query" reading upwards */
     double ls = ts->label;
     int64_t llh = maskinfo__line_height(ls), lgap = ipx(ls * 0.35);
