@@ -335,6 +335,30 @@ static void test_decorated(void)
 
 /* Failure paths: no file appears, no temporary is left, an existing file
  * keeps its bytes. */
+/* A named font is checked with the OS's or FreeType's reason. */
+static void test_font_check(void)
+{
+    char why[128] = "";
+    CHECK(maskinfo_font_check("/nonexistent/x.ttf", why, sizeof why) == -1);
+    CHECK(strstr(why, "No such file") != NULL);
+    char p[128];
+    path_in(p, sizeof p, "notafont.ttf");
+    FILE *f = fopen(p, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("not a font\n", f);
+        fclose(f);
+        CHECK(maskinfo_font_check(p, why, sizeof why) == -1);
+        CHECK(strstr(why, "FreeType") != NULL);
+        remove(p);
+    }
+    f = fopen("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "rb");
+    if (f) { /* the default font, when installed, loads */
+        fclose(f);
+        CHECK(maskinfo_font_check("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", why, sizeof why) == 0);
+    }
+}
+
 static void test_failures(void)
 {
     char p[256], sub[256], missing[256];
@@ -630,6 +654,7 @@ int main(void)
     test_partial();
     test_segments();
     test_decorated();
+    test_font_check();
     test_failures();
     test_grid();
     test_threads();
