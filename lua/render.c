@@ -236,12 +236,33 @@ static int l_render_figure(lua_State *L) {
     int64_t w, h;
     errno = 0;
     int st = maskinfo_render_figure(ms, opts, n, columns, &fig, path, &w, &h, LIMITS(L));
+    if (st == MASKINFO_EIMAGE) { /* a side past the limit: refused like the guard's ETOOBIG */
+        lua_pushnil(L);
+        lua_pushstring(L, maskinfo_strerror(st));
+        lua_pushliteral(L, "EIMAGE");
+        return 3;
+    }
     if (st) return mi_status(L, st, "render", path, MI_RETURN_REFUSALS);
     lua_pushinteger(L, w);
     lua_pushinteger(L, h);
     return 2;
 }
 
+/* font_check(path) -> true, or nil and the reason the font does not load */
+static int l_font_check(lua_State *L)
+{
+    char why[256];
+    if (maskinfo_font_check(luaL_checkstring(L, 1), why, sizeof why) == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushnil(L);
+    lua_pushstring(L, why);
+    return 2;
+}
+
 const luaL_Reg mi_render_methods[] = {{"render_text", mask_render_text}, {NULL, NULL}};
 
-const luaL_Reg mi_render_funcs[] = {{"render_figure", l_render_figure}, {NULL, NULL}};
+const luaL_Reg mi_render_funcs[] = {{"render_figure", l_render_figure},
+                                      {"font_check", l_font_check},
+                                      {NULL, NULL}};

@@ -88,6 +88,16 @@ describe("maskinfo render", function()
         titles = { "head 0", "head 2" }, figure_title = "per_head_windows" }) end)
   end)
 
+  it("names one head of several, and breaks --title at a literal \\n", function()
+    local path = tmp .. "/h1.svg"
+    local m = layer("per_head_windows", { len = 16 })
+    same_as_library({ "render", "per_head_windows", path, "--len", "16", "--heads", "1", "--title", "a\\nb" }, path,
+      function(p) return m:render_svg(p, { head = 1, batch = 0, title = "a\nb" }) end)
+    local svg = P.read_file(path)
+    assert.is_truthy(svg:find(">head 1</text>", 1, true))
+    assert.is_truthy(svg:find(">a</text>", 1, true) and svg:find(">b</text>", 1, true))
+  end)
+
   it("--diff draws the difference to another parameter set or recipe", function()
     local path = tmp .. "/d.png"
     local a, b = layer("sliding_window", { len = 32, window = 8 }), layer("sliding_window", { len = 32, window = 3 })
@@ -107,11 +117,15 @@ describe("maskinfo render", function()
 
   it("bad option values are usage errors naming the option", function()
     for _, case in ipairs({
-      { { "--q-range", "70:80" }, "q_range: {70, 80} is not a non-empty part of [0, 64)" },
+      { { "--q-range", "70:80" }, "--q-range: {70, 80} is not a non-empty part of [0, 64)" },
+      { { "--kv-range", "0:99" }, "--kv-range: {0, 99} is not a non-empty part of [0, 64)" },
       { { "--q-range", "8" }, "--q-range must be LO:HI with LO < HI, got '8'" },
       { { "--block-overlay", "0" }, "--block-overlay must be N or Q,KV" },
-      { { "--tokens", "a,b" }, "tokens: a list of 64 strings expected" },
+      { { "--tokens", "a,b" }, "--tokens: a list of 64 strings expected" },
       { { "--font-scale=-1" }, "--font-scale must be a positive number" },
+      { { "--font-scale", "1e9" }, "--font-scale: a number from 0.25 to 100 expected, got 1000000000.0" },
+      { { "--dpi", "1" }, "--dpi: a number from 36 to 10000 expected, got 1" },
+      { { "--scale", "100000" }, "--scale 100000 makes the heatmap" },
     }) do
       local args = { "render", "causal", tmp .. "/e.png", "--len", "64" }
       for _, a in ipairs(case[1]) do args[#args + 1] = a end

@@ -100,11 +100,14 @@ describe("render_png", function()
     assert.are.same({ 20, 20 }, { hd.width, hd.height })
     w, h = maskinfo.render_png_grid(path, { m, m, m }, { scale = 1, plain = true })
     assert.are.same({ 32, 8 }, { w, h })
-    local sw, sh = m:render_png(dir .. "/one.png", { scale = 4, title = "a" })
-    w, h = maskinfo.render_png_grid(path, { m, m }, { scale = 4, titles = { "a", "b" } })
+    local sw, sh = m:render_png(dir .. "/one.png", { scale = 4, title = "a", legend = false })
+    w, h = maskinfo.render_png_grid(path, { m, m }, { scale = 4, titles = { "a", "b" }, legend = false })
     assert.are.equal(sh, h)
-    -- one shared legend: at least as wide as one panel with its legend
     assert.is_true(w > 2 * 32 and w >= sw)
+    -- one shared legend, wrapped to the panels' width: never taller than one panel's
+    local _, sl = m:render_png(dir .. "/one.png", { scale = 4, title = "a" })
+    local _, gl = maskinfo.render_png_grid(path, { m, m }, { scale = 4, titles = { "a", "b" } })
+    assert.is_true(gl > h and gl <= sl)
   end)
 
   it("renders a 1,048,576-token structured mask at 1024 x 1024", function()
@@ -222,6 +225,13 @@ describe("render_png oversized requests", function()
     assert.is_truthy(err:find("render_png: the image is too large", 1, true), err)
     assert.are.equal("ETOOBIG", st)
     assert.is_false(P.exists("/tmp/maskinfo-never.png"))
+    -- a side past the limit once the panels are laid out: refused the same way
+    w, err, st = maskinfo.render_png_grid("/tmp/maskinfo-never.png", { m, m, m }, { width = 900000, height = 8,
+      plain = true })
+    assert.is_nil(w)
+    assert.is_truthy(err:find("render_png_grid: the image is too large", 1, true), err)
+    assert.are.equal("EIMAGE", st)
+    assert.is_false(P.exists("/tmp/maskinfo-never.png"))
   end)
 
   it("derives a missing side in the core alone (300 x 1000 mask, height 100 -> width 333)", function()
@@ -230,5 +240,31 @@ describe("render_png oversized requests", function()
     local w, h = wide:render_png(path, { height = 100, plain = true })
     assert.are.same({ 333, 100 }, { w, h })
     os.remove(path)
+  end)
+end)
+
+describe("render counts of segment-id masks", function()
+  -- (segments and causal) planes are counted from a per-id table (grid.c),
+  -- not row by row: the counts equal those of the same mask as a predicate
+  it("equal the row-by-row counts for strided, padded and per-head ids", function()
+    local function ids(n, f)
+      local t = {}
+      for i = 0, n - 1 do t[i + 1] = f(i) end
+      return t
+    end
+    for _, case in ipairs({ { 36, 7, 1 }, { 100, 3, 7 }, { 257, 5, 16 }, { 300, 1000, 13 } }) do
+      local n, per, bs = case[1], case[2], case[3]
+      local idv = ids(n, function(i) return i % per end)
+      idv[5] = -1
+      local s = maskinfo.stack_heads({ maskinfo.causal(n), maskinfo.from_segments({ idv }):apply_causal() })
+      local f = maskinfo.from_function({ batch_size = 1, num_heads = 2, q_len = n, kv_len = n, fn = function(_, h, q, k)
+        if h == 0 then return k <= q end
+        return k <= q and idv[q + 1] >= 0 and idv[q + 1] == idv[k + 1]
+      end })
+      for _, b in ipairs({ bs, { bs, bs + 2 }, { 1, n } }) do
+        assert.are.same(f:block_counts({ block_size = b, head = 1 }):totable(),
+          s:block_counts({ block_size = b, head = 1 }):totable())
+      end
+    end
   end)
 end)

@@ -399,6 +399,11 @@ int maskinfo_render_figure(const maskinfo_mask *const *ms, const maskinfo_png_op
                            int64_t n, int64_t columns, const maskinfo_figure_opts *fig,
                            const char *path, int64_t *width, int64_t *height,
                            const maskinfo_limits *lim);
+/* 0 when FreeType loads path as a scalable font (what the font option
+ * needs); else -1 with the reason, the OS's or FreeType's, in why[n].  The
+ * renderers themselves fall back to the bitmap font; callers that name a
+ * font check it with this first. */
+int maskinfo_font_check(const char *path, char *why, size_t n);
 /* PNG figures with a legend and the default type. */
 int maskinfo_render_png(const maskinfo_mask *m, const char *path,
                         const maskinfo_png_opts *o, int64_t *width,

@@ -45,6 +45,20 @@ static int64_t wrap_para(dc *d, int64_t x, int64_t y, int64_t maxw, const char *
             size_t we = k;
             while (we < plen && s[we] != ' ') we++;
             if (have && maskinfo__text_width(s + a, we - a, size) > maxw) break;
+            if (!have && maskinfo__text_width(s + a, we - a, size) > maxw) {
+                /* a word wider than the line is broken between code points:
+                 * the longest start that fits, at least one code point */
+                size_t cut = a + 1;
+                while (cut < we && ((unsigned char)s[cut] & 0xC0) == 0x80) cut++;
+                for (size_t t = cut; t < we;) {
+                    size_t u = t + 1;
+                    while (u < we && ((unsigned char)s[u] & 0xC0) == 0x80) u++;
+                    if (maskinfo__text_width(s + a, u - a, size) > maxw) break;
+                    cut = t = u;
+                }
+                end = k = cut;
+                break;
+            }
             end = we;
             have = 1;
             k = we;
@@ -98,10 +112,17 @@ static int64_t next_step(int64_t s)
     return (s == 1 ? 2 : s == 2 ? 5 : 10) * m;
 }
 
+/* v in the axis unit (k or M), with one decimal where needed (0.2M, not
+ * 200k, on an axis that reaches 1M; 1M, not 1000k, among k labels); plain
+ * when it is no multiple of a tenth of the unit (a first cell at 999999). */
 static void fmt_tick(char *b, size_t n, int64_t v, int64_t unit)
 {
-    if (unit > 1 && v != 0)
+    if (unit == 1000 && v != 0 && v % 1000000 == 0) unit = 1000000; /* 999k, 1M */
+    if (unit > 1 && v != 0 && v % unit == 0)
         snprintf(b, n, "%lld%s", (long long)(v / unit), unit == 1000000 ? "M" : "k");
+    else if (unit > 1 && v != 0 && v % (unit / 10) == 0)
+        snprintf(b, n, "%lld.%lld%s", (long long)(v / unit), (long long)(v % unit / (unit / 10)),
+                 unit == 1000000 ? "M" : "k");
     else
         snprintf(b, n, "%lld", (long long)v);
 }
@@ -122,13 +143,24 @@ static int64_t min_cell(const axis *a)
     return m;
 }
 
-/* Token labels, one per cell: key labels turned to read upwards above the
+/* Token labels, one per cell (or every k-th): key labels turned to read upwards above the
  * heatmap, query labels right-aligned on the left.  Returns the depth. */
 static int64_t draw_token_labels(dc *d, const axis *a, const char *const *labels, int top,
-                                 int64_t out, double size)
+                                 int64_t out)
 {
+    /* type of the ticks' size, or smaller to fit the cells, but never
+     * below 3/4 of it (and 6 px): past that every k-th token is labelled */
+    double cell = (double)min_cell(a), size = d->ts->tick < cell * 0.8 ? d->ts->tick : cell * 0.8;
+    double least = d->ts->tick * 0.75 > 6 ? d->ts->tick * 0.75 : 6;
+    int64_t step = 1;
+    if (size < least) {
+        size = least;
+        int64_t need = (int64_t)(least / (cell * 0.8)) + 1;
+        while (step < need) step = next_step(step); /* 2, 5, 10, ... */
+    }
     int64_t lh = maskinfo__line_height(size), deep = 0;
     for (int64_t v = 0; v < a->n; v++) {
+        if ((a->lo + v) % step) continue;
         const char *s = labels[a->lo + v];
         if (!s) continue;
         size_t len = strlen(s);
@@ -148,43 +180,76 @@ static int64_t draw_token_labels(dc *d, const axis *a, const char *const *labels
  * cells at their centres when every cell is >= 8 pixels, and boundaries
  * otherwise; values are absolute: zoom start plus offset.  Returns the
  * depth the labels take beyond out. */
-static int64_t draw_ticks(dc *d, const axis *a, int top, int64_t out)
+/* One tick at position t; its mark reaches reach pixels further in, to
+ * touch the frame. */
+static int64_t tick_at(dc *d, const axis *a, int top, int64_t out, int64_t reach, int64_t t,
+                       int64_t unit, int centred)
 {
     const type_sizes *ts = d->ts;
     double size = ts->tick;
-    int centred = centred_ticks(a);
     int64_t extent = a->p[a->nb], lh = maskinfo__line_height(size);
-    int64_t start = a->lo + a->offset, last = start + (centred ? a->n - 1 : a->n);
     int64_t len = ipx(size * 0.35), gap = ipx(size * 0.25);
     char b[40];
+    int64_t v = t - (a->lo + a->offset);
+    int64_t pos = centred ? (a->p[v] + a->p[v + 1]) / 2 : maskinfo__axis_pixel(a, v);
+    int64_t mark = pos >= extent ? extent - ts->lw : pos;
+    fmt_tick(b, sizeof b, t, unit);
+    size_t bl = strlen(b);
+    int64_t tw = maskinfo__text_width(b, bl, size);
+    if (top) {
+        maskinfo__dc_fill(d, mark, -out - len, ts->lw, len + reach, FRAME, 255);
+        maskinfo__dc_text(d, pos - tw / 2, -out - len - gap - lh, b, bl, size, 0, INK);
+        return len + gap + lh;
+    }
+    maskinfo__dc_fill(d, -out - len, mark, len + reach, ts->lw, FRAME, 255);
+    maskinfo__dc_text(d, -out - len - gap - tw, pos - lh / 2, b, bl, size, 0, INK);
+    return len + gap + tw;
+}
+
+/* Pixels a label of t needs along the axis to keep apart from the next. */
+static double tick_need(const axis *a, int top, int64_t t, int64_t unit, double size)
+{
+    char b[40];
+    fmt_tick(b, sizeof b, t, unit);
+    (void)a;
+    return top ? (double)maskinfo__text_width(b, strlen(b), size) + size * 0.8
+               : maskinfo__line_height(size) + size * 0.3;
+}
+
+/* Ticks along one axis at multiples of the smallest 1/2/5 * 10^k step
+ * whose labels keep apart (at most MI_TICKS_MAX), in one unit for the
+ * whole axis (k or M when every label is a multiple of a tenth of it).
+ * Labels name cells at their centres when every cell is >= 8 pixels, and
+ * boundaries otherwise; values are absolute: zoom start plus offset.  The
+ * first cell is always labelled (a decode step's one row at 63 included),
+ * dropping the first multiple when it would collide.  Returns the depth
+ * the labels take beyond out. */
+static int64_t draw_ticks(dc *d, const axis *a, int top, int64_t out, int64_t reach)
+{
+    double size = d->ts->tick;
+    int centred = centred_ticks(a);
+    int64_t extent = a->p[a->nb];
+    int64_t start = a->lo + a->offset, last = start + (centred ? a->n - 1 : a->n);
     int64_t s = 1, unit = 1;
+    double per = (double)extent / (double)a->n; /* pixels per position */
     for (;;) {
-        unit = s % 1000000 == 0 && last >= 1000000 ? 1000000 : s % 1000 == 0 && last >= 1000 ? 1000 : 1;
-        fmt_tick(b, sizeof b, last - last % s, unit);
-        double need = top ? (double)maskinfo__text_width(b, strlen(b), size) + size * 0.8 : lh + size * 0.3;
-        double spacing = (double)s * (double)extent / (double)a->n;
+        unit = s % 100000 == 0 && last >= 1000000 ? 1000000 : s % 1000 == 0 && last >= 1000 ? 1000 : 1;
+        double need = tick_need(a, top, last - last % s, unit, size);
         int64_t first = (start + s - 1) / s * s, count = last >= first ? (last - first) / s + 1 : 0;
-        if (count <= MI_TICKS_MAX && spacing >= need) break;
+        if (count <= MI_TICKS_MAX && (double)s * per >= need) break;
         if (s > last || s > INT64_MAX / 10) break;
         s = next_step(s);
     }
-    int64_t deep = 0;
-    for (int64_t t = (start + s - 1) / s * s; t <= last; t += s) {
-        int64_t v = t - start;
-        int64_t pos = centred ? (a->p[v] + a->p[v + 1]) / 2 : maskinfo__axis_pixel(a, v);
-        int64_t mark = pos >= extent ? extent - ts->lw : pos;
-        fmt_tick(b, sizeof b, t, unit);
-        size_t bl = strlen(b);
-        int64_t tw = maskinfo__text_width(b, bl, size);
-        if (top) {
-            maskinfo__dc_fill(d, mark, -out - len, ts->lw, len, FRAME, 255);
-            maskinfo__dc_text(d, pos - tw / 2, -out - len - gap - lh, b, bl, size, 0, INK);
-            deep = len + gap + lh;
-        } else {
-            maskinfo__dc_fill(d, -out - len, mark, len, ts->lw, FRAME, 255);
-            maskinfo__dc_text(d, -out - len - gap - tw, pos - lh / 2, b, bl, size, 0, INK);
-            if (len + gap + tw > deep) deep = len + gap + tw;
-        }
+    int64_t deep = 0, t = (start + s - 1) / s * s;
+    if (t != start) {
+        deep = tick_at(d, a, top, out, reach, start, unit, centred);
+        double need = tick_need(a, top, start, unit, size), need2 = tick_need(a, top, t, unit, size);
+        if ((double)(t - start) * per < (need > need2 ? need : need2) && t <= last)
+            t = t > INT64_MAX - s ? last + 1 : t + s;
+    }
+    for (; t <= last; t += s) {
+        int64_t dd = tick_at(d, a, top, out, reach, t, unit, centred);
+        if (dd > deep) deep = dd;
         if (t > INT64_MAX - s) break;
     }
     return deep;
@@ -349,13 +414,15 @@ void maskinfo__draw_panel(dc *d, const panel *p)
     if (segs && o->q_ids) right = draw_segments(d, p, &p->rows, o->q_ids, 0);
     if (segs && o->kv_ids) below = draw_segments(d, p, &p->cols, o->kv_ids, 1);
     if (p->plain) return;
-    /* the frame keeps a white gap from the heatmap, so a feature on its
-     * edge (attention sinks in column 0) is not taken for the frame */
-    const int64_t lw = ts->lw, W = p->hm_w, H = p->hm_h, fg = 2 * lw, fo = fg + lw;
-    maskinfo__dc_fill(d, -fo, -fo, W + 2 * fo, lw, FRAME, 255);
-    maskinfo__dc_fill(d, -fo, H + fg, W + 2 * fo, lw, FRAME, 255);
-    maskinfo__dc_fill(d, -fo, -fg, lw, H + 2 * fg, FRAME, 255);
-    maskinfo__dc_fill(d, W + fg, -fg, lw, H + 2 * fg, FRAME, 255);
+    /* the frame lies flush outside the heatmap: a white gap between them
+     * read as a band of masked cells (docs/decisions.md).  The decorations
+     * keep their places (fo), so figure sizes are as before. */
+    const int64_t lw = ts->lw, W = p->hm_w, H = p->hm_h, fo = 3 * lw;
+    maskinfo__dc_fill(d, -lw, -lw, W + 2 * lw, lw, FRAME, 255);
+    maskinfo__dc_fill(d, -lw, H, W + 2 * lw, lw, FRAME, 255);
+    maskinfo__dc_fill(d, -lw, 0, lw, H, FRAME, 255);
+    maskinfo__dc_fill(d, W, 0, lw, H, FRAME, 255);
+    maskinfo__dc_extend(d, -fo, -fo, W + 2 * fo, H + 2 * fo);
     int64_t top = fo, left = fo, gap = ipx(ts->tick * 0.25);
     if (p->rows.band || p->cols.band) {
         int64_t th = ipx(ts->tick * 0.6);
@@ -365,15 +432,13 @@ void maskinfo__draw_panel(dc *d, const panel *p)
         left += gap + th;
     }
     if (p->labels_kv)
-        top += gap + draw_token_labels(d, &p->cols, o->kv_labels, 1, top + gap,
-                                       d->ts->tick < min_cell(&p->cols) * 0.8 ? d->ts->tick : min_cell(&p->cols) * 0.8);
+        top += gap + draw_token_labels(d, &p->cols, o->kv_labels, 1, top + gap);
     else
-        top += draw_ticks(d, &p->cols, 1, top);
+        top += draw_ticks(d, &p->cols, 1, top, top == fo ? fo - lw : 0);
     if (p->labels_q)
-        left += gap + draw_token_labels(d, &p->rows, o->q_labels, 0, left + gap,
-                                        d->ts->tick < min_cell(&p->rows) * 0.8 ? d->ts->tick : min_cell(&p->rows) * 0.8);
+        left += gap + draw_token_labels(d, &p->rows, o->q_labels, 0, left + gap);
     else
-        left += draw_ticks(d, &p->rows, 0, left);
+        left += draw_ticks(d, &p->rows, 0, left, left == fo ? fo - lw : 0);
     /* axis names: "key" over the top ticks, "query" reading upwards */
     double ls = ts->label;
     int64_t llh = maskinfo__line_height(ls), lgap = ipx(ls * 0.35);
@@ -416,9 +481,27 @@ void maskinfo__draw_panel(dc *d, const panel *p)
 /* ---------------------------------------------------------------- legend */
 
 /* A swatch (framed square) and its name; returns the x after it. */
-static int64_t swatch(dc *d, int64_t x, int64_t sz, rgb c, int hatch, const char *name, double size)
+/* The legend's pen: items flow left to right and wrap at wrap pixels
+ * (at least one item a line), so the legend never widens the figure. */
+typedef struct {
+    int64_t x, y, wrap, lh;
+} pen;
+
+/* Moves the pen to a new line when w more pixels do not fit. */
+static void pen_room(pen *p, int64_t w)
 {
-    int64_t lh = maskinfo__line_height(size), y = (lh - sz) / 2;
+    if (p->x > 0 && p->x + w > p->wrap) {
+        p->x = 0;
+        p->y += p->lh;
+    }
+}
+
+static void swatch(dc *d, pen *p, int64_t sz, rgb c, int hatch, const char *name, double size)
+{
+    size_t len = strlen(name);
+    int64_t tw = maskinfo__text_width(name, len, size);
+    pen_room(p, sz + 2 + ipx(size * 0.35) + tw);
+    int64_t lh = maskinfo__line_height(size), y = p->y + (lh - sz) / 2, x = p->x;
     maskinfo__dc_fill(d, x, y, sz + 2, sz + 2, FRAME, 255);
     if (hatch) {
         maskinfo__dc_fill(d, x + 1, y + 1, sz, sz, mk_rgb(255, 255, 255), 255);
@@ -429,15 +512,80 @@ static int64_t swatch(dc *d, int64_t x, int64_t sz, rgb c, int hatch, const char
         maskinfo__dc_fill(d, x + 1, y + 1, sz, sz, c, 255);
     }
     x += sz + 2 + ipx(size * 0.35);
-    size_t len = strlen(name);
-    maskinfo__dc_text(d, x, 0, name, len, size, 0, INK);
-    return x + maskinfo__text_width(name, len, size) + ipx(size * 1.2);
+    maskinfo__dc_text(d, x, p->y, name, len, size, 0, INK);
+    p->x = x + tw + ipx(size * 1.2);
 }
 
-void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n)
+/* The partial ramp, from just above 0% to just below 100% allowed; its
+ * caption goes on to the next line when the line is full. */
+static void ramp(dc *d, pen *p, int64_t sz, const palette *pal, double size)
+{
+    int64_t lh = maskinfo__line_height(size), bw = ipx(size * 8), sp = ipx(size * 0.35);
+    const char *l0 = "0%", *l1 = "100% allowed (fraction per pixel)", *l2 = "100%",
+               *l3 = "allowed (fraction per pixel)";
+    int64_t w0 = maskinfo__text_width(l0, 2, size), w1 = maskinfo__text_width(l1, strlen(l1), size);
+    int64_t w2 = maskinfo__text_width(l2, strlen(l2), size), bar = w0 + sp + bw + 2 + sp;
+    int whole = p->x + bar + w1 <= p->wrap || bar + w1 <= p->wrap;
+    pen_room(p, bar + (whole ? w1 : w2));
+    int64_t x = p->x, y = p->y + (lh - sz) / 2;
+    maskinfo__dc_text(d, x, p->y, l0, 2, size, 0, INK);
+    x += w0 + sp;
+    maskinfo__dc_fill(d, x, y, bw + 2, sz + 2, FRAME, 255);
+    for (int64_t i = 0; i < bw; i++) {
+        int k = (int)((i * 256 + 128) / bw);
+        maskinfo__dc_fill(d, x + 1 + i, y + 1, 1, sz, pal->part[k > 255 ? 255 : k], 255);
+    }
+    x += bw + 2 + sp;
+    if (whole) {
+        maskinfo__dc_text(d, x, p->y, l1, strlen(l1), size, 0, INK);
+        return;
+    }
+    maskinfo__dc_text(d, x, p->y, l2, strlen(l2), size, 0, INK);
+    p->x = x + w2 + sp;
+    pen_room(p, maskinfo__text_width(l3, strlen(l3), size));
+    maskinfo__dc_text(d, p->x, p->y, l3, strlen(l3), size, 0, INK);
+}
+
+/* One swatch per band colour the panels show: "band 2" (or "band 2, 10,
+ * ..." where ids past 7 reuse a colour), and "mixed" for pixels that
+ * span several categories or padding. */
+static void band_legend(dc *d, pen *p, int64_t sz, const panel *ps, int64_t n, double size)
+{
+    int32_t first[8], more[8], other = 0;
+    for (int k = 0; k < 8; k++) first[k] = more[k] = -1;
+    for (int64_t i = 0; i < n; i++)
+        for (int ax = 0; ax < 2; ax++) {
+            const axis *a = ax ? &ps[i].cols : &ps[i].rows;
+            if (!a->band) continue;
+            for (int64_t j = 0; j < a->nb; j++) {
+                int32_t v = a->band[j];
+                if (v < 0) {
+                    other = 1;
+                } else if (first[v % 8] < 0 || v < first[v % 8]) {
+                    if (first[v % 8] >= 0) more[v % 8] = first[v % 8];
+                    first[v % 8] = v;
+                } else if (v != first[v % 8]) {
+                    more[v % 8] = v;
+                }
+            }
+        }
+    char b[48];
+    for (int k = 0; k < 8; k++) {
+        if (first[k] < 0) continue;
+        if (more[k] >= 0)
+            snprintf(b, sizeof b, "band %d, %d, ...", (int)first[k], (int)(first[k] + 8));
+        else
+            snprintf(b, sizeof b, "band %d", (int)first[k]);
+        swatch(d, p, sz, band_colour(k), 0, b, size);
+    }
+    if (other) swatch(d, p, sz, band_colour(-1), 0, "band: mixed or none", size);
+}
+
+void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n, int64_t wrap)
 {
     double size = d->ts->tick;
-    int64_t sz = ipx(size * 0.8), x = 0;
+    int64_t sz = ipx(size * 0.8);
+    pen p = {0, 0, wrap, maskinfo__line_height(size) + ipx(size * 0.4)};
     int diff = 0, plainpanel = 0, fractional = 0, hatched = 0;
     for (int64_t i = 0; i < n; i++) {
         if (ps[i].o->diff) diff = 1; else plainpanel = 1;
@@ -446,15 +594,15 @@ void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n)
     }
     const palette *pal = &ps[0].pal;
     if (plainpanel) {
-        x = swatch(d, x, sz, pal->full, 0, "allowed", size);
-        x = swatch(d, x, sz, pal->empty, 0, "masked", size);
+        swatch(d, &p, sz, pal->full, 0, "allowed", size);
+        swatch(d, &p, sz, pal->empty, 0, "masked", size);
     }
     if (diff) {
-        x = swatch(d, x, sz, MI_DIFF_A, 0, "only a", size);
-        x = swatch(d, x, sz, MI_DIFF_B, 0, "only b", size);
-        x = swatch(d, x, sz, MI_DIFF_BOTH, 0, "both", size);
+        swatch(d, &p, sz, MI_DIFF_A, 0, "only a", size);
+        swatch(d, &p, sz, MI_DIFF_B, 0, "only b", size);
+        swatch(d, &p, sz, MI_DIFF_BOTH, 0, "both", size);
     }
-    if (hatched) x = swatch(d, x, sz, pal->empty, 1, "padding", size);
+    if (hatched) swatch(d, &p, sz, pal->empty, 1, "padding", size);
     int blocks = 0;
     for (int64_t i = 0; i < n; i++) blocks |= blocks_shown(&ps[i]);
     if (blocks) {
@@ -463,21 +611,9 @@ void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n)
         for (int k = 2; k >= 1; k--) {
             int c[3];
             for (int j = 0; j < 3; j++) c[j] = 255 + ((BLOCK_TINT[k][j] - 255) * BLOCK_ALPHA[k] + 127) / 255;
-            x = swatch(d, x, sz, mk_rgb(c[0], c[1], c[2]), 0, name[k], size);
+            swatch(d, &p, sz, mk_rgb(c[0], c[1], c[2]), 0, name[k], size);
         }
     }
-    if (fractional && plainpanel) {
-        /* the partial ramp, from just above 0% to just below 100% allowed */
-        int64_t lh = maskinfo__line_height(size), bw = ipx(size * 8), y = (lh - sz) / 2;
-        const char *l0 = "0%", *l1 = "100% allowed (fraction per pixel)";
-        maskinfo__dc_text(d, x, 0, l0, 2, size, 0, INK);
-        x += maskinfo__text_width(l0, 2, size) + ipx(size * 0.35);
-        maskinfo__dc_fill(d, x, y, bw + 2, sz + 2, FRAME, 255);
-        for (int64_t i = 0; i < bw; i++) {
-            int k = (int)((i * 256 + 128) / bw);
-            maskinfo__dc_fill(d, x + 1 + i, y + 1, 1, sz, pal->part[k > 255 ? 255 : k], 255);
-        }
-        x += bw + 2 + ipx(size * 0.35);
-        maskinfo__dc_text(d, x, 0, l1, strlen(l1), size, 0, INK);
-    }
+    band_legend(d, &p, sz, ps, n, size);
+    if (fractional && plainpanel) ramp(d, &p, sz, pal, size);
 }

@@ -100,8 +100,9 @@ int64_t maskinfo__axis_pixel(const axis *a, int64_t v);
 /* Everything of one panel around its heatmap origin (annotate.c). */
 void maskinfo__draw_panel(dc *d, const panel *p);
 /* The figure's legend with its top-left at the origin: swatches for what
- * the panels show, a colour bar only where some pixel is fractional. */
-void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n);
+ * the panels show, a colour bar only where some pixel is fractional;
+ * lines wrap at wrap pixels. */
+void maskinfo__draw_legend(dc *d, const panel *ps, int64_t n, int64_t wrap);
 /* Text wrapped to maxw pixels (\n starts a new line), top at y, starting
  * at x or (centre) centred on x; returns its height. */
 int64_t maskinfo__text_block(dc *d, int64_t x, int64_t y, int64_t maxw, const char *s,

@@ -19,6 +19,26 @@ static int64_t bucket_of(const int64_t *edges, int64_t n, int64_t x) {
     return lo;
 }
 
+/* bucket_of searching upwards from bucket `from` (edges[from] <= x when
+ * from is right): galloping, so a row's sorted intervals cost O(log gap)
+ * each rather than O(log n) - a strided row of thousands of runs walks
+ * its buckets about once.  Falls back to the full search if x lies
+ * below edges[from]. */
+static int64_t bucket_from(const int64_t *edges, int64_t n, int64_t x, int64_t from) {
+    if (from <= 0 || from >= n || edges[from] > x) return bucket_of(edges, n, x);
+    int64_t lo = from, step = 1;
+    while (lo + step < n && edges[lo + step] <= x) {
+        lo += step;
+        step *= 2;
+    }
+    int64_t hi = mi_min64(lo + step, n) - 1; /* edges[hi + 1] > x or hi = n - 1 */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo + 1) / 2;
+        if (edges[mid] <= x) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+}
+
 /* Start of column j (j <= n) of n uniform columns of width keys: below K
  * for j < n, so only the end edge needs clipping. */
 static inline int64_t uniform_edge(int64_t j, int64_t n, int64_t width, int64_t K) {
@@ -44,11 +64,13 @@ static inline __attribute__((always_inline)) void
 add_row(const int64_t *v, int64_t nt, const int64_t *edges, int64_t n, int64_t width,
         int64_t K, uint64_t *cnt, int64_t *diff, int64_t *sj0, int64_t *sj1) {
     const int64_t c0 = width ? 0 : edges[0], cN = width ? K : edges[n];
+    int64_t at = 0; /* bucket of the previous interval's end */
     for (int64_t t = 0; t < nt; t++) {
         int64_t lo = mi_max64(v[2 * t], c0), hi = mi_min64(v[2 * t + 1], cN);
         if (lo >= hi) continue;
-        int64_t j0 = width ? lo / width : bucket_of(edges, n, lo);
-        int64_t j1 = width ? (hi - 1) / width : bucket_of(edges, n, hi - 1);
+        int64_t j0 = width ? lo / width : bucket_from(edges, n, lo, at);
+        int64_t j1 = width ? (hi - 1) / width : bucket_from(edges, n, hi - 1, j0);
+        at = j1;
         if (j0 < *sj0) *sj0 = j0;
         if (j1 + 1 > *sj1) *sj1 = j1 + 1;
         if (j0 == j1) {
@@ -168,6 +190,128 @@ int maskinfo__grid_span(mi_grid *g, int64_t b, int64_t h, int64_t q0, int64_t q1
     return MASKINFO_OK;
 }
 
+/* ------------------------------------------------------------ segments and causal */
+
+/*
+ * A plane that is (segment ids AND causal), alone or as a head of
+ * stack_heads (the strided and per-document patterns), counted from a
+ * table of keys per (kv id, column): a bucket's columns left of every
+ * row's causal limit get sum over ids of (rows with that id) x (keys of
+ * that id in the column), so a strided row of thousands of one-key runs
+ * costs O(1), not O(runs).  Columns the limits cross are counted per row
+ * through the id's runs.  Returns 1 when it counted, 0 when the plane is
+ * not of this form (or the table would be too big): then the rows are
+ * evaluated as usual.
+ */
+#define SEG_TABLE_MAX ((int64_t)1 << 22) /* ids x columns */
+
+typedef struct {
+    const int64_t *lo, *hi, *pre; /* the runs of one id, pre: keys before each */
+    int64_t n;
+} id_runs;
+
+/* Keys of an id below t. */
+static int64_t keys_below(const id_runs *r, int64_t t)
+{
+    int64_t a = 0, z = r->n; /* runs [0, a) start below t */
+    while (a < z) {
+        int64_t mid = a + (z - a) / 2;
+        if (r->lo[mid] < t) a = mid + 1; else z = mid;
+    }
+    if (a == 0) return 0;
+    return r->pre[a - 1] + mi_min64(r->hi[a - 1], t) - r->lo[a - 1];
+}
+
+static int seg_causal_counts(const maskinfo_mask *m, int64_t b, int64_t h, const int64_t *re, int64_t nrows,
+                             const int64_t *ce, int64_t ncols, uint64_t *counts, const maskinfo_limits *lim,
+                             int *err)
+{
+    const maskinfo_mask *n = m;
+    if (n->kind == MI_STACK) {
+        n = n->u.stack.parts[h];
+        h = 0;
+    }
+    if (n->kind != MI_AND || n->B != m->B || n->Q != m->Q || n->K != m->K) return 0;
+    const maskinfo_mask *sg = n->u.bin.a, *cz = n->u.bin.b;
+    if (sg->kind == MI_CAUSAL) {
+        const maskinfo_mask *t = sg;
+        sg = cz;
+        cz = t;
+    }
+    if (sg->kind != MI_SEG || cz->kind != MI_CAUSAL || sg->B != m->B || cz->B != m->B) return 0;
+    const mi_seg_leaf *g = &sg->u.seg;
+    const int64_t Q = m->Q, K = m->K, off = cz->u.causal.off[b];
+    const int64_t *qv = g->qv + (b * g->hq + (g->hq == 1 ? 0 : h)) * Q;
+    int64_t pl = b * g->hk + (g->hk == 1 ? 0 : h), r0 = g->run_off[pl], r1 = g->run_off[pl + 1];
+    const int64_t *rid = g->run_id + r0, *rlo = g->run_lo + r0, *rhi = g->run_hi + r0, R = r1 - r0;
+    int64_t D = 0;
+    for (int64_t r = 0; r < R; r++)
+        if (r == 0 || rid[r] != rid[r - 1]) D++;
+    if (D == 0 || D > SEG_TABLE_MAX / ncols) return 0;
+    int st = MASKINFO_OK;
+    int64_t *ids = mi_alloc(lim, D, sizeof *ids, 0, &st), *first = mi_alloc(lim, D + 1, sizeof *first, 0, &st);
+    int64_t *pre = mi_alloc(lim, R, sizeof *pre, 0, &st), *nrow = mi_alloc(lim, D, sizeof *nrow, 1, &st);
+    int64_t *touched = mi_alloc(lim, D, sizeof *touched, 0, &st);
+    uint64_t *tab = mi_alloc(lim, D * ncols, sizeof *tab, 1, &st);
+    if (st) goto done;
+    D = 0;
+    for (int64_t r = 0; r < R; r++) {
+        if (r == 0 || rid[r] != rid[r - 1]) {
+            ids[D] = rid[r];
+            first[D++] = r;
+            pre[r] = 0;
+        } else {
+            pre[r] = pre[r - 1] + rhi[r - 1] - rlo[r - 1];
+        }
+        int64_t lo = mi_max64(rlo[r], ce[0]), hi = mi_min64(rhi[r], ce[ncols]);
+        for (int64_t j = lo < hi ? bucket_of(ce, ncols, lo) : ncols; j < ncols && ce[j] < hi; j++)
+            tab[(D - 1) * ncols + j] += (uint64_t)(mi_min64(hi, ce[j + 1]) - mi_max64(lo, ce[j]));
+    }
+    first[D] = R;
+    for (int64_t i = 0; i < nrows; i++) {
+        uint64_t *out = counts + i * ncols;
+        memset(out, 0, (size_t)ncols * sizeof *out);
+        int64_t qa = re[i], qb = re[i + 1], nt = 0;
+        if (qa >= qb) continue;
+        int64_t Lmin = mi_min64(mi_sat_add(qa, mi_sat_add(off, 1)), K); /* keys < L(q) */
+        int64_t jf = 0; /* columns [0, jf) lie left of every row's limit */
+        while (jf < ncols && ce[jf + 1] <= Lmin) jf++;
+        for (int64_t q = qa; q < qb; q++) {
+            int64_t id = qv[q];
+            if (id == MASKINFO_NOMATCH_Q) continue;
+            int64_t a = 0, z = D;
+            while (a < z) {
+                int64_t mid = a + (z - a) / 2;
+                if (ids[mid] < id) a = mid + 1; else z = mid;
+            }
+            if (a == D || ids[a] != id) continue;
+            if (nrow[a]++ == 0) touched[nt++] = a;
+            /* the columns this row's limit reaches past jf */
+            int64_t L = mi_max64(mi_min64(mi_sat_add(q, mi_sat_add(off, 1)), K), 0);
+            id_runs ir = {rlo + first[a], rhi + first[a], pre + first[a], first[a + 1] - first[a]};
+            for (int64_t j = jf; j < ncols && ce[j] < L; j++)
+                out[j] += ce[j + 1] <= L ? tab[a * ncols + j]
+                                         : (uint64_t)(keys_below(&ir, L) - keys_below(&ir, ce[j]));
+        }
+        for (int64_t t = 0; t < nt; t++) {
+            int64_t x = touched[t];
+            uint64_t c = (uint64_t)nrow[x];
+            const uint64_t *row = tab + x * ncols;
+            for (int64_t j = 0; j < jf; j++) out[j] += c * row[j];
+            nrow[x] = 0;
+        }
+    }
+done:
+    free(ids);
+    free(first);
+    free(pre);
+    free(nrow);
+    free(touched);
+    free(tab);
+    *err = st;
+    return 1;
+}
+
 /* ------------------------------------------------------------ grid_counts */
 
 int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
@@ -183,7 +327,14 @@ int maskinfo_mask_grid_counts(const maskinfo_mask *m, int64_t b, int64_t h,
         if (col_edges[j] < 0 || col_edges[j] > col_edges[j + 1] || col_edges[j + 1] > m->K)
             return MASKINFO_EINVAL;
     if (nrows == 0 || ncols == 0) return MASKINFO_OK;
-    const mi_grid_cols cols = {col_edges, ncols, 0, m->K};
+    int serr = MASKINFO_OK;
+    if (seg_causal_counts(m, b, h, row_edges, nrows, col_edges, ncols, counts, lim, &serr)) return serr;
+    mi_grid_cols cols = {col_edges, ncols, 0, m->K};
+    int64_t w = ncols > 1 ? col_edges[1] : 0; /* uniform from 0: divide, don't search */
+    int uniform = col_edges[0] == 0 && w > 0 && col_edges[ncols] > (ncols - 1) * w &&
+                  col_edges[ncols] <= ncols * w;
+    for (int64_t j = 2; uniform && j < ncols; j++) uniform = col_edges[j] == j * w;
+    if (uniform) cols = (mi_grid_cols){NULL, ncols, w, col_edges[ncols]};
     int err = maskinfo_check_alloc(lim, maskinfo__grid_bytes(&cols), 1);
     if (err) return err;
     int64_t work = maskinfo__mul(row_edges[nrows] - row_edges[0], maskinfo__row_cost(m));

@@ -369,7 +369,7 @@ static type_sizes sizes_for(const panel *ps, int64_t n, const maskinfo_figure_op
 }
 
 typedef struct {
-    int64_t W, H, L, cw, cols, gap, margin, title_h, legend_y, legend_x, grid_w;
+    int64_t W, H, L, cw, cols, gap, margin, title_h, legend_y, legend_x, grid_w, legend_wrap;
     int all_plain;
 } arrangement;
 
@@ -433,7 +433,8 @@ static void arrange(panel *ps, int64_t n, int64_t columns, const maskinfo_figure
         dc d;
         maskinfo__dc_init(&d, DC_MEASURE);
         d.ts = ts;
-        maskinfo__draw_legend(&d, ps, n);
+        a->legend_wrap = W; /* the panels' width (or the title's) */
+        maskinfo__draw_legend(&d, ps, n, a->legend_wrap);
         if (d.x1 > d.x0) {
             a->legend_y = a->title_h + grid_h + a->gap;
             extra = a->gap + (d.y1 - d.y0);
@@ -470,7 +471,7 @@ static void draw_figure(dc *base, panel *ps, int64_t n, const maskinfo_figure_op
     if (a->legend_y >= 0) {
         d.ox = a->margin + a->legend_x;
         d.oy = a->margin + a->legend_y;
-        maskinfo__draw_legend(&d, ps, n);
+        maskinfo__draw_legend(&d, ps, n, a->legend_wrap);
     }
     base->status = d.status;
 }

@@ -1,9 +1,10 @@
 /*
  * text_ft.c - text metrics and anti-aliased text for the figure renderers
  * (figure.h), through FreeType and a TrueType font (DejaVu Sans by
- * default).  When the font file does not load, the 5x8 bitmap font of
- * raster.c stands in (integer scales, ASCII only), so a figure is always
- * drawn; docs/api.md says so.
+ * default).  When the default font file does not load, the 5x8 bitmap
+ * font of raster.c stands in (integer scales, ASCII only), so a figure is
+ * always drawn; a font the caller names is checked first
+ * (maskinfo_font_check) and refused by the binding.
  *
  * Both the layout and the PNG backend measure with the same advances
  * (unhinted, plus the font's pair kerning) so boxes and drawn text agree;
@@ -17,6 +18,8 @@
 #include <ft2build.h>
 #include FT_FREETYPE_H
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +49,42 @@ int maskinfo__font_select(const char *path)
         }
     }
     return ft_state > 0;
+}
+
+int maskinfo_font_check(const char *path, char *why, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(why, n, "%s", strerror(errno));
+        return -1;
+    }
+    errno = 0;
+    int unreadable = fgetc(f) == EOF && ferror(f); /* a directory: EISDIR */
+    int err = errno;
+    fclose(f);
+    if (unreadable) {
+        snprintf(why, n, "%s", strerror(err ? err : EIO));
+        return -1;
+    }
+    FT_Library lib;
+    FT_Face face;
+    if (FT_Init_FreeType(&lib)) {
+        snprintf(why, n, "FreeType did not start");
+        return -1;
+    }
+    FT_Error e = FT_New_Face(lib, path, 0, &face);
+    int ok = e == 0;
+    if (!ok) {
+        const char *fs = FT_Error_String(e);
+        snprintf(why, n, "FreeType: %s", fs ? fs : e == FT_Err_Unknown_File_Format ? "unknown file format"
+                                                                                 : "cannot open the font");
+    } else {
+        ok = FT_IS_SCALABLE(face) != 0;
+        if (!ok) snprintf(why, n, "not a scalable (TrueType or OpenType) font");
+        FT_Done_Face(face);
+    }
+    FT_Done_FreeType(lib);
+    return ok ? 0 : -1;
 }
 
 static int use_ft(void)

@@ -46,11 +46,26 @@ local function merged(...)
   return t
 end
 
-local function text_arg(fname, n, v, what)
+-- Longest title (title, titles, layer names) and token label, in
+-- characters: a longer one is refused rather than laid out for a minute
+-- into a picture nobody reads.
+local MAX_TITLE, MAX_TOKEN = 1000, 64
+
+local function text_arg(fname, n, v, what, max)
   if type(v) ~= "string" then argerr(fname, n, ("%s: string expected, got %s"):format(what, type(v))) end
   if v:find("\0", 1, true) then argerr(fname, n, what .. ": contains a NUL byte") end
-  if not utf8.len(v) then argerr(fname, n, what .. ": not valid UTF-8") end
+  local len = utf8.len(v)
+  if not len then argerr(fname, n, what .. ": not valid UTF-8") end
+  if max and len > max then
+    argerr(fname, n, ("%s: at most %d characters, got %d"):format(what, max, len))
+  end
   return v
+end
+
+-- A title: tabs read as spaces, CR LF and CR as line breaks.
+local function title_arg(fname, n, v, what)
+  v = text_arg(fname, n, v, what, MAX_TITLE)
+  return (v:gsub("\r\n?", "\n"):gsub("\t", " "))
 end
 
 local function index_opt(fname, n, v, what, size)
@@ -77,7 +92,7 @@ end
 local function labels_opt(fname, n, v, what, len)
   if v == nil then return nil end
   if type(v) ~= "table" or #v ~= len then argerr(fname, n, ("%s: a list of %d strings expected"):format(what, len)) end
-  for i = 1, len do text_arg(fname, n, v[i], what) end
+  for i = 1, len do text_arg(fname, n, v[i], what, MAX_TOKEN) end
   return v
 end
 
@@ -117,7 +132,7 @@ local function panel_opts(fname, n, f, opts)
   t.kv_range, klo, Ks = range_opt(fname, n, opts.kv_range, "kv_range", K)
   t.q_offset = check_int(fname, n, opts.q_offset == nil and 0 or opts.q_offset, "q_offset", 0)
   t.kv_offset = check_int(fname, n, opts.kv_offset == nil and 0 or opts.kv_offset, "kv_offset", 0)
-  if opts.title ~= nil then t.title = text_arg(fname, n, opts.title, "title") end
+  if opts.title ~= nil then t.title = title_arg(fname, n, opts.title, "title") end
   if opts.scale ~= nil and (opts.width ~= nil or opts.height ~= nil) then
     argerr(fname, n, "give scale or width/height, not both")
   end
@@ -142,7 +157,8 @@ local function panel_opts(fname, n, f, opts)
   t.show_segments = args.opt_bool(fname, n, opts.show_segments, "show_segments", true)
   local grid = args.opt_bool(fname, n, opts.grid, "grid", nil)
   t.grid = grid == nil and "auto" or (grid and "on" or "off")
-  if t.show_segments and not t.plain and f.q_ids and f.kv_ids then
+  -- the ids also mark padding, hatched with or without the boundaries
+  if not t.plain and f.q_ids and f.kv_ids then
     t.q_ids, t.kv_ids = plane_ids(f.q_ids, t.batch, t.head), plane_ids(f.kv_ids, t.batch, t.head)
   end
   if opts.bands == true then
@@ -173,25 +189,36 @@ local function panel_opts(fname, n, f, opts)
   return m, t, qlo, klo
 end
 
+-- dpi and font_scale: below the minimum the 7-pt ticks fall under ~4
+-- pixels and the text is gone; the maximum is the core's.
+local TYPE_LIMITS = { dpi = { 36, 10000 }, font_scale = { 0.25, 100 } }
+
 local function fig_opts(fname, n, opts, format, title)
   local t = { format = format, legend = args.opt_bool(fname, n, opts.legend, "legend", true), dpi = 0, font_scale = 0 }
-  for _, k in ipairs({ "dpi", "font_scale" }) do
+  for k, lim in pairs(TYPE_LIMITS) do
     local v = opts[k]
     if v ~= nil then
-      if type(v) ~= "number" or v ~= v or v <= 0 or v > (k == "dpi" and 10000 or 100) then
-        argerr(fname, n, ("%s: a positive number expected, got %s"):format(k, tostring(v)))
+      if type(v) ~= "number" or v ~= v or v < lim[1] or v > lim[2] then
+        argerr(fname, n, ("%s: a number from %g to %g expected, got %s"):format(k, lim[1], lim[2], tostring(v)))
       end
       t[k] = v
     end
   end
-  if opts.font ~= nil then t.font = text_arg(fname, n, opts.font, "font") end
+  -- a font the caller names must load; only the default's absence falls back
+  local font, what = opts.font, "font"
+  if font == nil and (os.getenv("MASKINFO_FONT") or "") ~= "" then font, what = os.getenv("MASKINFO_FONT"), "MASKINFO_FONT" end
+  if font ~= nil then
+    t.font = text_arg(fname, n, font, what)
+    local ok, why = core.font_check(t.font)
+    if not ok then argerr(fname, n, ("%s: cannot load '%s': %s"):format(what, t.font, why)) end
+  end
   if opts.png_level ~= nil then
     t.png_level = check_int(fname, n, opts.png_level, "png_level")
     if t.png_level < 1 or t.png_level > 9 then
       argerr(fname, n, ("png_level: 1 to 9 expected, got %d"):format(t.png_level))
     end
   end
-  if title ~= nil then t.title = text_arg(fname, n, title, "title") end
+  if title ~= nil then t.title = title_arg(fname, n, title, "title") end
   return t
 end
 
@@ -208,6 +235,23 @@ function F.format_of(fname, n, path)
   return fmt
 end
 
+-- Extensions of image formats the renderers do not write.
+local OTHER = { jpg = true, jpeg = true, gif = true, webp = true, bmp = true, tif = true, tiff = true,
+  pdf = true, eps = true, ps = true }
+
+-- The path of a writer with a fixed format (render_png, render_svg, ...):
+-- an extension naming another image format is refused; no extension, or
+-- one that names no image format (x.tmp), is written as asked.
+local function fixed_format(fname, n, path, format)
+  local ext = path:match("%.([%w]+)$")
+  ext = ext and ext:lower()
+  if ext and ext ~= format and (FORMATS[ext] or OTHER[ext]) then
+    argerr(fname, n, ("path: '.%s' names another format than this writer's %s"
+      .. " (render picks the format from the extension)"):format(ext, format:upper()))
+  end
+  return path
+end
+
 -- The renderers' answer: width, height, or nil, message, status for a
 -- refusal or a file failure.  A guard refusal says how big the image may be.
 local function written(fname, ...)
@@ -215,7 +259,7 @@ local function written(fname, ...)
   if w == nil then
     -- the binding names itself "render"; the caller's name replaces it
     if type(msg) == "string" then msg = msg:gsub("^render: ", "") end
-    if st == status.ETOOBIG then
+    if st == status.ETOOBIG or st == status.EIMAGE then
       msg = ("the image is too large: at most %d pixels a side (margins included) "
         .. "and within the memory guard (%.3g GiB, see maskinfo.set_memory_limit)"):format(
         MAX_SIDE, G.get_memory_limit() / 2 ^ 30)
@@ -248,8 +292,18 @@ local function render_one(fname, f, path, opts, format)
   opts = opt_table(fname, 2, opts, ONE_OPTS)
   if opts.heads == nil then
     local m, t = panel_opts(fname, 2, f, opts)
+    local B, H = m:shape()
+    if (B > 1 or H > 1) and not t.plain then
+      -- one plane of several: the panel says which, under the caller's title
+      local name = {}
+      if B > 1 then name[#name + 1] = ("batch %d"):format(t.batch) end
+      if H > 1 then name[#name + 1] = ("head %d"):format(t.head) end
+      t.title = table.concat(name, ", ")
+      return draw(fname, path, { m }, { t }, 1, fig_opts(fname, 2, opts, format, opts.title))
+    end
     return draw(fname, path, { m }, { t }, 1, fig_opts(fname, 2, opts, format))
   end
+  if opts.head ~= nil then argerr(fname, 2, "give head or heads, not both") end
   local H = select(2, logical(f, fname):shape())
   local heads = heads_list(fname, 2, opts.heads, H)
   local masks, popts = {}, {}
@@ -274,12 +328,12 @@ end)
 
 --- Write a PNG figure of one mask (the render options).
 O.method("render_png", nil, function(_, f, fname, path, opts)
-  return render_one(fname, f, args.path_arg(fname, 1, path), opts, "png")
+  return render_one(fname, f, fixed_format(fname, 1, args.path_arg(fname, 1, path), "png"), opts, "png")
 end)
 
 --- Write an SVG figure of one mask (the render options).
 O.method("render_svg", nil, function(_, f, fname, path, opts)
-  return render_one(fname, f, args.path_arg(fname, 1, path), opts, "svg")
+  return render_one(fname, f, fixed_format(fname, 1, args.path_arg(fname, 1, path), "svg"), opts, "svg")
 end)
 
 local GRID_OPTS = merged(PANEL_OPTS, FIG_OPTS, { titles = true, columns = true, heads = true, batches = true,
@@ -294,24 +348,33 @@ local function grid(fname, path, list, opts, format)
       argerr(fname, 3, ("%s: a list with one entry per mask (%d) expected"):format(k, #list))
     end
   end
+  -- title names the figure (as with heads and render_layers); titles the panels
+  if opts.heads ~= nil and opts.head ~= nil then argerr(fname, 3, "give head or heads, not both") end
+  if opts.batches ~= nil and opts.batch ~= nil then argerr(fname, 3, "give batch or batches, not both") end
+  if opts.title ~= nil and opts.figure_title ~= nil then
+    argerr(fname, 3, "title and figure_title both name the figure: give one (panel titles go in titles)")
+  end
   local masks, popts = {}, {}
   for i, mi in ipairs(list) do
     if not O.is_maskinfo(mi) then argerr(fname, 2, ("element %d: MaskInfo expected, got %s"):format(i, type(mi))) end
     local po = {}
-    for k, v in pairs(opts) do if PANEL_OPTS[k] then po[k] = v end end
+    for k, v in pairs(opts) do if PANEL_OPTS[k] and k ~= "title" then po[k] = v end end
     if opts.titles then po.title = opts.titles[i] end
     if opts.heads then po.head = opts.heads[i] end
     if opts.batches then po.batch = opts.batches[i] end
     masks[i], popts[i] = panel_opts(fname, 3, O.fields(mi, fname), po)
   end
-  return draw(fname, path, masks, popts, columns, fig_opts(fname, 3, opts, format, opts.figure_title))
+  local title = opts.figure_title
+  if title == nil then title = opts.title end
+  return draw(fname, path, masks, popts, columns, fig_opts(fname, 3, opts, format, title))
 end
 
 --- Several masks side by side in one PNG.
 -- @tparam table list MaskInfos
 -- @tparam[opt] table opts titles, columns, heads, batches, figure_title and the render options
 function F.api.render_png_grid(path, list, opts)
-  return grid("render_png_grid", args.path_arg("render_png_grid", 1, path), list, opts, "png")
+  path = fixed_format("render_png_grid", 1, args.path_arg("render_png_grid", 1, path), "png")
+  return grid("render_png_grid", path, list, opts, "png")
 end
 
 --- Several masks side by side; the format follows the extension.
@@ -330,7 +393,7 @@ function F.api.render_layers(path, layers, opts)
     if type(l) ~= "table" or not O.is_maskinfo(l.mask) then
       argerr(fname, 2, ("layer %d: {name = string, mask = MaskInfo} expected"):format(i))
     end
-    list[i], titles[i] = l.mask, l.name == nil and ("layer %d"):format(i - 1) or text_arg(fname, 2, l.name, "name")
+    list[i], titles[i] = l.mask, l.name == nil and ("layer %d"):format(i - 1) or title_arg(fname, 2, l.name, "name")
   end
   local o = {}
   for k, v in pairs(opt_table(fname, 3, opts, merged(PANEL_OPTS, FIG_OPTS, { columns = true }))) do o[k] = v end
@@ -342,9 +405,8 @@ end
 function F.api.render_diff(path, a, b, opts)
   local fname = "render_diff"
   path = args.path_arg(fname, 1, path)
-  for n, x in ipairs({ a, b }) do
-    if not O.is_maskinfo(x) then argerr(fname, n + 1, "MaskInfo expected, got " .. type(x)) end
-  end
+  if not O.is_maskinfo(a) then argerr(fname, 2, "MaskInfo expected, got " .. type(a)) end
+  if not O.is_maskinfo(b) then argerr(fname, 3, "MaskInfo expected, got " .. type(b)) end
   opts = opt_table(fname, 4, opts, merged(PANEL_OPTS, FIG_OPTS))
   local m, t = panel_opts(fname, 4, O.fields(a, fname), opts)
   local mb = logical(O.fields(b, fname), fname)

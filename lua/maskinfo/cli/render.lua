@@ -23,7 +23,7 @@ function M.add_command(c, opt, flag)
   opt(c, "--batch", "Batch row to show (default 0).", "<b>")
   opt(c, "--heads", "Heads to show: a number, a list (0,2) or all (default 0).", "<heads>")
   opt(c, "--layers", "Layers to show: a number (1-based), a list (1,3) or all (default 1).", "<layers>")
-  opt(c, "--title", "Title of the picture (default: the recipe's name).", "<text>")
+  opt(c, "--title", "Title of the picture (default: the recipe's name); \\n breaks the line.", "<text>")
   opt(c, "--scale", "Pixels per cell (default: 512-1024 pixels a side).", "<s>")
   opt(c, "--width", "Width of the mask area in pixels.", "<w>")
   opt(c, "--height", "Height of the mask area in pixels.", "<h>")
@@ -44,7 +44,7 @@ function M.add_command(c, opt, flag)
   opt(c, "--diff", "Draw the difference to another mask: [RECIPE][:NAME=VALUE,...]; an empty RECIPE is this "
     .. "one, and this command line's parameters apply to it unless overridden.", "<spec>")
   flag(c, "--bands", "Segment bands along both axes.")
-  flag(c, "--no-segments", "No segment boundaries or ids.")
+  flag(c, "--no-segments", "No segment boundaries or ids (padding stays hatched).")
   flag(c, "--no-colorbar", "No legend or colour bar.")
   flag(c, "--plain", "No title, axes or legend.")
 end
@@ -102,14 +102,22 @@ local function fig_opts(args)
     show_segments = not args.no_segments, legend = not args.no_colorbar }
 end
 
+-- The command-line flag of each library option a message may start with.
+local FLAG_OF = { scale = "--scale", width = "--width", height = "--height", q_range = "--q-range",
+  kv_range = "--kv-range", q_offset = "--q-offset", kv_offset = "--kv-offset", dpi = "--dpi",
+  font_scale = "--font-scale", block_size = "--block-overlay", tokens = "--tokens", bands = "--bands",
+  colormap = "--colormap", aggregate = "--aggregate", title = "--title", batch = "--batch", head = "--heads" }
+
 -- Call a library renderer; its argument errors come from this command
--- line, so they are usage errors (the function's name is dropped).
+-- line, so they are usage errors (the function's name is dropped and the
+-- option named by its flag).
 local function drawn(fn, ...)
   local ok, w, h, st = pcall(fn, ...)
   if not ok then
     if CE.is_failure(w) then error(w, 0) end
     local msg = tostring(w)
-    usage(msg:match("^bad argument #%d+ to '[^']*' %((.*)%)$") or msg)
+    msg = msg:match("^bad argument #%d+ to '[^']*' %((.*)%)$") or msg
+    usage((msg:gsub("^([%a_]+)", FLAG_OF)))
   end
   return CE.need(w, h, st)
 end
@@ -188,12 +196,13 @@ function M.run(args, r)
   opts.batch = cmd.int_opt(args, "batch", 0)
   local layers, p = cmd.build(args, r)
   local ps, note = cmd.panels(args, layers, false)
-  local title = args.title or r.name
+  -- a literal \n in --title breaks the line (shells pass it as two characters)
+  local title = args.title and args.title:gsub("\\n", "\n") or r.name
   local w, h
   if args.diff then
     if #ps > 1 then usage("--diff draws one layer and head: pick them with --layers N --heads H") end
     local mb, dtitle = diff_target(args.diff, r, p, ps[1])
-    opts.head, opts.title = ps[1].head, args.title or dtitle
+    opts.head, opts.title = ps[1].head, args.title and title or dtitle
     w, h = drawn(mi.render_diff, args.output, layers[ps[1].layer].mask, mb, opts)
   else
     local list, seen_l, seen_h = {}, {}, {}
