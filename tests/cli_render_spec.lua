@@ -123,6 +123,9 @@ describe("maskinfo render", function()
       { { "--block-overlay", "0" }, "--block-overlay must be N or Q,KV" },
       { { "--tokens", "a,b" }, "--tokens: a list of 64 strings expected" },
       { { "--font-scale=-1" }, "--font-scale must be a positive number" },
+      -- a negative value after a space reaches the option's check too
+      { { "--font-scale", "-1" }, "--font-scale must be a positive number" },
+      { { "--q-offset", "-1" }, "--q-offset must be an integer >= 0, got '-1'" },
       { { "--font-scale", "1e9" }, "--font-scale: a number from 0.25 to 100 expected, got 1000000000.0" },
       { { "--dpi", "1" }, "--dpi: a number from 36 to 10000 expected, got 1" },
       { { "--scale", "100000" }, "--scale 100000 makes the heatmap" },

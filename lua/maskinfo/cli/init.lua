@@ -171,7 +171,31 @@ local function wants_help(argv)
   return false
 end
 
+-- "--opt -1" as "--opt=-1": argparse would read a value starting with '-'
+-- as an option ("unknown option '-1'") instead of handing it to the check
+-- that says what the option accepts.
+local function join_negative(argv)
+  local out = {}
+  local i = 1
+  while i <= #argv do
+    local a, b = argv[i], argv[i + 1]
+    if a == "--" then
+      table.move(argv, i, #argv, #out + 1, out)
+      break
+    end
+    if b and a:match("^%-%-[%w-]+$") and b:match("^%-%d") then
+      out[#out + 1] = a .. "=" .. b
+      i = i + 2
+    else
+      out[#out + 1] = a
+      i = i + 1
+    end
+  end
+  return out
+end
+
 local function run(argv)
+  argv = join_negative(argv)
   local cmd, rname = prescan(argv)
   local r
   if rname and not (cmd == "export" and export_cmd.is_file(rname)) then
