@@ -36,7 +36,6 @@ local LONG_PANELS = 4
 -- take len = 131072 as it is: the params used instead, and why.
 local LONG_PARAMS = {
   bd3lm = { params = { len = 65536 }, why = "`len` is L and the mask is 2L x 2L" },
-  bigbird = { params = { len = 32768 }, why = "drawn at 32k: building its random blocks at 128k takes about a minute" },
   natten = { params = { len = 131072, width = 256 }, why = "`len` must be a multiple of `width`: a 512 x 256 image" },
 }
 

@@ -59,11 +59,19 @@ return {
     local n, bs = p.len, p.block
     local nb = (n + bs - 1) // bs
     local rand = random_blocks(nb, p.random, p.seed)
+    -- a row's key blocks: the global first and last, the window of 3 and
+    -- the random ones, as merged intervals (a global query block sees all)
     return mi.from_rows{ q_len = n, fn = function(_, _, q)
-      local qb, r = q // bs, {}
-      for kb = 0, nb - 1 do
-        if allowed_block(nb, rand, qb, kb) then
-          r[#r + 1], r[#r + 2] = kb * bs, math.min(n, (kb + 1) * bs)
+      local qb = q // bs
+      if qb == 0 or qb == nb - 1 then return { 0, n } end
+      local ks = { 0, nb - 1, qb - 1, qb, qb + 1 }
+      for _, kb in ipairs(rand[qb]) do ks[#ks + 1] = kb end
+      table.sort(ks)
+      local r = {}
+      for i, kb in ipairs(ks) do
+        if kb ~= ks[i - 1] then
+          local lo, hi = kb * bs, math.min(n, (kb + 1) * bs)
+          if r[#r] == lo then r[#r] = hi else r[#r + 1], r[#r + 2] = lo, hi end
         end
       end
       return r
