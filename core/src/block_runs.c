@@ -143,7 +143,8 @@ static int block_row(const maskinfo_mask *m, int64_t b, int64_t h, int64_t q0, i
 /* Sorts and merges the touched runs (rows overlap each other). */
 static int merge_touched(block_ws *w)
 {
-    qsort(w->touch.v, (size_t)w->touch.n, 2 * sizeof(int64_t), cmp_lo);
+    if (w->touch.n > 1) /* the list may be empty and unallocated */
+        qsort(w->touch.v, (size_t)w->touch.n, 2 * sizeof(int64_t), cmp_lo);
     int64_t k = 0;
     for (int64_t i = 0; i < w->touch.n; i++) {
         const int64_t lo = w->touch.v[2 * i], hi = w->touch.v[2 * i + 1];
