@@ -15,9 +15,7 @@ local R = require("maskinfo.recipes")
 
 local q = P.shell_quote
 
-local tmp = os.tmpname()
-os.remove(tmp)
-assert(P.sh("mkdir -p " .. q(tmp)))
+local tmp = P.mkdtemp()
 teardown(function() P.sh("rm -rf " .. q(tmp)) end)
 
 -- Run `maskinfo export ...` in a child, in the scratch folder (relative

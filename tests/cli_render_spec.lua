@@ -10,9 +10,7 @@ local R = require("maskinfo.recipes")
 
 local q = P.shell_quote
 
-local tmp = os.tmpname()
-os.remove(tmp)
-assert(P.sh("mkdir -p " .. q(tmp)))
+local tmp = P.mkdtemp()
 teardown(function() P.sh("rm -rf " .. q(tmp)) end)
 
 -- Run maskinfo with args; returns its output (stdout and stderr) and exit code.

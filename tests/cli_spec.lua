@@ -12,9 +12,7 @@ local R = require("maskinfo.recipes")
 
 local ROOT, q, lines_of = P.ROOT, P.shell_quote, P.lines_of
 
-local tmp = os.tmpname()
-os.remove(tmp)
-assert(P.sh("mkdir -p " .. q(tmp)))
+local tmp = P.mkdtemp()
 teardown(function() P.sh("rm -rf " .. q(tmp)) end)
 
 -- Run the command with args in dir (default: the checkout) with env ("NAME=value

@@ -6,12 +6,7 @@ local R = dofile(here .. "/helpers/dense_ref.lua")
 local E = dofile(here .. "/helpers/errors.lua")
 local maskinfo = require("maskinfo")
 
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  os.execute("mkdir -p " .. P.shell_quote(d))
-  return d
-end
+local tmpdir = P.mkdtemp
 
 -- The header dict and the data of a .npy file.
 local function read_npy(path)

@@ -2,6 +2,8 @@
 -- text (titles, legends, counts, labels), heads, layers, diffs, zoom and
 -- the default sizes.  Pixel agreement of SVG and PNG is in
 -- core/tests/test_render_svg.c.
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests"
+local P = dofile(here .. "/helpers/proc.lua")
 local maskinfo = require("maskinfo")
 
 local function slurp(path)
@@ -30,9 +32,7 @@ end
 describe("figures", function()
   local dir
   before_each(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert.is_true(os.execute("mkdir -p '" .. dir .. "'") == true)
+    dir = P.mkdtemp()
   end)
   after_each(function() os.execute("rm -rf '" .. dir .. "'") end)
 

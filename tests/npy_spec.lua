@@ -8,9 +8,7 @@ local maskinfo = require("maskinfo")
 
 local dir
 setup(function()
-  dir = os.tmpname()
-  os.remove(dir)
-  os.execute("mkdir -p " .. P.shell_quote(dir))
+  dir = P.mkdtemp()
 end)
 teardown(function() os.execute("rm -rf " .. P.shell_quote(dir)) end)
 

@@ -46,9 +46,7 @@ describe("docs/python.md", function()
   end
 
   it("every python snippet runs against the files the Lua block writes", function()
-    local dir = os.tmpname()
-    os.remove(dir)
-    assert(P.sh("mkdir -p " .. P.shell_quote(dir)))
+    local dir = P.mkdtemp()
     local lua_file = dir .. "/files.lua"
     local f = assert(io.open(lua_file, "w"))
     f:write(table.concat(lua_blocks[1].text, "\n"), "\n")

@@ -11,9 +11,7 @@ local R = require("maskinfo.recipes")
 
 local q = P.shell_quote
 
-local dir = os.tmpname()
-os.remove(dir)
-assert(P.sh("mkdir -p " .. q(dir)))
+local dir = P.mkdtemp()
 
 local function write(name, src)
   local path = dir .. "/" .. name

@@ -245,9 +245,7 @@ end)
 
 describe("files", function()
   it("a 240-byte file name is written atomically (the temporary name stays within NAME_MAX)", function()
-    local dir = os.tmpname()
-    os.remove(dir)
-    assert.is_true(P.sh("mkdir " .. P.shell_quote(dir)))
+    local dir = P.mkdtemp()
     local path = dir .. "/" .. ("n"):rep(236) .. ".npy"
     local m = mi.from_segments({ { 0, 0, 1 } })
     assert.is_true(m:save_npy(path))

@@ -38,9 +38,7 @@ describe("render_png", function()
   local dir
 
   before_each(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert.is_true(os.execute("mkdir -p '" .. dir .. "'") == true)
+    dir = P.mkdtemp()
   end)
 
   after_each(function()
@@ -182,9 +180,7 @@ describe("render_png_grid per-panel heads and batches", function()
   it("shows the heads of one per-head mask side by side; each panel differs", function()
     local base = maskinfo.from_segments({ maskinfo.util.fill(8, 0) })
     local m = maskinfo.stack_heads { base:apply_causal(), base }
-    local dir = os.tmpname()
-    os.remove(dir)
-    os.execute("mkdir -p " .. P.shell_quote(dir))
+    local dir = P.mkdtemp()
     local grid = dir .. "/heads.png"
     local w, h = maskinfo.render_png_grid(grid, { m, m }, { heads = { 0, 1 }, scale = 1, plain = true })
     local hd = png_header(grid)

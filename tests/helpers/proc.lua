@@ -55,6 +55,16 @@ function P.run_lua(code, env, kb)
   return out
 end
 
+--- A new empty directory (mktemp -d: made atomically, mode 0700); the
+-- caller removes it.
+function P.mkdtemp()
+  local p = assert(io.popen("mktemp -d"))
+  local dir = p:read("l")
+  p:close()
+  assert(dir and dir ~= "", "mktemp -d failed")
+  return dir
+end
+
 --- The non-empty lines of s.
 function P.lines_of(s)
   local t = {}
