@@ -237,9 +237,10 @@ local function gallery(dir, small, opts)
     local layers = CE.need(R.build(r, p))
     local list = {}
     for _, l in ipairs(layers) do
-      for h = 0, cmd.heads_of(l.mask) - 1 do
+      local H = cmd.heads_of(l.mask) -- a count of the mask: once per layer
+      for h = 0, H - 1 do
         list[#list + 1] = { mask = l.mask, head = h,
-          title = #layers == 1 and cmd.heads_of(l.mask) == 1 and n or ("%s, head %d"):format(l.name, h) }
+          title = #layers == 1 and H == 1 and n or ("%s, head %d"):format(l.name, h) }
       end
     end
     local path = dir .. "/" .. n .. ".png"
